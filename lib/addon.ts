@@ -1,0 +1,72 @@
+import * as path from 'path';
+import type { NativeResult, Program } from './formula/program';
+import type { FloatArray } from './tensor';
+
+/** The native addon's surface (native/addon.cc). Internal: the public API wraps it. */
+export interface Addon {
+  info(): {
+    cpu: { threads: number; simd: string };
+    cuda: { available: boolean; devices: number; reason?: string };
+  };
+  setNumThreads(n: number): void;
+  opCodes(): {
+    ops: Record<string, number>;
+    reductions: Record<string, number>;
+    kernels: Record<string, number>;
+  };
+  reduce(program: Program, args: FloatArray[], cancel?: Int32Array): Promise<NativeResult>;
+  reduceSync(program: Program, args: FloatArray[]): NativeResult;
+  /**
+   * Conjugate gradients for (alpha I + K) x = b on the job queue (native/binding/solve.cc).
+   * `program` is a Sum computing K·v with v the j-variable in argument slot `slot`; b and
+   * x0 are n × dv row-major float64. `cancel[0] != 0` stops it between iterations
+   * (rejects with an error named 'AbortError'); a non-finite residual rejects with an
+   * Error saying so.
+   */
+  solve(
+    program: Program, args: FloatArray[], slot: number, b: Float64Array, options: NativeSolveOptions,
+    cancel?: Int32Array, onProgress?: (p: { iteration: number; residual: number }) => void,
+  ): Promise<NativeSolveResult>;
+  /** The same as {@link Addon.solve}, on the calling thread, without progress or cancel. */
+  solveSync(program: Program, args: FloatArray[], slot: number, b: Float64Array, options: NativeSolveOptions): NativeSolveResult;
+}
+
+/** The options native solve reads; every field is checked again there. */
+export interface NativeSolveOptions {
+  alpha: number;
+  tol: number;
+  maxIter: number;
+  x0?: Float64Array;
+}
+
+/** What native solve returns: x in float64 whatever the data's dtype. */
+export interface NativeSolveResult {
+  x: Float64Array;
+  iterations: number;
+  residual: number;
+  converged: boolean;
+}
+
+/** The package root: one level above lib/ (sources under ts-jest) or dist/ (built). */
+export const packageRoot = path.resolve(__dirname, '..');
+
+function load(): Addon {
+  try {
+    // node-gyp-build looks in build/Release, build/Debug, then prebuilds/<platform>-<arch>/.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => Addon;
+    return nodeGypBuild(packageRoot);
+  } catch (err) {
+    const platform = `${process.platform}-${process.arch}`;
+    throw new Error(
+      `lazykernel: could not load its native addon for ${platform} (Node ${process.version}, N-API ${process.versions.napi}).\n` +
+        `Looked in ${path.join(packageRoot, 'build', 'Release')} and ${path.join(packageRoot, 'prebuilds', platform)}.\n` +
+        `Cause: ${(err as Error).message}\n` +
+        'To build it from source you need a C++17 compiler with OpenMP (g++ or clang with libomp) and Python 3:\n' +
+        `  cd ${packageRoot} && npx node-gyp rebuild    (or, in a clone: npm run build:native)`,
+    );
+  }
+}
+
+/** The loaded addon; loading happens once, when lazykernel is first required. */
+export const addon: Addon = load();

@@ -1,0 +1,395 @@
+/**
+ * The formula IR: immutable nodes with their output dimension, built only through the
+ * factories below so that every node that exists has passed KeOps' dimension rules.
+ *
+ * One table (`OPS`) holds every operation: its KeOps name, how many formula operands and
+ * integer parameters it takes, and its dimension rule. The parser, the printer, the
+ * LazyTensor methods and the lowering all read that table, so a new operation is one
+ * entry here plus one case in lower.ts.
+ */
+import { OptionError, ShapeError } from '../errors';
+
+/** Where a variable's rows come from: the output side (i), the reduced side (j), or neither. */
+export type VarCategory = 'i' | 'j' | 'param';
+
+/** An argument of the formula: `Vi(pos, dim)`, `Vj(pos, dim)` or `Pm(pos, dim)`. */
+export interface VarNode {
+  readonly kind: 'var';
+  readonly cat: VarCategory;
+  /** The argument slot. */
+  readonly pos: number;
+  readonly dim: number;
+  /** The alias name, for messages and printing; not part of the node's identity. */
+  readonly name?: string;
+}
+
+/** A constant vector of `dim` equal values: `IntCst(n)`, `Zero(d)` or a number literal. */
+export interface ConstNode {
+  readonly kind: 'const';
+  readonly value: number;
+  readonly dim: number;
+}
+
+/** An operation of {@link OPS}. `ints` holds its integer parameters (Pow's exponent, Elem's index…). */
+export interface OpNode {
+  readonly kind: 'op';
+  readonly op: OpName;
+  readonly args: readonly Node[];
+  readonly ints: readonly number[];
+  readonly dim: number;
+}
+
+export type Node = VarNode | ConstNode | OpNode;
+
+/**
+ * The largest dimension a variable or an intermediate may have. It keeps every dimension
+ * (and products such as TensorProd's) exactly representable in the program's Int32Array.
+ */
+export const MAX_DIM = 1 << 24;
+
+/** How an operation prints: as a function call, or infix as KeOps' Python operators. */
+type Printing = 'call' | 'prefix-minus' | { infix: string };
+
+interface OpSpec {
+  /** Number of formula operands. */
+  readonly arity: number;
+  /** Names of the integer parameters that follow the operands. */
+  readonly ints: readonly string[];
+  readonly printing: Printing;
+  /** Output dimension from the operands' dimensions; throws ShapeError. */
+  readonly dim: (args: readonly Node[], ints: readonly number[], name: string) => number;
+}
+
+function same(args: readonly Node[]): number {
+  return args[0].dim;
+}
+
+/** KeOps' element-wise rule: operands of equal dimension, or of dimension 1 (broadcast). */
+function elementwise(args: readonly Node[], _ints: readonly number[], name: string): number {
+  const dims = args.map((a) => a.dim);
+  const out = Math.max(...dims);
+  if (dims.some((d) => d !== 1 && d !== out)) {
+    throw new ShapeError(
+      `${name}: operands ${describeAll(args)} do not fit; element-wise operands need equal dimensions or dimension 1`,
+    );
+  }
+  return out;
+}
+
+function equalDims(args: readonly Node[], _ints: readonly number[], name: string): number {
+  if (args.some((a) => a.dim !== args[0].dim)) {
+    throw new ShapeError(`${name}: operands ${describeAll(args)} must have equal dimensions`);
+  }
+  return 1;
+}
+
+const scalar = (): number => 1;
+
+function weighted(w: Node, x: Node, name: string): number {
+  const d = x.dim;
+  if (w.dim !== 1 && w.dim !== d && w.dim !== d * d) {
+    throw new ShapeError(
+      `${name}: the weight ${describe(w)} must have dimension 1 (isotropic), ${d} (diagonal) ` +
+        `or ${d * d} (full symmetric matrix) to match ${describe(x)}`,
+    );
+  }
+  return 1;
+}
+
+const unary: OpSpec = { arity: 1, ints: [], printing: 'call', dim: same };
+const binaryElementwise: OpSpec = { arity: 2, ints: [], printing: 'call', dim: elementwise };
+
+/** Every operation of the formula language, by its KeOps name. */
+export const OPS = {
+  Minus: { arity: 1, ints: [], printing: 'prefix-minus', dim: same },
+  Add: { ...binaryElementwise, printing: { infix: '+' } },
+  Subtract: { ...binaryElementwise, printing: { infix: '-' } },
+  Mult: { ...binaryElementwise, printing: { infix: '*' } },
+  Divide: { ...binaryElementwise, printing: { infix: '/' } },
+  Exp: unary, Log: unary, Sqrt: unary, Rsqrt: unary, Square: unary, Inv: unary, Abs: unary,
+  Sign: unary, Step: unary, ReLU: unary, Sin: unary, Cos: unary, Atan: unary, Floor: unary,
+  Atan2: binaryElementwise,
+  Powf: binaryElementwise,
+  Pow: { arity: 1, ints: ['exponent'], printing: 'call', dim: same },
+  Round: { arity: 1, ints: ['decimals'], printing: 'call', dim: same },
+  Clamp: { arity: 3, ints: [], printing: 'call', dim: elementwise },
+  IfElse: { arity: 3, ints: [], printing: 'call', dim: elementwise },
+  Mod: { arity: 3, ints: [], printing: 'call', dim: elementwise },
+  SqDist: { arity: 2, ints: [], printing: 'call', dim: equalDims },
+  Scalprod: { arity: 2, ints: [], printing: { infix: '|' }, dim: equalDims },
+  SqNorm2: { arity: 1, ints: [], printing: 'call', dim: scalar },
+  Norm2: { arity: 1, ints: [], printing: 'call', dim: scalar },
+  Normalize: unary,
+  Sum: { arity: 1, ints: [], printing: 'call', dim: scalar },
+  Max: { arity: 1, ints: [], printing: 'call', dim: scalar },
+  Min: { arity: 1, ints: [], printing: 'call', dim: scalar },
+  Elem: {
+    arity: 1, ints: ['index'], printing: 'call',
+    dim: ([f], [k], name) => {
+      if (k < 0 || k >= f.dim) throw new ShapeError(`${name}: index ${k} is outside the ${f.dim} components of ${describe(f)}`);
+      return 1;
+    },
+  },
+  Extract: {
+    arity: 1, ints: ['start', 'dim'], printing: 'call',
+    dim: ([f], [start, d], name) => {
+      if (start < 0 || d < 1 || start + d > f.dim) {
+        throw new ShapeError(`${name}: components ${start}..${start + d - 1} are outside the ${f.dim} components of ${describe(f)}`);
+      }
+      return d;
+    },
+  },
+  Concat: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim + g.dim },
+  OneHot: {
+    arity: 1, ints: ['dim'], printing: 'call',
+    dim: ([f], [d], name) => {
+      if (f.dim !== 1) throw new ShapeError(`${name}: ${describe(f)} must have dimension 1`);
+      if (d < 1) throw new ShapeError(`${name}: the output dimension must be at least 1, not ${d}`);
+      return d;
+    },
+  },
+  WeightedSqNorm: { arity: 2, ints: [], printing: 'call', dim: ([w, x], _i, name) => weighted(w, x, name) },
+  WeightedSqDist: {
+    arity: 3, ints: [], printing: 'call',
+    dim: ([w, x, y], i, name) => {
+      equalDims([x, y], i, name);
+      return weighted(w, x, name);
+    },
+  },
+  MatVecMult: {
+    arity: 2, ints: [], printing: 'call',
+    dim: ([a, v], _i, name) => {
+      if (a.dim % v.dim !== 0) throw new ShapeError(`${name}: the matrix ${describe(a)} is not a multiple of the vector ${describe(v)}`);
+      return a.dim / v.dim;
+    },
+  },
+  VecMatMult: {
+    arity: 2, ints: [], printing: 'call',
+    dim: ([v, b], _i, name) => {
+      if (b.dim % v.dim !== 0) throw new ShapeError(`${name}: the matrix ${describe(b)} is not a multiple of the vector ${describe(v)}`);
+      return b.dim / v.dim;
+    },
+  },
+  TensorProd: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim * g.dim },
+} satisfies Record<string, OpSpec>;
+
+export type OpName = keyof typeof OPS;
+
+/** True when `name` is an operation of the formula language. */
+export function isOpName(name: string): name is OpName {
+  return Object.prototype.hasOwnProperty.call(OPS, name);
+}
+
+/** The spec of an operation (arity, integer parameter names). */
+export function opSpec(name: OpName): OpSpec {
+  return OPS[name];
+}
+
+function checkDim(dim: number, what: string): void {
+  if (!Number.isInteger(dim) || dim < 1 || dim > MAX_DIM) {
+    throw new ShapeError(`${what}: dimension ${dim} must be an integer from 1 to ${MAX_DIM}`);
+  }
+}
+
+/**
+ * A variable node.
+ *
+ * @example
+ * const x = variable('i', 0, 3, 'x'); // x = Vi(0,3)
+ * x.dim; // 3
+ */
+export function variable(cat: VarCategory, pos: number, dim: number, name?: string): VarNode {
+  if (!Number.isInteger(pos) || pos < 0 || pos > 0x7fffffff) {
+    throw new OptionError(`variable ${name ?? ''} position ${pos} must be a non-negative integer`);
+  }
+  checkDim(dim, `variable ${name ?? `${catName(cat)}(${pos})`}`);
+  return name === undefined ? { kind: 'var', cat, pos, dim } : { kind: 'var', cat, pos, dim, name };
+}
+
+/**
+ * A constant node: a finite scalar, or the zero vector `Zero(dim)` (KeOps has no other vector constant).
+ *
+ * @example
+ * constant(2);       // IntCst(2)
+ * constant(0, 3);    // Zero(3)
+ */
+export function constant(value: number, dim = 1): ConstNode {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new OptionError(`a constant must be a finite number, not ${String(value)}`);
+  }
+  checkDim(dim, 'constant');
+  if (dim > 1 && value !== 0) throw new OptionError(`a vector constant must be Zero(${dim}); broadcast a scalar instead of ${value}`);
+  // -0 and 0 are the same constant to every later stage; keep one spelling.
+  return { kind: 'const', value: value === 0 ? 0 : value, dim };
+}
+
+/**
+ * An operation node; checks the operand count, the integer parameters and the dimension
+ * rule, and throws ShapeError naming the operands when the dimensions do not fit.
+ *
+ * @example
+ * const d = operation('SqDist', [variable('i', 0, 3, 'x'), variable('j', 1, 3, 'y')]);
+ * d.dim; // 1
+ */
+export function operation(op: OpName, args: readonly Node[], ints: readonly number[] = []): OpNode {
+  const spec: OpSpec = OPS[op];
+  if (args.length !== spec.arity) {
+    throw new OptionError(`${op} takes ${spec.arity} operand${spec.arity === 1 ? '' : 's'}, got ${args.length}`);
+  }
+  if (ints.length !== spec.ints.length) {
+    throw new OptionError(`${op} takes ${spec.ints.length} integer parameter(s), got ${ints.length}`);
+  }
+  ints.forEach((v, k) => {
+    if (!Number.isInteger(v) || Math.abs(v) > 0x7fffffff) {
+      throw new OptionError(`${op}: the ${spec.ints[k]} must be an integer of at most 31 bits, not ${v}`);
+    }
+  });
+  const dim = spec.dim(args, ints, op);
+  checkDim(dim, op);
+  return { kind: 'op', op, args: [...args], ints: [...ints], dim };
+}
+
+function catName(cat: VarCategory): string {
+  return cat === 'i' ? 'Vi' : cat === 'j' ? 'Vj' : 'Pm';
+}
+
+/** A short description for messages: the formula text (truncated) and its dimension. */
+export function describe(node: Node): string {
+  let text = printFormula(node);
+  if (text.length > 60) text = `${text.slice(0, 57)}...`;
+  return `${text} (dimension ${node.dim})`;
+}
+
+function describeAll(nodes: readonly Node[]): string {
+  return nodes.map(describe).join(', ');
+}
+
+export interface PrintOptions {
+  /** Print every variable as `Vi(pos,dim)` even when it has an alias name. Default false. */
+  positional?: boolean;
+}
+
+function printConst(node: ConstNode): string {
+  if (node.dim > 1) return `Zero(${node.dim})`;
+  // Integers use KeOps' IntCst; other numbers print as literals, which parse.ts accepts.
+  return Number.isSafeInteger(node.value) ? `IntCst(${node.value})` : String(node.value);
+}
+
+/**
+ * Prints a node back in KeOps syntax. Binary operators are fully parenthesised, as
+ * KeOps itself prints them, so the text parses back to the same IR.
+ *
+ * @example
+ * printFormula(parseFormula('Exp(-g*SqDist(x,y))*b', aliases).node);
+ * // '(Exp((-g*SqDist(x,y)))*b)'
+ */
+export function printFormula(node: Node, opts: PrintOptions = {}): string {
+  const p = (n: Node): string => printFormula(n, opts);
+  switch (node.kind) {
+    case 'var':
+      return node.name !== undefined && !opts.positional ? node.name : `${catName(node.cat)}(${node.pos},${node.dim})`;
+    case 'const':
+      return printConst(node);
+    case 'op': {
+      const printing: Printing = OPS[node.op].printing;
+      if (printing === 'prefix-minus') {
+        const inner = p(node.args[0]);
+        // A literal after '-' would parse as a negative literal, a different node.
+        return node.args[0].kind === 'const' && /^[0-9.]/.test(inner) ? `-(${inner})` : `-${inner}`;
+      }
+      if (printing !== 'call') return `(${p(node.args[0])}${printing.infix}${p(node.args[1])})`;
+      return `${node.op}(${[...node.args.map(p), ...node.ints.map(String)].join(',')})`;
+    }
+  }
+}
+
+const keys = new WeakMap<Node, string>();
+
+/**
+ * A canonical text for the node's structure: variables by category, slot and dimension
+ * (alias names left out), constants by value. Equal keys mean equal formulas.
+ */
+export function structuralKey(node: Node): string {
+  let key = keys.get(node);
+  if (key !== undefined) return key;
+  switch (node.kind) {
+    case 'var':
+      key = `${catName(node.cat)}(${node.pos},${node.dim})`;
+      break;
+    case 'const':
+      key = `C(${node.value},${node.dim})`;
+      break;
+    case 'op':
+      key = `${node.op}(${[...node.args.map(structuralKey), ...node.ints.map(String)].join(',')})`;
+      break;
+  }
+  keys.set(node, key);
+  return key;
+}
+
+/**
+ * A stable 64-bit structural hash (16 hex digits, FNV-1a over {@link structuralKey}),
+ * the same across runs and processes: a cache key for lowered programs.
+ *
+ * @example
+ * formulaHash(a) === formulaHash(b); // a and b are the same formula
+ */
+export function formulaHash(node: Node): string {
+  const key = structuralKey(node);
+  let h = 0xcbf29ce484222325n;
+  for (let k = 0; k < key.length; k++) {
+    h ^= BigInt(key.charCodeAt(k));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
+}
+
+/**
+ * The distinct variables a node reads, by slot. Throws ShapeError when one slot is used
+ * with two dimensions, OptionError when with two categories.
+ */
+export function collectVariables(nodes: readonly Node[]): VarNode[] {
+  const bySlot = new Map<number, VarNode>();
+  const seen = new Set<Node>();
+  const visit = (n: Node): void => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    if (n.kind === 'op') n.args.forEach(visit);
+    if (n.kind !== 'var') return;
+    const known = bySlot.get(n.pos);
+    if (known === undefined) {
+      bySlot.set(n.pos, n);
+      return;
+    }
+    if (known.cat !== n.cat) {
+      throw new OptionError(`argument slot ${n.pos} is used both as ${describe(known)} in ${catName(known.cat)} and as ${describe(n)} in ${catName(n.cat)}`);
+    }
+    if (known.dim !== n.dim) {
+      throw new ShapeError(`argument slot ${n.pos} is used with dimension ${known.dim} (${printFormula(known)}) and ${n.dim} (${printFormula(n)})`);
+    }
+  };
+  nodes.forEach(visit);
+  return [...bySlot.values()].sort((a, b) => a.pos - b.pos);
+}
+
+/** True when the node reads no i- or j-variable (only parameters and constants). */
+export function isParamOnly(node: Node): boolean {
+  if (node.kind === 'var') return node.cat === 'param';
+  if (node.kind === 'const') return true;
+  return node.args.every(isParamOnly);
+}
+
+/** Rebuilds a node with each variable replaced by `map(variable)`; shares unchanged subtrees. */
+export function mapVariables(node: Node, map: (v: VarNode) => VarNode, memo = new Map<Node, Node>()): Node {
+  const done = memo.get(node);
+  if (done !== undefined) return done;
+  let out: Node;
+  if (node.kind === 'var') out = map(node);
+  else if (node.kind === 'const') out = node;
+  else {
+    const args = node.args.map((a) => mapVariables(a, map, memo));
+    out = args.every((a, k) => a === node.args[k]) ? node : operation(node.op, args, node.ints);
+  }
+  memo.set(node, out);
+  return out;
+}

@@ -1,0 +1,327 @@
+/**
+ * KeOps formula strings and aliases -> IR.
+ *
+ * Grammar (Python's precedence, as KeOps formulas are Python expressions):
+ *   expr    := sum ('|' sum)*                 scalar product, lowest precedence
+ *   sum     := term (('+' | '-') term)*
+ *   term    := unary (('*' | '/') unary)*
+ *   unary   := '-' unary | primary             '-' before a number literal gives a negative literal
+ *   primary := number | name | name '(' arguments ')' | '(' expr ')'
+ *
+ * Besides KeOps' `IntCst(n)`, plain number literals (`2`, `0.5`, `1e-3`) are accepted as
+ * dim-1 constants: `2` and `IntCst(2)` are the same node. Variables are alias names or
+ * positional `Vi(pos,dim)`, `Vj(pos,dim)`, `Pm(pos,dim)` (and KeOps' `Var(pos,dim,cat)`).
+ */
+import { FormulaSyntaxError, LazyKernelError, OptionError, ShapeError } from '../errors';
+import {
+  collectVariables, constant, isOpName, Node, OPS, operation, opSpec, VarCategory, VarNode, variable,
+} from './ir';
+
+type TokenKind = 'name' | 'number' | 'punct' | 'end';
+interface Token { kind: TokenKind; text: string; pos: number }
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  const re = /\s+|([A-Za-z_][A-Za-z0-9_]*)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|([-+*/|(),=])/y;
+  let pos = 0;
+  while (pos < text.length) {
+    re.lastIndex = pos;
+    const m = re.exec(text);
+    if (m === null) throw new FormulaSyntaxError(`unexpected character '${text[pos]}'`, pos, text);
+    if (m[1] !== undefined) tokens.push({ kind: 'name', text: m[1], pos });
+    else if (m[2] !== undefined) tokens.push({ kind: 'number', text: m[2], pos });
+    else if (m[3] !== undefined) tokens.push({ kind: 'punct', text: m[3], pos });
+    pos = re.lastIndex;
+  }
+  tokens.push({ kind: 'end', text: '', pos: text.length });
+  return tokens;
+}
+
+const CATEGORY_OF: Record<string, VarCategory> = { Vi: 'i', Vj: 'j', Pm: 'param' };
+const VAR_CALLS = new Set(['Vi', 'Vj', 'Pm', 'Var']);
+const CONST_CALLS = new Set(['IntCst', 'Zero']);
+
+/** Reads tokens of one string; every error carries the offending token's offset. */
+class Reader {
+  private k = 0;
+  constructor(readonly text: string, private readonly tokens: Token[]) {}
+
+  peek(ahead = 0): Token {
+    return this.tokens[Math.min(this.k + ahead, this.tokens.length - 1)];
+  }
+  next(): Token {
+    return this.tokens[this.k++];
+  }
+  fail(message: string, token: Token = this.peek()): never {
+    throw new FormulaSyntaxError(message, token.pos, this.text);
+  }
+  describe(t: Token): string {
+    return t.kind === 'end' ? 'the end of the formula' : `'${t.text}'`;
+  }
+  accept(punct: string): boolean {
+    const t = this.peek();
+    if (t.kind === 'punct' && t.text === punct) {
+      this.k++;
+      return true;
+    }
+    return false;
+  }
+  expect(punct: string, context: string): Token {
+    const t = this.peek();
+    if (!this.accept(punct)) this.fail(`expected '${punct}' ${context}, found ${this.describe(t)}`);
+    return t;
+  }
+  /** A signed integer literal (an optional '-' then digits). */
+  integer(what: string): number {
+    const start = this.peek();
+    const negative = this.accept('-');
+    const t = this.next();
+    if (t.kind !== 'number' || !/^\d+$/.test(t.text)) this.fail(`${what} must be an integer literal`, t);
+    const value = (negative ? -1 : 1) * Number(t.text);
+    if (!Number.isSafeInteger(value)) this.fail(`${what} ${t.text} is too large`, start);
+    return value;
+  }
+}
+
+/** A variable declared by an alias, or by a positional `Vi(pos,dim)` in the formula. */
+export interface VarDecl extends VarNode {}
+
+/**
+ * Parses KeOps aliases such as `'x = Vi(3)'`, `'y = Vj(1,3)'`, `'g = Pm(1)'`. An alias
+ * without a position takes its index in the list.
+ *
+ * @example
+ * parseAliases(['x = Vi(3)', 'y = Vj(3)', 'g = Pm(1)']);
+ * // [{ name: 'x', cat: 'i', pos: 0, dim: 3 }, …]
+ */
+export function parseAliases(aliases: readonly string[]): VarDecl[] {
+  if (!Array.isArray(aliases)) throw new OptionError('aliases must be an array of strings such as "x = Vi(3)"');
+  const decls: VarDecl[] = [];
+  const byName = new Map<string, VarDecl>();
+  const bySlot = new Map<number, VarDecl>();
+  aliases.forEach((alias, index) => {
+    if (typeof alias !== 'string') throw new OptionError(`alias ${index} must be a string such as "x = Vi(3)", not ${typeof alias}`);
+    const r = new Reader(alias, tokenize(alias));
+    const nameToken = r.next();
+    if (nameToken.kind !== 'name') r.fail(`an alias starts with a name, as in "x = Vi(3)"`, nameToken);
+    const name = nameToken.text;
+    if (isOpName(name) || VAR_CALLS.has(name) || CONST_CALLS.has(name)) {
+      r.fail(`'${name}' is an operation name and cannot name a variable`, nameToken);
+    }
+    if (byName.has(name)) r.fail(`'${name}' is declared twice`, nameToken);
+    r.expect('=', 'after the alias name');
+    const callToken = r.peek();
+    if (callToken.kind !== 'name' || !VAR_CALLS.has(callToken.text)) r.fail(`expected Vi(…), Vj(…) or Pm(…)`, callToken);
+    const decl = readVariable(r, name, index);
+    if (r.peek().kind !== 'end') r.fail(`unexpected ${r.describe(r.peek())} after the alias`);
+    const other = bySlot.get(decl.pos);
+    if (other !== undefined) r.fail(`argument slot ${decl.pos} is already taken by '${other.name}'`, callToken);
+    byName.set(name, decl);
+    bySlot.set(decl.pos, decl);
+    decls.push(decl);
+  });
+  return decls.sort((a, b) => a.pos - b.pos);
+}
+
+/** `Vi(dim)` / `Vi(pos,dim)` / `Var(pos,dim,cat)`; `defaultPos` < 0 forbids the short form. */
+function readVariable(r: Reader, name: string | undefined, defaultPos: number): VarNode {
+  const call = r.next();
+  r.expect('(', `after ${call.text}`);
+  const numbers = [r.integer('a variable position or dimension')];
+  while (r.accept(',')) numbers.push(r.integer('a variable position or dimension'));
+  r.expect(')', `to close ${call.text}(`);
+  let cat: VarCategory;
+  let pos: number;
+  let dim: number;
+  if (call.text === 'Var') {
+    if (numbers.length !== 3 || numbers[2] < 0 || numbers[2] > 2) r.fail('Var takes (position, dimension, category 0|1|2)', call);
+    [pos, dim] = numbers;
+    cat = (['i', 'j', 'param'] as const)[numbers[2]];
+  } else {
+    cat = CATEGORY_OF[call.text];
+    if (numbers.length === 1 && defaultPos >= 0) [pos, dim] = [defaultPos, numbers[0]];
+    else if (numbers.length === 2) [pos, dim] = numbers;
+    else if (defaultPos < 0) r.fail(`inside a formula, write ${call.text}(position, dimension)`, call);
+    else r.fail(`${call.text} takes (dimension) or (position, dimension)`, call);
+  }
+  if (pos < 0) r.fail(`a variable position must be non-negative, not ${pos}`, call);
+  if (dim < 1) r.fail(`a variable dimension must be at least 1, not ${dim}`, call);
+  return withPosition(r, call, () => variable(cat, pos, dim, name));
+}
+
+/** Runs a node factory; its ShapeError gets the formula and the offset appended. */
+function withPosition<T>(r: Reader, at: Token, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof ShapeError) throw new ShapeError(`${e.message}, at position ${at.pos} of "${r.text}"`);
+    if (e instanceof LazyKernelError && !(e instanceof FormulaSyntaxError)) r.fail(e.message, at);
+    throw e;
+  }
+}
+
+class FormulaParser {
+  constructor(private readonly r: Reader, private readonly names: Map<string, VarDecl>) {}
+
+  formula(): Node {
+    const node = this.expr();
+    const t = this.r.peek();
+    if (t.kind !== 'end') this.r.fail(`unexpected ${this.r.describe(t)}; expected an operator or the end of the formula`);
+    return node;
+  }
+
+  private binary(sub: () => Node, ops: Record<string, 'Add' | 'Subtract' | 'Mult' | 'Divide' | 'Scalprod'>): Node {
+    let left = sub();
+    for (;;) {
+      const t = this.r.peek();
+      const op = t.kind === 'punct' ? ops[t.text] : undefined;
+      if (op === undefined) return left;
+      this.r.next();
+      const right = sub();
+      const l = left;
+      left = withPosition(this.r, t, () => operation(op, [l, right]));
+    }
+  }
+
+  private expr(): Node {
+    return this.binary(() => this.sum(), { '|': 'Scalprod' });
+  }
+  private sum(): Node {
+    return this.binary(() => this.term(), { '+': 'Add', '-': 'Subtract' });
+  }
+  private term(): Node {
+    return this.binary(() => this.unary(), { '*': 'Mult', '/': 'Divide' });
+  }
+
+  private unary(): Node {
+    if (!this.r.accept('-')) return this.primary();
+    const next = this.r.peek();
+    if (next.kind === 'number') {
+      this.r.next();
+      return constant(-Number(next.text));
+    }
+    return operation('Minus', [this.unary()]);
+  }
+
+  private primary(): Node {
+    const t = this.r.peek();
+    if (t.kind === 'number') {
+      this.r.next();
+      const value = Number(t.text);
+      if (!Number.isFinite(value)) this.r.fail(`the number ${t.text} is out of range`, t);
+      return constant(value);
+    }
+    if (this.r.accept('(')) {
+      const inner = this.expr();
+      this.r.expect(')', 'to close the parenthesis');
+      return inner;
+    }
+    if (t.kind !== 'name') this.r.fail(`expected a variable, a number, an operation or '(', found ${this.r.describe(t)}`);
+    const after = this.r.peek(1);
+    if (!(after.kind === 'punct' && after.text === '(')) {
+      this.r.next();
+      const decl = this.names.get(t.text);
+      if (decl === undefined) {
+        const known = [...this.names.keys()];
+        this.r.fail(
+          isOpName(t.text) || VAR_CALLS.has(t.text) || CONST_CALLS.has(t.text)
+            ? `${t.text} is an operation and needs arguments in parentheses`
+            : `unknown variable '${t.text}'${known.length ? ` (the aliases declare ${known.join(', ')})` : ' (no aliases were given)'}`,
+          t,
+        );
+      }
+      return decl;
+    }
+    if (VAR_CALLS.has(t.text)) return readVariable(this.r, undefined, -1);
+    if (t.text === 'IntCst' || t.text === 'Zero') return this.constantCall();
+    if (!isOpName(t.text)) this.r.fail(`unknown operation '${t.text}'`, t);
+    return this.call(t.text);
+  }
+
+  private constantCall(): Node {
+    const t = this.r.next();
+    this.r.expect('(', `after ${t.text}`);
+    const n = this.r.integer(t.text === 'IntCst' ? 'IntCst takes an integer;' : 'Zero takes a dimension;');
+    if (this.r.peek().kind === 'punct' && this.r.peek().text === ',') this.r.fail(`${t.text} takes 1 argument, got more`, t);
+    this.r.expect(')', `to close ${t.text}(`);
+    return withPosition(this.r, t, () => (t.text === 'IntCst' ? constant(n) : constant(0, n)));
+  }
+
+  private call(op: keyof typeof OPS): Node {
+    const t = this.r.next();
+    const spec = opSpec(op);
+    this.r.expect('(', `after ${op}`);
+    const args: Node[] = [];
+    const ints: number[] = [];
+    const total = spec.arity + spec.ints.length;
+    let count = 0;
+    if (!(this.r.peek().kind === 'punct' && this.r.peek().text === ')')) {
+      do {
+        if (count < spec.arity) args.push(this.expr());
+        else if (count < total) ints.push(this.r.integer(`the ${spec.ints[count - spec.arity]} of ${op}`));
+        else this.expr();
+        count++;
+      } while (this.r.accept(','));
+    }
+    this.r.expect(')', `to close ${op}(`);
+    if (count !== total) {
+      const wanted = [...Array.from({ length: spec.arity }, (_, k) => `f${k + 1}`), ...spec.ints].join(', ');
+      this.r.fail(`${op} takes ${total} argument${total === 1 ? '' : 's'} (${op}(${wanted})), got ${count}`, t);
+    }
+    return withPosition(this.r, t, () => operation(op, args, ints));
+  }
+}
+
+/** The result of parsing: the formula's IR and every argument slot, in slot order. */
+export interface ParsedFormula {
+  node: Node;
+  /** The variables of the aliases and of the formula, one per argument slot 0..n-1. */
+  vars: VarDecl[];
+}
+
+/**
+ * Parses a KeOps formula string with its aliases. Syntax errors, unknown operations or
+ * variables and wrong argument counts throw FormulaSyntaxError with `.position`;
+ * dimension mismatches throw ShapeError naming the operands.
+ *
+ * @example
+ * const { node, vars } = parseFormula('Exp(-g*SqDist(x,y))*b', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)']);
+ * node.dim;    // 1
+ * vars.length; // 4
+ */
+export function parseFormula(formula: string, aliases: readonly string[] = []): ParsedFormula {
+  const decls = parseAliases(aliases);
+  const node = parseWith(formula, decls);
+  return { node, vars: completeSlots(decls, [node], formula) };
+}
+
+/** Parses one formula string against already parsed aliases (e.g. Genred's formula2). */
+export function parseWith(formula: string, decls: readonly VarDecl[]): Node {
+  if (typeof formula !== 'string') throw new OptionError(`a formula must be a string, not ${typeof formula}`);
+  const names = new Map(decls.map((d) => [d.name as string, d]));
+  const r = new Reader(formula, tokenize(formula));
+  if (r.peek().kind === 'end') r.fail('the formula is empty');
+  return new FormulaParser(r, names).formula();
+}
+
+/**
+ * Merges the aliases with the positional variables of the formulas into one variable per
+ * slot, and checks that the slots are 0..n-1 without gaps or conflicts.
+ */
+export function completeSlots(decls: readonly VarDecl[], nodes: readonly Node[], formula: string): VarDecl[] {
+  let used: VarNode[];
+  try {
+    used = collectVariables([...nodes, ...decls]);
+  } catch (e) {
+    if (e instanceof OptionError) throw new FormulaSyntaxError(e.message, 0, formula);
+    throw e;
+  }
+  const named = new Map(decls.map((d) => [d.pos, d]));
+  const vars = used.map((v) => named.get(v.pos) ?? v);
+  vars.forEach((v, slot) => {
+    if (v.pos !== slot) {
+      throw new FormulaSyntaxError(`argument slot ${slot} is never declared (the variables use slots ${vars.map((u) => u.pos).join(', ')})`, 0, formula);
+    }
+  });
+  return vars;
+}

@@ -1,0 +1,18 @@
+/**
+ * lazykernel: symbolic kernel reductions for Node.js. The public API (../shared/API.md);
+ * this file only re-exports.
+ */
+export { Genred } from './genred';
+export type { GenredOptions } from './genred';
+export { KernelSolve } from './solve';
+export type { SolveOptions, SolveResult } from './solve';
+export { LazyTensor, Vi, Vj, Pm } from './lazy';
+export type { ValuesAndIndices } from './lazy';
+export type { ReductionResult } from './reduction';
+export type { RunOptions } from './run';
+export type { Tensor, FloatArray, DType } from './tensor';
+export { info, setNumThreads } from './info';
+export type { Info } from './info';
+export {
+  LazyKernelError, FormulaSyntaxError, ShapeError, DTypeError, OptionError, AbortError,
+} from './errors';

@@ -1,0 +1,41 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { addon, packageRoot } from './addon';
+import { OptionError } from './errors';
+
+/** What lazykernel runs on: its version, the CPU engine, and whether CUDA is usable. */
+export interface Info {
+  version: string;
+  cpu: { threads: number; simd: string };
+  cuda: { available: boolean; devices: number; reason?: string };
+}
+
+const version: string = (
+  JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+/**
+ * Describes the engine in use.
+ *
+ * @example
+ * const { cpu, cuda } = info();
+ * console.log(cpu.simd, cpu.threads, cuda.available ? cuda.devices : cuda.reason);
+ */
+export function info(): Info {
+  const native = addon.info();
+  return { version, cpu: native.cpu, cuda: native.cuda };
+}
+
+/**
+ * Sets how many threads each job uses (default: OpenMP's, i.e. OMP_NUM_THREADS or the
+ * number of cores). Jobs run one at a time, each with the whole team.
+ *
+ * @example
+ * setNumThreads(1); // leave the other cores to the service
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 4096) {
+    throw new OptionError(`setNumThreads expects an integer from 1 to 4096, not ${String(n)}`);
+  }
+  addon.setNumThreads(n);
+}

@@ -1,0 +1,371 @@
+/**
+ * LazyTensor, Vi, Vj, Pm: formulas built by method calls on the data they will read.
+ * Nothing is computed until a reduction; a reduction renumbers the variables in order of
+ * first appearance, so the same formula on other data reuses its lowered program.
+ */
+import { OptionError, ShapeError } from './errors';
+import {
+  constant, mapVariables, Node, OpName, operation, printFormula, structuralKey, variable, VarCategory, VarNode,
+} from './formula/ir';
+import { CompiledReduction, BoundCall, ReductionOptions, ReductionResult, checkReductionOptions } from './reduction';
+import type { RunOptions } from './run';
+import { solveBound, solveBoundSync, SolveOptions, SolveResult } from './solve';
+import {
+  checkDimension, FloatArray, readMatrix, readParam, Tensor,
+} from './tensor';
+
+/** The data behind one variable of a LazyTensor. */
+export interface Leaf {
+  cat: VarCategory;
+  dim: number;
+  /** A float array for Vi/Vj; a float array or plain numbers for Pm. */
+  data: FloatArray | number[];
+  rows: number;
+}
+
+/** A LazyTensor operand: another LazyTensor, or a number (a constant). */
+export type Operand = LazyTensor | number;
+
+// Leaves are told apart by an id stored as the variable's position until a reduction
+// renumbers them 0..n-1.
+let nextLeafId = 0;
+
+function leafTensor(cat: VarCategory, data: FloatArray | number[], dim: number, rows: number): LazyTensor {
+  const id = nextLeafId++;
+  if (nextLeafId > 0x7fffffff) nextLeafId = 0;
+  return new LazyTensor(variable(cat, id, dim), new Map([[id, { cat, dim, data, rows }]]));
+}
+
+/** Programs lowered for LazyTensor reductions, by formula structure and reduction. */
+const compiledCache = new Map<string, CompiledReduction>();
+const CACHE_SIZE = 256;
+
+/** A formula with its variables numbered 0..n-1, and the arrays of those slots. */
+interface Numbered {
+  formula: Node;
+  weights?: Node;
+  vars: VarNode[];
+  args: (FloatArray | number[])[];
+  /** Leaf ids by slot. */
+  ids: number[];
+}
+
+function numberLeaves(formula: LazyTensor, weights?: LazyTensor): Numbered {
+  const leaves = new Map([...formula.leaves, ...(weights?.leaves ?? [])]);
+  const slots = new Map<number, number>();
+  const order: number[] = [];
+  const memo = new Map<Node, Node>();
+  const renumber = (v: VarNode): VarNode => {
+    let slot = slots.get(v.pos);
+    if (slot === undefined) {
+      slot = order.length;
+      slots.set(v.pos, slot);
+      order.push(v.pos);
+    }
+    return variable(v.cat, slot, v.dim);
+  };
+  const f = mapVariables(formula.node, renumber, memo);
+  const w = weights === undefined ? undefined : mapVariables(weights.node, renumber, memo);
+  const used = order.map((id) => leaves.get(id) as Leaf);
+  return {
+    formula: f,
+    weights: w,
+    vars: used.map((leaf, slot) => variable(leaf.cat, slot, leaf.dim)),
+    args: used.map((leaf) => leaf.data),
+    ids: order,
+  };
+}
+
+function compile(n: Numbered, opts: ReductionOptions): CompiledReduction {
+  const key = [structuralKey(n.formula), n.weights ? structuralKey(n.weights) : '', opts.reduction, opts.axis, opts.k ?? '',
+    n.vars.map((v) => `${v.cat}${v.dim}`).join(',')].join('|');
+  let compiled = compiledCache.get(key);
+  if (compiled === undefined) {
+    compiled = new CompiledReduction(n.formula, n.vars, opts, n.weights);
+    if (compiledCache.size >= CACHE_SIZE) compiledCache.delete(compiledCache.keys().next().value as string);
+    compiledCache.set(key, compiled);
+  }
+  return compiled;
+}
+
+/** A checked call of a LazyTensor reduction: the program, its arrays, and the reduction. */
+export interface LazyCall extends BoundCall {
+  compiled: CompiledReduction;
+}
+
+/**
+ * Checks and lowers a LazyTensor reduction and binds its arrays, without running it.
+ *
+ * @example
+ * const call = bindReduction(K, { reduction: 'Sum', axis: 1 });
+ * await execute(call.program, call.args);
+ */
+export function bindReduction(formula: LazyTensor, opts: ReductionOptions, weights?: LazyTensor): LazyCall {
+  if (!(formula instanceof LazyTensor)) throw new OptionError('a reduction needs a LazyTensor formula');
+  if (weights !== undefined && !(weights instanceof LazyTensor)) throw new OptionError('the weights must be a LazyTensor');
+  return bindNumbered(numberLeaves(formula, weights), opts);
+}
+
+function bindNumbered(n: Numbered, opts: ReductionOptions): LazyCall {
+  const compiled = compile(n, checkReductionOptions(opts));
+  return { ...compiled.bind(n.args), compiled };
+}
+
+/**
+ * The program and arrays of K·v: Σ_j K_ij v_j over j for a scalar formula K, with v of
+ * the j-variables' rows. `vSlot` is v's argument slot, where KernelSolve puts its vectors.
+ *
+ * @example
+ * const K = Vi(x, 3).sqdist(Vj(x, 3)).neg().exp();
+ * const { program, args, vSlot } = bindMatvec(K, b); // args[vSlot] is b's data
+ */
+export function bindMatvec(K: LazyTensor, v: FloatArray | Tensor): LazyCall & { vSlot: number } {
+  if (!(K instanceof LazyTensor)) throw new OptionError('matvec needs a LazyTensor kernel');
+  if (K.dim !== 1) throw new ShapeError(`matvec needs a scalar formula K, not one of dimension ${K.dim}: ${K.formula}`);
+  const jRows = new Set([...K.leaves.values()].filter((l) => l.cat === 'j').map((l) => l.rows));
+  if (jRows.size === 0) throw new ShapeError(`matvec needs a formula with j-variables: ${K.formula}`);
+  if (jRows.size > 1) throw new ShapeError(`the j-variables of ${K.formula} have different row counts: ${[...jRows].join(', ')}`);
+  const rows = [...jRows][0];
+  const b = readMatrix(v, 'matvec vector', { rows });
+  const vj = leafTensor('j', b.data, b.cols, b.rows);
+  const numbered = numberLeaves(K.mul(vj));
+  const call = bindNumbered(numbered, { reduction: 'Sum', axis: 1 });
+  return { ...call, vSlot: numbered.ids.indexOf((vj.node as VarNode).pos) };
+}
+
+function toNode(x: Operand, what: string): { node: Node; leaves: ReadonlyMap<number, Leaf> } {
+  if (x instanceof LazyTensor) return x;
+  if (typeof x === 'number') return { node: constant(x), leaves: new Map() };
+  throw new OptionError(`${what}: an operand must be a LazyTensor or a finite number, not ${x === null ? 'null' : typeof x}`);
+}
+
+/**
+ * A symbolic formula over i-variables, j-variables and parameters, run by a reduction.
+ *
+ * @example
+ * const K = Vi(x, 3).sqdist(Vj(y, 3)).mul(-0.5).exp();
+ * const out = await K.mul(Vj(b, 1)).sum(1); // Tensor [M, 1]
+ */
+export class LazyTensor {
+  /** @internal Use Vi, Vj, Pm and the operations. */
+  constructor(
+    /** The formula's IR; variables are numbered by leaf until a reduction. */
+    readonly node: Node,
+    /** @internal The data of each variable, by leaf id. */
+    readonly leaves: ReadonlyMap<number, Leaf>,
+  ) {}
+
+  /** The formula's output dimension. */
+  get dim(): number {
+    return this.node.dim;
+  }
+
+  /** The formula in KeOps syntax, variables numbered as a reduction would pass them. */
+  get formula(): string {
+    return printFormula(numberLeaves(this).formula);
+  }
+
+  private apply(op: OpName, operands: Operand[], ints: number[] = []): LazyTensor {
+    const all = [this as Operand, ...operands].map((o) => toNode(o, op));
+    const leaves = new Map<number, Leaf>();
+    all.forEach((a) => a.leaves.forEach((leaf, id) => leaves.set(id, leaf)));
+    return new LazyTensor(operation(op, all.map((a) => a.node), ints), leaves);
+  }
+
+  // Arithmetic
+  add(other: Operand): LazyTensor { return this.apply('Add', [other]); }
+  sub(other: Operand): LazyTensor { return this.apply('Subtract', [other]); }
+  mul(other: Operand): LazyTensor { return this.apply('Mult', [other]); }
+  div(other: Operand): LazyTensor { return this.apply('Divide', [other]); }
+  neg(): LazyTensor { return this.apply('Minus', []); }
+
+  // Element-wise maths
+  exp(): LazyTensor { return this.apply('Exp', []); }
+  log(): LazyTensor { return this.apply('Log', []); }
+  sqrt(): LazyTensor { return this.apply('Sqrt', []); }
+  rsqrt(): LazyTensor { return this.apply('Rsqrt', []); }
+  square(): LazyTensor { return this.apply('Square', []); }
+  inv(): LazyTensor { return this.apply('Inv', []); }
+  abs(): LazyTensor { return this.apply('Abs', []); }
+  sign(): LazyTensor { return this.apply('Sign', []); }
+  /** 1 where the value is ≥ 0, else 0. */
+  step(): LazyTensor { return this.apply('Step', []); }
+  relu(): LazyTensor { return this.apply('ReLU', []); }
+  sin(): LazyTensor { return this.apply('Sin', []); }
+  cos(): LazyTensor { return this.apply('Cos', []); }
+  atan(): LazyTensor { return this.apply('Atan', []); }
+  floor(): LazyTensor { return this.apply('Floor', []); }
+  /** atan2(this, x). */
+  atan2(x: Operand): LazyTensor { return this.apply('Atan2', [x]); }
+  /** this^n for an integer n (KeOps Pow). */
+  pow(n: number): LazyTensor { return this.apply('Pow', [], [n]); }
+  /** this^p = exp(p log this) (KeOps Powf). */
+  powf(p: Operand): LazyTensor { return this.apply('Powf', [p]); }
+  /** min(max(this, a), b). */
+  clamp(a: Operand, b: Operand): LazyTensor { return this.apply('Clamp', [a, b]); }
+  /** a where this ≥ 0, else b. */
+  ifelse(a: Operand, b: Operand): LazyTensor { return this.apply('IfElse', [a, b]); }
+  /** Rounded to `decimals` decimals. */
+  round(decimals: number): LazyTensor { return this.apply('Round', [], [decimals]); }
+  /** this - n·floor((this - offset) / n) (KeOps Mod). */
+  mod(n: Operand, offset: Operand = 0): LazyTensor { return this.apply('Mod', [n, offset]); }
+
+  // Vectors
+  sqdist(y: Operand): LazyTensor { return this.apply('SqDist', [y]); }
+  sqnorm2(): LazyTensor { return this.apply('SqNorm2', []); }
+  norm2(): LazyTensor { return this.apply('Norm2', []); }
+  normalize(): LazyTensor { return this.apply('Normalize', []); }
+  /** The scalar product (KeOps `(x|y)`). */
+  dot(y: Operand): LazyTensor { return this.apply('Scalprod', [y]); }
+  /** The sum of the components (KeOps Sum). */
+  sumDims(): LazyTensor { return this.apply('Sum', []); }
+  /** The largest component (KeOps Max). */
+  maxDims(): LazyTensor { return this.apply('Max', []); }
+  /** The smallest component (KeOps Min). */
+  minDims(): LazyTensor { return this.apply('Min', []); }
+  elem(k: number): LazyTensor { return this.apply('Elem', [], [k]); }
+  extract(start: number, dim: number): LazyTensor { return this.apply('Extract', [], [start, dim]); }
+  concat(other: Operand): LazyTensor { return this.apply('Concat', [other]); }
+  /** The one-hot vector of dimension `dim` at round(this). */
+  onehot(dim: number): LazyTensor { return this.apply('OneHot', [], [dim]); }
+  /** WeightedSqNorm(w, this): w of dimension 1, dim or dim² (isotropic, diagonal, full). */
+  weightedSqNorm(w: Operand): LazyTensor { return toLazy(w, 'weightedSqNorm').apply('WeightedSqNorm', [this]); }
+  /** WeightedSqDist(w, this, y). */
+  weightedSqDist(y: Operand, w: Operand): LazyTensor { return toLazy(w, 'weightedSqDist').apply('WeightedSqDist', [this, y]); }
+  /** this (a row-major matrix) times v. */
+  matvecmult(v: Operand): LazyTensor { return this.apply('MatVecMult', [v]); }
+  /** this (a vector) times B (a row-major matrix). */
+  vecmatmult(B: Operand): LazyTensor { return this.apply('VecMatMult', [B]); }
+  /** The outer product, row-major: out[k·dim(y)+l] = this_k y_l. */
+  tensorprod(y: Operand): LazyTensor { return this.apply('TensorProd', [y]); }
+
+  // Reductions
+  private run(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): Promise<ReductionResult> {
+    try {
+      const call = bindReduction(this, opts, weights);
+      return call.compiled.run(call.args, run);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  private runSync(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): ReductionResult {
+    const call = bindReduction(this, opts, weights);
+    return call.compiled.runSync(call.args, run);
+  }
+
+  /** Σ over j (axis 1) or i (axis 0). */
+  sum(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'Sum', axis }, opts) as Promise<Tensor<FloatArray>>; }
+  sumSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'Sum', axis }, opts) as Tensor<FloatArray>; }
+  min(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'Min', axis }, opts) as Promise<Tensor<FloatArray>>; }
+  minSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'Min', axis }, opts) as Tensor<FloatArray>; }
+  max(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'Max', axis }, opts) as Promise<Tensor<FloatArray>>; }
+  maxSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'Max', axis }, opts) as Tensor<FloatArray>; }
+  argmin(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMin', axis }, opts) as Promise<Tensor<Int32Array>>; }
+  argminSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMin', axis }, opts) as Tensor<Int32Array>; }
+  argmax(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMax', axis }, opts) as Promise<Tensor<Int32Array>>; }
+  argmaxSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMax', axis }, opts) as Tensor<Int32Array>; }
+  logsumexp(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'LogSumExp', axis }, opts) as Promise<Tensor<FloatArray>>; }
+  logsumexpSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'LogSumExp', axis }, opts) as Tensor<FloatArray>; }
+  /** The k smallest values per row, ascending: shape [rows, k·dim]. */
+  kmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'KMin', axis, k }, opts) as Promise<Tensor<FloatArray>>; }
+  kminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'KMin', axis, k }, opts) as Tensor<FloatArray>; }
+  argkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgKMin', axis, k }, opts) as Promise<Tensor<Int32Array>>; }
+  argkminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgKMin', axis, k }, opts) as Tensor<Int32Array>; }
+  minArgmin(axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices> { return this.run({ reduction: 'Min_ArgMin', axis }, opts) as Promise<ValuesAndIndices>; }
+  minArgminSync(axis: 0 | 1, opts?: RunOptions): ValuesAndIndices { return this.runSync({ reduction: 'Min_ArgMin', axis }, opts) as ValuesAndIndices; }
+  kminArgkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices> { return this.run({ reduction: 'KMin_ArgKMin', axis, k }, opts) as Promise<ValuesAndIndices>; }
+  kminArgkminSync(k: number, axis: 0 | 1, opts?: RunOptions): ValuesAndIndices { return this.runSync({ reduction: 'KMin_ArgKMin', axis, k }, opts) as ValuesAndIndices; }
+  /** Σ softmax(this) · weights, this scalar. */
+  sumSoftmaxWeight(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> {
+    return this.run({ reduction: 'SumSoftMaxWeight', axis }, opts, weights) as Promise<Tensor<FloatArray>>;
+  }
+  sumSoftmaxWeightSync(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> {
+    return this.runSync({ reduction: 'SumSoftMaxWeight', axis }, opts, weights) as Tensor<FloatArray>;
+  }
+  /** Σ_j K_ij b_j for a scalar K; b has the j-variables' rows. */
+  matvec(b: FloatArray | Tensor, opts?: RunOptions): Promise<Tensor<FloatArray>> {
+    try {
+      const call = bindMatvec(this, b);
+      return call.compiled.run(call.args, opts) as Promise<Tensor<FloatArray>>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  matvecSync(b: FloatArray | Tensor, opts?: RunOptions): Tensor<FloatArray> {
+    const call = bindMatvec(this, b);
+    return call.compiled.runSync(call.args, opts) as Tensor<FloatArray>;
+  }
+  /**
+   * Solves (αI + K) x = b by conjugate gradients in native code, for a scalar symmetric
+   * kernel K built on Vi(x) and Vj(x) (the same points: i- and j-rows must be equal).
+   * b is n × dv (a flat array is n × 1); see {@link SolveOptions} and {@link SolveResult}.
+   *
+   * @example
+   * const K = Vi(x, 3).sqdist(Vj(x, 3)).mul(-1e4).exp();
+   * const { x: a, iterations, converged } = await K.solve(b, { alpha: 0.8, tol: 1e-6 });
+   */
+  solve(b: FloatArray | Tensor, opts: SolveOptions): Promise<SolveResult> {
+    try {
+      const call = bindMatvec(this, b);
+      return solveBound(call, call.compiled.specs, call.vSlot, opts);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  /** The same as {@link LazyTensor.solve}, blocking; no onProgress, no abort. */
+  solveSync(b: FloatArray | Tensor, opts: SolveOptions): SolveResult {
+    const call = bindMatvec(this, b);
+    return solveBoundSync(call, call.compiled.specs, call.vSlot, opts);
+  }
+}
+
+/** Values with their indices (minArgmin, kminArgkmin). */
+export interface ValuesAndIndices { values: Tensor<FloatArray>; indices: Tensor<Int32Array> }
+
+function toLazy(x: Operand, what: string): LazyTensor {
+  if (x instanceof LazyTensor) return x;
+  const { node, leaves } = toNode(x, what);
+  return new LazyTensor(node, leaves);
+}
+
+function dataVariable(cat: 'i' | 'j', data: unknown, dim: unknown): LazyTensor {
+  const name = cat === 'i' ? 'Vi' : 'Vj';
+  const m = dim === undefined ? readMatrix(data, name, {}) : readMatrix(data, name, { dim: checkDimension(dim, name) });
+  return leafTensor(cat, m.data, m.cols, m.rows);
+}
+
+/**
+ * An i-variable: row i of an M×dim array (the rows of the result for axis 1).
+ *
+ * @example
+ * const x = Vi(new Float64Array([0, 0, 1, 1]), 2); // 2 points in 2-D
+ */
+export function Vi(data: FloatArray, dim: number): LazyTensor;
+export function Vi(t: Tensor<FloatArray>): LazyTensor;
+export function Vi(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTensor {
+  return dataVariable('i', data, dim);
+}
+
+/**
+ * A j-variable: row j of an N×dim array (the reduced rows for axis 1).
+ *
+ * @example
+ * const y = Vj({ data: new Float32Array(6), shape: [3, 2] });
+ */
+export function Vj(data: FloatArray, dim: number): LazyTensor;
+export function Vj(t: Tensor<FloatArray>): LazyTensor;
+export function Vj(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTensor {
+  return dataVariable('j', data, dim);
+}
+
+/**
+ * A parameter: the same vector for every pair (a number, numbers, or a float array).
+ *
+ * @example
+ * const g = Pm(0.5);
+ * const K = Vi(x, 3).sqdist(Vj(y, 3)).mul(g).neg().exp();
+ */
+export function Pm(value: number | readonly number[] | FloatArray): LazyTensor {
+  const values = readParam(value, 'Pm');
+  return leafTensor('param', Array.isArray(values) ? values : (values as FloatArray), values.length, 1);
+}

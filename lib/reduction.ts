@@ -1,0 +1,150 @@
+/**
+ * A checked, lowered reduction and its calls: what Genred, LazyTensor and KernelSolve
+ * share. The formula is lowered once (at construction); each call checks its arrays,
+ * completes the program with the call's dtype and sizes, runs it and shapes the result.
+ */
+import { LazyKernelError, OptionError } from './errors';
+import { Node, printFormula, VarNode } from './formula/ir';
+import { LoweredProgram, lowerFormula, withSizes } from './formula/lower';
+import { NativeResult, Program, Reduction, ReductionName } from './formula/program';
+import { execute, executeSync, RunOptions } from './run';
+import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from './tensor';
+
+/** A reduction's result: one Tensor, or values with their indices (Min_ArgMin, KMin_ArgKMin…). */
+export type ReductionResult = Tensor | { values: Tensor; indices: Tensor };
+
+/** How a reduction is asked for. */
+export interface ReductionOptions {
+  reduction: ReductionName;
+  axis: 0 | 1;
+  /** k of KMin / ArgKMin / KMin_ArgKMin. */
+  k?: number;
+}
+
+/** One call, checked and ready for {@link execute}. */
+export interface BoundCall {
+  /** The program with this call's dtype and sizes. */
+  program: Program;
+  /** One float array per argument slot, all of `dtype`. */
+  args: FloatArray[];
+  dtype: DType;
+  /** Rows of the result (program.m). */
+  rows: number;
+  /** Columns of the result. */
+  cols: number;
+}
+
+const K_REDUCTIONS = new Set<ReductionName>(['KMin', 'ArgKMin', 'KMin_ArgKMin']);
+const INDEX_ONLY = new Set<ReductionName>(['ArgMin', 'ArgMax', 'ArgKMin']);
+const VALUES_AND_INDICES = new Set<ReductionName>(['Min_ArgMin', 'Max_ArgMax', 'KMin_ArgKMin']);
+
+/** Checks a reduction name, an axis and k, throwing OptionError with the allowed values. */
+export function checkReductionOptions(opts: unknown): ReductionOptions {
+  if (typeof opts !== 'object' || opts === null) throw new OptionError('options { reduction, axis } are required');
+  const { reduction, axis, k } = opts as Record<string, unknown>;
+  if (typeof reduction !== 'string' || !Object.prototype.hasOwnProperty.call(Reduction, reduction)) {
+    throw new OptionError(`unknown reduction ${JSON.stringify(reduction)}; expected one of ${Object.keys(Reduction).join(', ')}`);
+  }
+  if (axis !== 0 && axis !== 1) throw new OptionError(`axis must be 0 (reduce over i) or 1 (reduce over j), not ${JSON.stringify(axis)}`);
+  const name = reduction as ReductionName;
+  if (K_REDUCTIONS.has(name)) {
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 0x7fffffff) {
+      throw new OptionError(`${name} needs k, a positive integer, not ${JSON.stringify(k)}`);
+    }
+  } else if (k !== undefined) {
+    throw new OptionError(`k only applies to KMin, ArgKMin and KMin_ArgKMin, not ${name}`);
+  }
+  return { reduction: name, axis, k: k as number | undefined };
+}
+
+/**
+ * A formula with its variables and reduction, checked and lowered once.
+ *
+ * @example
+ * const { node, vars } = parseFormula('SqDist(x,y)', ['x = Vi(3)', 'y = Vj(3)']);
+ * const r = new CompiledReduction(node, vars, { reduction: 'Min', axis: 1 });
+ * const result = await r.run([x, y]);
+ */
+export class CompiledReduction {
+  readonly reduction: ReductionName;
+  readonly axis: 0 | 1;
+  readonly k: number | undefined;
+  /** The argument slots, with their alias names (or Vi(pos,dim) when unnamed). */
+  readonly specs: readonly ArgSpec[];
+  /** The lowered program without sizes; shared by every call. */
+  readonly lowered: LoweredProgram;
+  /** Columns of the result. */
+  readonly cols: number;
+
+  constructor(
+    readonly formula: Node,
+    readonly vars: readonly VarNode[],
+    opts: ReductionOptions,
+    readonly weights?: Node,
+  ) {
+    const { reduction, axis, k } = checkReductionOptions(opts);
+    this.reduction = reduction;
+    this.axis = axis;
+    this.k = k;
+    this.specs = vars.map((v) => ({ name: v.name ?? printFormula(v), cat: v.cat, dim: v.dim }));
+    this.lowered = lowerFormula({ formula, weights, vars, reduction, axis, k });
+    const dim = reduction === 'SumSoftMaxWeight' ? (weights as Node).dim : formula.dim;
+    this.cols = K_REDUCTIONS.has(reduction) ? (k as number) * dim : dim;
+  }
+
+  /** The argument slot of a variable by its alias name; OptionError when there is none. */
+  slotOf(name: string): number {
+    const slot = this.specs.findIndex((s) => s.name === name);
+    if (slot < 0) throw new OptionError(`no variable is named ${JSON.stringify(name)}; the variables are ${this.specs.map((s) => s.name).join(', ')}`);
+    return slot;
+  }
+
+  /** Checks one call's arrays and completes the program with its dtype and sizes. */
+  bind(args: unknown): BoundCall {
+    const bound = bindArguments(this.specs, args);
+    const [m, n] = this.axis === 1 ? [bound.rowsI, bound.rowsJ] : [bound.rowsJ, bound.rowsI];
+    if (this.k !== undefined && this.k > n) {
+      throw new OptionError(`${this.reduction}: k = ${this.k} is more than the ${n} rows being reduced`);
+    }
+    return { program: withSizes(this.lowered, bound.dtype, m, n), args: bound.args, dtype: bound.dtype, rows: m, cols: this.cols };
+  }
+
+  /** Runs one call off the event loop. */
+  async run(args: unknown, opts: RunOptions = {}): Promise<ReductionResult> {
+    checkRunOptions(opts);
+    const call = this.bind(args);
+    return this.shape(call, await execute(call.program, call.args, opts));
+  }
+
+  /** Runs one call on the calling thread. */
+  runSync(args: unknown, opts: RunOptions = {}): ReductionResult {
+    checkRunOptions(opts);
+    const call = this.bind(args);
+    return this.shape(call, executeSync(call.program, call.args, opts));
+  }
+
+  /** The engine's arrays as the reduction's Tensor(s). */
+  shape(call: BoundCall, result: NativeResult): ReductionResult {
+    const need = <T>(a: T | undefined, what: string): T => {
+      if (a === undefined) throw new LazyKernelError(`the engine returned no ${what} for ${this.reduction}`);
+      return a;
+    };
+    if (INDEX_ONLY.has(this.reduction)) return makeTensor(need(result.indices, 'indices'), call.rows, call.cols);
+    const values = makeTensor(need(result.values, 'values'), call.rows, call.cols);
+    if (!VALUES_AND_INDICES.has(this.reduction)) return values;
+    return { values, indices: makeTensor(need(result.indices, 'indices'), call.rows, call.cols) };
+  }
+}
+
+/** Checks the shape of RunOptions; run.ts checks the backend itself. */
+export function checkRunOptions(opts: unknown): asserts opts is RunOptions {
+  if (typeof opts !== 'object' || opts === null) throw new OptionError(`run options must be an object, not ${String(opts)}`);
+  const { prune, pruneTolerance, signal } = opts as RunOptions;
+  if (prune !== undefined && typeof prune !== 'boolean') throw new OptionError(`prune must be a boolean, not ${String(prune)}`);
+  if (pruneTolerance !== undefined && !(typeof pruneTolerance === 'number' && pruneTolerance >= 0 && Number.isFinite(pruneTolerance))) {
+    throw new OptionError(`pruneTolerance must be a finite number >= 0, not ${String(pruneTolerance)}`);
+  }
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
+    throw new OptionError('signal must be an AbortSignal');
+  }
+}

@@ -1,0 +1,349 @@
+// The CPU engine: a program reduced over j in tiles, rows split across OpenMP threads.
+// Compiled once per instruction-set level (LK_ISA_NS = base, avx2, avx512).
+//
+// Registers are sorted by what they depend on: parameters only (computed once), the
+// i-row (once per row), the j-tile (once per tile and block of rows) or both (once per
+// row and tile). Per (row block, j tile) each instruction is one loop over the tile's
+// lanes; the reduction then folds the lanes into each row's state. j-variables are laid
+// out component-major first, so a tile of y is a set of contiguous slices.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "../maths/radial.h"
+#include "accumulators.h"
+#include "kernels.h"
+
+namespace lk {
+namespace LK_ISA_NS {
+namespace {
+
+enum Level : int { PARAM = 0, ROW = 1, TILE = 2, PAIR = 3 };
+
+// Lanes per tile: the working set of one (row, tile) step — every tile-level register —
+// should stay within L1/L2. 512 lanes cap the buffers; wide formulas get fewer.
+constexpr std::size_t kTileBytes = 64 * 1024;
+constexpr int kMaxTile = 512, kMinTile = 16;
+// Rows per block: enough blocks for dynamic scheduling to balance the threads, and rows
+// enough per block to reuse each j tile (and its tile-level registers) while it is hot.
+constexpr int kMaxBlockRows = 64, kBlocksPerThread = 8;
+
+struct Plan {
+  std::vector<int> level;
+  std::vector<std::size_t> offset;  // in its level's buffer, in components
+  std::size_t size[4] = {0, 0, 0, 0};
+  std::vector<int> byLevel[4];
+  int tile = kMaxTile;
+};
+
+bool isView(int op) { return op == OP_LOAD || op == OP_ELEM || op == OP_EXTRACT; }
+
+Plan makePlan(const Program& p, std::size_t valueBytes) {
+  Plan plan;
+  const std::size_t nr = p.code.size();
+  plan.level.resize(nr);
+  plan.offset.resize(nr);
+  for (std::size_t r = 0; r < nr; ++r) {
+    const Instruction& in = p.code[r];
+    int lv = PARAM;
+    if (in.op == OP_LOAD) {
+      int cat = p.vars[in.imm].cat;
+      lv = cat == CAT_I ? ROW : cat == CAT_J ? TILE : PARAM;
+    } else {
+      for (int reg : {in.a, in.b, in.c})
+        if (reg >= 0) lv |= plan.level[reg];
+    }
+    plan.level[r] = lv;
+    if (!isView(in.op)) {
+      plan.offset[r] = plan.size[lv];
+      plan.size[lv] += p.regDims[r];
+    }
+    plan.byLevel[lv].push_back(static_cast<int>(r));
+  }
+  const std::size_t perLane = valueBytes * (plan.size[TILE] + plan.size[PAIR] + 2);
+  while (plan.tile > kMinTile && plan.tile * perLane > kTileBytes) plan.tile /= 2;
+  return plan;
+}
+
+// Everything a thread writes: its registers' storage and views, and its rows' states.
+template <typename T, typename Acc>
+struct Worker {
+  std::vector<Ref<T>> refs;
+  std::vector<T> rowBuf, tileBuf, pairBuf;
+  Acc acc;
+  Worker(const Plan& plan, std::size_t regs, int blockRows, Acc&& a)
+      : refs(regs), rowBuf(plan.size[ROW] * blockRows + 1), tileBuf(plan.size[TILE] * plan.tile + 1),
+        pairBuf(plan.size[PAIR] * plan.tile + 1), acc(std::move(a)) {}
+};
+
+template <typename T>
+struct Inputs {
+  const Program& p;
+  const Plan& plan;
+  const T* const* args;
+  std::vector<const T*> soa;  // j-variables, component-major (n values per component)
+  std::vector<Ref<T>> params;
+  std::vector<T> paramBuf;
+};
+
+// Sets register r's view, or computes it into `store` (component stride cs).
+template <typename T>
+void evaluate(const Inputs<T>& in, int r, Ref<T>* refs, T* store, std::size_t cs, int len, std::size_t i,
+              std::size_t j0, bool compute) {
+  const Program& p = in.p;
+  const Instruction& ins = p.code[r];
+  switch (ins.op) {
+    case OP_LOAD: {
+      const Variable& v = p.vars[ins.imm];
+      if (v.cat == CAT_I) refs[r] = {in.args[ins.imm] + i * v.dim, 1, false};
+      else if (v.cat == CAT_J) refs[r] = {in.soa[ins.imm] + j0, p.n, true};
+      else refs[r] = {in.args[ins.imm], 1, false};
+      return;
+    }
+    case OP_ELEM:
+    case OP_EXTRACT: {
+      const Ref<T>& a = refs[ins.a];
+      refs[r] = {a.p + ins.imm * a.cs, a.cs, a.lane};
+      return;
+    }
+  }
+  T* out = store + in.plan.offset[r] * cs;
+  const bool lane = in.plan.level[r] >= TILE;
+  refs[r] = {out, cs, lane};
+  if (!compute) return;
+  if (ins.op == OP_CONST) {
+    const T value = static_cast<T>(p.consts[ins.imm]);
+    for (int c = 0; c < p.regDims[r]; ++c)
+      for (int t = 0; t < len; ++t) out[c * cs + t] = value;
+    return;
+  }
+  runInstruction(ins, out, cs, p.regDims[r], refs, p.regDims.data(), len);
+}
+
+template <typename T, typename Acc>
+void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, std::size_t i0, int rows) {
+  const Program& p = in.p;
+  const Plan& plan = in.plan;
+  Ref<T>* refs = w.refs.data();
+  const std::size_t rowSize = plan.size[ROW];
+  auto rowLevel = [&](int r, bool compute) {
+    for (int reg : plan.byLevel[ROW])
+      evaluate(in, reg, refs, w.rowBuf.data() + r * rowSize, 1, 1, i0 + r, 0, compute);
+  };
+  for (int r = 0; r < rows; ++r) {
+    w.acc.reset(r);
+    rowLevel(r, true);
+  }
+  const int tile = plan.tile;
+  for (std::size_t j0 = 0; j0 < p.n; j0 += tile) {
+    const int len = static_cast<int>(std::min<std::size_t>(tile, p.n - j0));
+    for (int reg : plan.byLevel[TILE]) evaluate(in, reg, refs, w.tileBuf.data(), tile, len, 0, j0, true);
+    for (int r = 0; r < rows; ++r) {
+      if (rowSize || plan.byLevel[ROW].size()) rowLevel(r, false);
+      for (int reg : plan.byLevel[PAIR]) evaluate(in, reg, refs, w.pairBuf.data(), tile, len, i0 + r, j0, true);
+      w.acc.fold(r, refs[p.result], p.weights >= 0 ? refs[p.weights] : refs[p.result], len, static_cast<int64_t>(j0));
+    }
+  }
+}
+
+// The fused radial-kernel sum: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j.
+template <int Tag, typename T>
+struct RadialSum {
+  int d, dv;
+  std::vector<double> acc;
+  std::vector<T> dist, phi;
+  RadialSum(int rows, int d, int dv, int tile)
+      : d(d), dv(dv), acc(static_cast<std::size_t>(rows) * dv), dist(tile), phi(tile) {}
+
+  void run(const Inputs<T>& in, std::size_t i0, int rows, T* values) {
+    const Program& p = in.p;
+    const FusedKernel& k = p.kernel;
+    const T* x = in.args[k.x];
+    const T* y = in.soa[k.y];
+    const T* b = in.soa[k.b];
+    const T scale = in.params[k.scale].p[0];
+    const std::size_t n = p.n;
+    std::fill(acc.begin(), acc.begin() + static_cast<std::size_t>(rows) * dv, 0.0);
+    const int tile = in.plan.tile;
+    T* __restrict s = dist.data();
+    T* __restrict f = phi.data();
+    for (std::size_t j0 = 0; j0 < n; j0 += tile) {
+      const int len = static_cast<int>(std::min<std::size_t>(tile, n - j0));
+      for (int r = 0; r < rows; ++r) {
+        const T* xi = x + (i0 + r) * d;
+        {
+          const T xk = xi[0];
+          const T* __restrict yk = y + j0;
+          for (int t = 0; t < len; ++t) {
+            const T diff = xk - yk[t];
+            s[t] = diff * diff;
+          }
+        }
+        for (int c = 1; c < d; ++c) {
+          const T xk = xi[c];
+          const T* __restrict yk = y + c * n + j0;
+          for (int t = 0; t < len; ++t) {
+            const T diff = xk - yk[t];
+            s[t] += diff * diff;
+          }
+        }
+        if (dv == 1) {
+          const T* __restrict bj = b + j0;
+          T sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (int t = 0; t < len; ++t) sum += radial<Tag>(scale * s[t]) * bj[t];
+          acc[r] += sum;
+          continue;
+        }
+        for (int t = 0; t < len; ++t) f[t] = radial<Tag>(scale * s[t]);
+        for (int c = 0; c < dv; ++c) {
+          const T* __restrict bj = b + c * n + j0;
+          T sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (int t = 0; t < len; ++t) sum += f[t] * bj[t];
+          acc[r * dv + c] += sum;
+        }
+      }
+    }
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < dv; ++c) values[(i0 + r) * dv + c] = static_cast<T>(acc[r * dv + c]);
+  }
+};
+
+bool cancelled(const RunContext& ctx) { return ctx.cancel && __atomic_load_n(ctx.cancel, __ATOMIC_RELAXED) != 0; }
+
+// Splits the rows into blocks and runs `body(worker, i0, rows)` on each, in parallel.
+// Workers are built here, before the parallel region: nothing in it may throw.
+template <typename W, typename Make, typename Body>
+void forEachBlock(std::size_t m, const RunContext& ctx, Make make, Body body) {
+  if (m == 0) return;
+  int threads = std::max(1, ctx.threads);
+  std::size_t want = static_cast<std::size_t>(threads) * kBlocksPerThread;
+  int blockRows = static_cast<int>(std::min<std::size_t>(kMaxBlockRows, std::max<std::size_t>(1, (m + want - 1) / want)));
+  const int64_t blocks = static_cast<int64_t>((m + blockRows - 1) / blockRows);
+  threads = static_cast<int>(std::min<int64_t>(threads, blocks));
+  std::vector<W> workers;
+  workers.reserve(threads);
+  for (int t = 0; t < threads; ++t) workers.push_back(make(blockRows));
+  std::atomic<bool> stop{false};
+#pragma omp parallel num_threads(threads)
+  {
+    W& w = workers[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      if (stop.load(std::memory_order_relaxed)) continue;
+      if (cancelled(ctx)) {
+        stop.store(true, std::memory_order_relaxed);
+        continue;
+      }
+      const std::size_t i0 = static_cast<std::size_t>(blk) * blockRows;
+      body(w, i0, static_cast<int>(std::min<std::size_t>(blockRows, m - i0)));
+    }
+  }
+  if (stop.load()) throw Cancelled();
+}
+
+template <typename T, typename Acc, typename MakeAcc>
+void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunContext& ctx, MakeAcc makeAcc) {
+  using W = Worker<T, Acc>;
+  forEachBlock<W>(
+      in.p.m, ctx,
+      [&](int blockRows) {
+        W w(in.plan, in.p.code.size(), blockRows, makeAcc(blockRows));
+        std::copy(in.params.begin(), in.params.end(), w.refs.begin());
+        return w;
+      },
+      [&](W& w, std::size_t i0, int rows) {
+        runGeneric(in, w, i0, rows);
+        for (int r = 0; r < rows; ++r) w.acc.write(r, i0 + r, values, indices);
+      });
+}
+
+template <int Tag, typename T>
+void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
+  const int d = in.p.vars[in.p.kernel.x].dim, dv = in.p.vars[in.p.kernel.b].dim;
+  forEachBlock<RadialSum<Tag, T>>(
+      in.p.m, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
+      [&](RadialSum<Tag, T>& w, std::size_t i0, int rows) { w.run(in, i0, rows, values); });
+}
+
+template <typename T>
+void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_t* indices, const RunContext& ctx) {
+  const Plan plan = makePlan(p, sizeof(T));
+  const T* const* args = reinterpret_cast<const T* const*>(rawArgs);
+  Inputs<T> in{p, plan, args, {}, {}, {}};
+
+  // j-variables component-major, once per call: O(N·D) beside O(M·N) work.
+  std::vector<std::vector<T>> transposed(p.vars.size());
+  in.soa.assign(p.vars.size(), nullptr);
+  for (std::size_t v = 0; v < p.vars.size(); ++v) {
+    if (p.vars[v].cat != CAT_J) continue;
+    const int dim = p.vars[v].dim;
+    if (dim == 1) {
+      in.soa[v] = args[v];
+      continue;
+    }
+    std::vector<T>& t = transposed[v];
+    t.resize(p.n * dim);
+    for (std::size_t j = 0; j < p.n; ++j)
+      for (int c = 0; c < dim; ++c) t[c * p.n + j] = args[v][j * dim + c];
+    in.soa[v] = t.data();
+  }
+
+  // Parameter-only registers, once per call.
+  in.params.resize(p.code.size());
+  in.paramBuf.resize(plan.size[PARAM] + 1);
+  for (int reg : plan.byLevel[PARAM]) evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true);
+
+  if (p.kernel.tag != KERNEL_none) {
+    switch (p.kernel.tag) {
+      case KERNEL_gaussian: return reduceRadial<KERNEL_gaussian>(in, values, ctx);
+      case KERNEL_laplace: return reduceRadial<KERNEL_laplace>(in, values, ctx);
+      case KERNEL_cauchy: return reduceRadial<KERNEL_cauchy>(in, values, ctx);
+      case KERNEL_imq: return reduceRadial<KERNEL_imq>(in, values, ctx);
+      case KERNEL_matern32: return reduceRadial<KERNEL_matern32>(in, values, ctx);
+      case KERNEL_matern52: return reduceRadial<KERNEL_matern52>(in, values, ctx);
+    }
+  }
+
+  const int dim = p.regDims[p.result];
+  const int tile = plan.tile;
+  switch (p.reduction) {
+    case RED_Sum:
+      return reduceGeneric<T, SumAcc<T>>(in, values, indices, ctx, [&](int rows) { return SumAcc<T>(rows, dim, 0); });
+    case RED_Min:
+    case RED_ArgMin:
+    case RED_Min_ArgMin:
+      return reduceGeneric<T, ExtremumAcc<T, false>>(in, values, indices, ctx,
+                                                      [&](int rows) { return ExtremumAcc<T, false>(rows, dim, 0); });
+    case RED_Max:
+    case RED_ArgMax:
+    case RED_Max_ArgMax:
+      return reduceGeneric<T, ExtremumAcc<T, true>>(in, values, indices, ctx,
+                                                     [&](int rows) { return ExtremumAcc<T, true>(rows, dim, 0); });
+    case RED_KMin:
+    case RED_ArgKMin:
+    case RED_KMin_ArgKMin:
+      return reduceGeneric<T, KMinAcc<T>>(in, values, indices, ctx, [&](int rows) { return KMinAcc<T>(rows, dim, p.k); });
+    case RED_LogSumExp:
+      return reduceGeneric<T, SoftmaxAcc<T, false>>(in, values, indices, ctx,
+                                                     [&](int rows) { return SoftmaxAcc<T, false>(rows, 1, 0, tile); });
+    case RED_SumSoftMaxWeight:
+      return reduceGeneric<T, SoftmaxAcc<T, true>>(
+          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, true>(rows, p.regDims[p.weights], 0, tile); });
+  }
+}
+
+}  // namespace
+
+void reduceOnCpu(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx) {
+  if (p.dtype == F32)
+    reduceTyped<float>(p, args, static_cast<float*>(values), indices, ctx);
+  else
+    reduceTyped<double>(p, args, static_cast<double*>(values), indices, ctx);
+}
+
+}  // namespace LK_ISA_NS
+}  // namespace lk

@@ -1,0 +1,27 @@
+// The engine's entry point, free of N-API: run a decoded program over argument arrays.
+#pragma once
+#include <cstdint>
+
+#include "program.h"
+
+namespace lk {
+
+// Thrown when a job's cancel flag is seen set; the binding rejects with AbortError.
+struct Cancelled {};
+
+struct RunContext {
+  int threads = 1;
+  // Nonzero: stop at the next block of rows and throw Cancelled. May be null.
+  const int32_t* cancel = nullptr;
+};
+
+// Computes the reduction of `p` over j. args[slot] points at that slot's array in p's
+// dtype; values (p's dtype) and indices receive outputSizes(p).count entries each, where
+// the reduction has them. Throws Cancelled.
+void reduce(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx);
+
+// The instruction-set level the hot loops run at now: "base", "avx2" or "avx512"
+// (the best this CPU supports, or lower if LAZYKERNEL_SIMD asks for it).
+const char* simdLevel();
+
+}  // namespace lk

@@ -1,0 +1,42 @@
+// The radial kernels phi(s), s = scale·|x - y|², written once for the CPU engine's fused
+// loops, its generic interpreter's tests and the CUDA plugin. The tag numbering is
+// ops.h's LK_KERNELS.
+#pragma once
+#include <math.h>
+
+#include "../ops.h"
+#include "exp.h"
+#include "hd.h"
+
+namespace lk {
+
+// Compile-time tag: the CPU loops are instantiated per kernel so the lane loop has no switch.
+template <int Tag, typename T>
+LK_HD T radial(T s) {
+  if (Tag == KERNEL_gaussian) return fastExp(-s);
+  if (Tag == KERNEL_laplace) return fastExp(-sqrt(s));
+  if (Tag == KERNEL_cauchy) return T(1) / (T(1) + s);
+  if (Tag == KERNEL_imq) return T(1) / sqrt(T(1) + s);
+  if (Tag == KERNEL_matern32) {
+    T r = sqrt(s);
+    return (T(1) + r) * fastExp(-r);
+  }
+  // matern52
+  T r = sqrt(s);
+  return (T(1) + r + s / T(3)) * fastExp(-r);
+}
+
+// Run-time tag, for code that picks the kernel per call (the CUDA plugin).
+template <typename T>
+LK_HD T radialPhi(int tag, T s) {
+  switch (tag) {
+    case KERNEL_gaussian: return radial<KERNEL_gaussian>(s);
+    case KERNEL_laplace: return radial<KERNEL_laplace>(s);
+    case KERNEL_cauchy: return radial<KERNEL_cauchy>(s);
+    case KERNEL_imq: return radial<KERNEL_imq>(s);
+    case KERNEL_matern32: return radial<KERNEL_matern32>(s);
+    default: return radial<KERNEL_matern52>(s);
+  }
+}
+
+}  // namespace lk

@@ -1,0 +1,79 @@
+// The program as the engine runs it: decoded from the JS object of
+// lib/formula/program.ts and checked field by field. Nothing in it is trusted before
+// decodeProgram() returns: a bad program is a ProgramError (a JS exception), never a crash.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "ops.h"
+
+namespace lk {
+
+enum DType : int { F32 = 0, F64 = 1 };
+enum Category : int { CAT_I = 0, CAT_J = 1, CAT_PARAM = 2 };
+
+constexpr int kProgramVersion = 1;
+
+// One argument array of a call, as N-API sees it.
+struct ArgInfo {
+  int dtype;
+  std::size_t length;
+};
+
+// The program's fields as they arrive from JS, before any check.
+struct ProgramSpec {
+  int version = 0;
+  int dtype = F32;
+  int64_t m = 0, n = 0;
+  std::vector<int32_t> vars, regDims, code, kernel;
+  std::vector<double> consts;
+  int32_t result = -1, weights = -1, reduction = -1, k = 0;
+};
+
+struct ProgramError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Variable {
+  int cat;
+  int dim;
+};
+
+// Register r is written by code[r] (SSA in execution order).
+struct Instruction {
+  int op, a, b, c, imm;
+};
+
+// A recognised radial kernel: F = phi(scale·|x_i - y_j|²)·b_j (ops.h, LK_KERNELS).
+// x, y, b are argument slots; scale a dim-1 register of parameters and constants.
+struct FusedKernel {
+  int tag = KERNEL_none;
+  int x = -1, y = -1, b = -1, scale = -1;
+};
+
+struct Program {
+  int dtype = F32;
+  std::size_t m = 0, n = 0;
+  std::vector<Variable> vars;  // by argument slot
+  std::vector<int> regDims;
+  std::vector<Instruction> code;
+  std::vector<double> consts;
+  int result = -1, weights = -1, reduction = RED_Sum, k = 0;
+  FusedKernel kernel;
+};
+
+// Which outputs a reduction has and how many values each holds (rows × columns).
+struct OutputSizes {
+  bool hasValues = false, hasIndices = false;
+  std::size_t columns = 0;
+  std::size_t count = 0;  // m × columns, for each output present
+};
+OutputSizes outputSizes(const Program& p);
+
+// Checks every field against the op table's rules and the argument arrays' lengths and
+// dtypes; throws ProgramError naming the fault.
+Program decodeProgram(const ProgramSpec& spec, const std::vector<ArgInfo>& args);
+
+}  // namespace lk

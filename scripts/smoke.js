@@ -1,0 +1,26 @@
+// Run inside a project that installed the packed tarball: loads lazykernel from
+// node_modules and checks a small Gaussian sum against a float64 loop.
+'use strict';
+const lk = require('lazykernel');
+const i = lk.info();
+if (typeof i.version !== 'string' || !(i.cpu.threads >= 1)) throw new Error('info() is wrong: ' + JSON.stringify(i));
+const M = 37, N = 53, g = 2.5;
+let seed = 7;
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const x = Float64Array.from({ length: 3 * M }, rand);
+const y = Float64Array.from({ length: 3 * N }, rand);
+const b = Float64Array.from({ length: N }, rand);
+const op = new lk.Genred('Exp(-g*SqDist(x,y))*b', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'], { reduction: 'Sum', axis: 1 });
+const out = op.runSync([x, y, b, [g]]);
+let worst = 0;
+for (let r = 0; r < M; r++) {
+  let s = 0;
+  for (let c = 0; c < N; c++) {
+    let d = 0;
+    for (let k = 0; k < 3; k++) d += (x[3 * r + k] - y[3 * c + k]) ** 2;
+    s += Math.exp(-g * d) * b[c];
+  }
+  worst = Math.max(worst, Math.abs(out.data[r] - s) / Math.abs(s));
+}
+if (!(worst < 1e-12)) throw new Error(`Gaussian sum off by ${worst}`);
+console.log(`smoke: lazykernel ${i.version} (${i.cpu.simd}, ${i.cpu.threads} threads) computes; cuda: ${i.cuda.available ? i.cuda.devices + ' device(s)' : i.cuda.reason}`);
