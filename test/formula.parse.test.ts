@@ -3,6 +3,7 @@ import {
   constant, formulaHash, Node, operation, OPS, printFormula, structuralKey, variable,
 } from '../lib/formula/ir';
 import { parseAliases, parseFormula } from '../lib/formula/parse';
+import { Genred } from '../lib/genred';
 
 const ALIASES = [
   'x = Vi(3)', 'y = Vj(3)', 'b = Vj(2)', 'g = Pm(1)', 'w = Pm(3)', 'W = Pm(9)', 'a = Vi(1)', 'M = Vj(6)', 'c = Vj(1)',
@@ -198,8 +199,9 @@ describe('syntax errors', () => {
     expect(syntaxError('x', []).message).toMatch(/no aliases were given/);
   });
 
-  test('a slot used by no alias and no variable is a syntax error', () => {
-    expect(() => parseFormula('Vi(0,3)+Vi(2,3)')).toThrow(/slot 1 is never declared/);
+  test('Genred rejects a slot used by no alias and no variable: its arguments come one per slot', () => {
+    expect(() => new Genred('Vi(0,3)+Vi(2,3)', [], { reduction: 'Sum', axis: 1 })).toThrow(FormulaSyntaxError);
+    expect(() => new Genred('Vi(0,3)+Vi(2,3)', [], { reduction: 'Sum', axis: 1 })).toThrow(/slot 1 is never declared/);
   });
 
   test('a slot used with two categories is a syntax error', () => {
@@ -220,10 +222,10 @@ describe('dimension inference', () => {
     ['Extract(x,2,2)', /components 2..3 are outside the 3 components of x/],
     ['OneHot(x,4)', /x \(dimension 3\) must have dimension 1/],
     ['WeightedSqNorm(b,x)', /weight b \(dimension 2\) must have dimension 1 \(isotropic\), 3 \(diagonal\) or 9/],
-    ['MatVecMult(M,w)', /the matrix M \(dimension 6\) is not a multiple of the vector w/],
-    ['VecMatMult(w,M)', /VecMatMult/],
+    ['MatVecMult(W,b)', /the matrix W \(dimension 9\) is not a multiple of the vector b/],
+    ['VecMatMult(b,W)', /VecMatMult/],
     ['Clamp(x,b,g)', /Clamp/],
-    ['x+Vi(0,2)', /slot 0 is used with dimension 3 \(x\) and 2/],
+    ['SqNorm2(x)+SqNorm2(Vi(0,2))', /slot 0 is used with dimension 3 \(x\) and 2/],
   ])('%j is a ShapeError naming the operands', (formula, message) => {
     expect(() => parseFormula(formula, ALIASES)).toThrow(ShapeError);
     expect(() => parseFormula(formula, ALIASES)).toThrow(message);

@@ -275,7 +275,10 @@ class FormulaParser {
 /** The result of parsing: the formula's IR and every argument slot, in slot order. */
 export interface ParsedFormula {
   node: Node;
-  /** The variables of the aliases and of the formula, one per argument slot 0..n-1. */
+  /**
+   * The variables of the aliases and of the formula, by slot. A positional formula may
+   * skip slots (`Vi(0,3)+Pm(3,1)`); Genred and KernelSolve reject that (completeSlots).
+   */
   vars: VarDecl[];
 }
 
@@ -292,7 +295,7 @@ export interface ParsedFormula {
 export function parseFormula(formula: string, aliases: readonly string[] = []): ParsedFormula {
   const decls = parseAliases(aliases);
   const node = parseWith(formula, decls);
-  return { node, vars: completeSlots(decls, [node], formula) };
+  return { node, vars: mergeSlots(decls, [node], formula) };
 }
 
 /** Parses one formula string against already parsed aliases (e.g. Genred's formula2). */
@@ -306,9 +309,9 @@ export function parseWith(formula: string, decls: readonly VarDecl[]): Node {
 
 /**
  * Merges the aliases with the positional variables of the formulas into one variable per
- * slot, and checks that the slots are 0..n-1 without gaps or conflicts.
+ * used slot, in slot order; a slot used with two categories is a FormulaSyntaxError.
  */
-export function completeSlots(decls: readonly VarDecl[], nodes: readonly Node[], formula: string): VarDecl[] {
+export function mergeSlots(decls: readonly VarDecl[], nodes: readonly Node[], formula: string): VarDecl[] {
   let used: VarNode[];
   try {
     used = collectVariables([...nodes, ...decls]);
@@ -317,7 +320,15 @@ export function completeSlots(decls: readonly VarDecl[], nodes: readonly Node[],
     throw e;
   }
   const named = new Map(decls.map((d) => [d.pos, d]));
-  const vars = used.map((v) => named.get(v.pos) ?? v);
+  return used.map((v) => named.get(v.pos) ?? v);
+}
+
+/**
+ * {@link mergeSlots}, and the slots must be 0..n-1 without gaps: a call passes one array
+ * per slot, in order.
+ */
+export function completeSlots(decls: readonly VarDecl[], nodes: readonly Node[], formula: string): VarDecl[] {
+  const vars = mergeSlots(decls, nodes, formula);
   vars.forEach((v, slot) => {
     if (v.pos !== slot) {
       throw new FormulaSyntaxError(`argument slot ${slot} is never declared (the variables use slots ${vars.map((u) => u.pos).join(', ')})`, 0, formula);
