@@ -41,9 +41,17 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
   // The native job polls this flag between blocks of rows; a SharedArrayBuffer keeps
   // the store visible to the worker thread.
   const cancel = new Int32Array(new SharedArrayBuffer(4));
+  let pending: Promise<NativeResult>;
+  try {
+    pending = addon.reduce(program, args, cancel);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  // Attached after the call, so a call rejected at once leaves no listener behind; no
+  // abort can be dispatched in between (both happen in this synchronous turn).
   const onAbort = (): void => { Atomics.store(cancel, 0, 1); };
   signal?.addEventListener('abort', onAbort, { once: true });
-  return addon.reduce(program, args, cancel).then(
+  return pending.then(
     (result) => {
       signal?.removeEventListener('abort', onAbort);
       return result;

@@ -1,0 +1,319 @@
+/**
+ * KernelSolve and LazyTensor.solve: (αI + K) x = b by conjugate gradients, run entirely
+ * in native code (native/solve/cg.cc, one N-API call per solve, on the job queue). This
+ * file only checks the call, wires cancel and progress, and shapes the answer.
+ */
+import { types } from 'node:util';
+import { addon, NativeSolveOptions, NativeSolveResult } from './addon';
+import { AbortError, OptionError, ShapeError } from './errors';
+import { compileFormula } from './genred';
+import type { Program } from './formula/program';
+import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
+import { checkBackend, RunOptions } from './run';
+import { ArgSpec, DType, FloatArray, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
+
+/** A progress report: the iteration just finished and the worst column's relative residual. */
+export interface SolveProgress {
+  iteration: number;
+  residual: number;
+}
+
+/**
+ * Options of a solve (API.md). Everything of {@link RunOptions} applies to the products
+ * K·v the solver makes.
+ */
+export interface SolveOptions extends RunOptions {
+  /** The ridge α of (αI + K) x = b: a finite number ≥ 0. Required. */
+  alpha: number;
+  /**
+   * Stop when ‖b − (αx + Kx)‖ ≤ tol·‖b‖ for every column of b (each column on its own).
+   * A finite number ≥ 0; default 1e-6.
+   */
+  tol?: number;
+  /**
+   * The most iterations (one block product K·P each), an integer from 0 to 1e9. Default
+   * {@link defaultMaxIter}(n) = max(100, min(10·n, 10000)) for n unknowns per column:
+   * exact-arithmetic CG needs at most n, rounding a few times more, and the cap keeps a
+   * hopeless solve bounded. When it stops a solve, `converged` is false.
+   */
+  maxIter?: number;
+  /**
+   * A warm start: n × dv values (a Float32Array, a Float64Array or a Tensor), as long
+   * as b. Default zeros.
+   */
+  x0?: FloatArray | Tensor<FloatArray>;
+  /**
+   * Called on the main thread after every iteration (async `run` / `solve` only) with the
+   * recurrence's estimate of the worst column's relative residual. If it throws, the
+   * solve stops and its promise rejects with that error.
+   */
+  onProgress?: (p: SolveProgress) => void;
+}
+
+/** The answer of a solve. */
+export interface SolveResult {
+  /** The solution, n × dv, in the dtype of the call's data. */
+  x: Tensor<FloatArray>;
+  /** Iterations run (block products), restarts included. */
+  iterations: number;
+  /**
+   * The worst column's relative residual ‖b − (αx + Kx)‖ / ‖b‖, recomputed from a fresh
+   * product K·x at the end (absolute where a column of b is zero).
+   */
+  residual: number;
+  /** True when `residual ≤ tol`; false when maxIter stopped the solve first. */
+  converged: boolean;
+}
+
+/** The default tolerance (relative residual per column). */
+export const DEFAULT_TOL = 1e-6;
+
+/**
+ * The default iteration cap for n unknowns per column: max(100, min(10·n, 10000)).
+ *
+ * @example
+ * defaultMaxIter(1000);   // 10000
+ * defaultMaxIter(5);      // 100
+ */
+export function defaultMaxIter(n: number): number {
+  return Math.max(100, Math.min(10 * n, 10000));
+}
+
+/** Options checked before the arrays are known. */
+interface CheckedOptions {
+  alpha: number;
+  tol: number;
+  maxIter: number | undefined;
+  x0: FloatArray | Tensor<FloatArray> | undefined;
+  onProgress: ((p: SolveProgress) => void) | undefined;
+  signal: AbortSignal | undefined;
+  run: RunOptions;
+}
+
+function checkSolveOptions(opts: unknown, sync: boolean): CheckedOptions {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new OptionError(`solve options { alpha, tol?, maxIter?, x0?, … } are required, got ${opts === null ? 'null' : typeof opts}`);
+  }
+  checkRunOptions(opts);
+  const o = opts as SolveOptions;
+  const { alpha, tol = DEFAULT_TOL, maxIter, x0, onProgress } = o;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
+    throw new OptionError(`alpha must be a finite number >= 0, not ${String(alpha)}`);
+  }
+  if (typeof tol !== 'number' || !Number.isFinite(tol) || tol < 0) {
+    throw new OptionError(`tol must be a finite number >= 0, not ${String(tol)}`);
+  }
+  if (maxIter !== undefined && !(typeof maxIter === 'number' && Number.isInteger(maxIter) && maxIter >= 0 && maxIter <= 1e9)) {
+    throw new OptionError(`maxIter must be an integer from 0 to 1e9, not ${String(maxIter)}`);
+  }
+  if (x0 !== undefined && !isFloatArray(x0) && !isTensor(x0)) {
+    throw new OptionError('x0 must be a Float32Array, a Float64Array or a Tensor');
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new OptionError(`onProgress must be a function, not ${typeof onProgress}`);
+  }
+  if (sync && onProgress !== undefined) {
+    throw new OptionError('onProgress needs the async run()/solve(): a Sync solve holds the event loop and cannot report progress');
+  }
+  return { alpha, tol, maxIter, x0, onProgress, signal: o.signal, run: o };
+}
+
+/** One solve, checked and ready for the addon. */
+interface PreparedSolve {
+  program: Program;
+  args: FloatArray[];
+  slot: number;
+  b: Float64Array;
+  native: NativeSolveOptions;
+  dtype: DType;
+  n: number;
+  dv: number;
+}
+
+function asFloat64(a: FloatArray): Float64Array {
+  return types.isFloat64Array(a) ? a : Float64Array.from(a);
+}
+
+function side(specs: readonly ArgSpec[], cat: 'i' | 'j', rows: number): string {
+  const list = specs.filter((s) => s.cat === cat).map((s) => s.name);
+  const count = `${rows} row${rows === 1 ? '' : 's'}`;
+  return list.length === 0 ? `no ${cat}-variables (${count})` : `${cat}-variable${list.length === 1 ? '' : 's'} ${list.join(', ')}: ${count}`;
+}
+
+/**
+ * Checks the square shape and the vectors of a bound call of K·v (v in argument slot
+ * `slot`, which holds b) and completes the native options.
+ */
+function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: number, o: CheckedOptions): PreparedSolve {
+  const { program } = call;
+  if (program.m !== program.n) {
+    const [rowsI, rowsJ] = axis === 1 ? [program.m, program.n] : [program.n, program.m];
+    throw new ShapeError(
+      `a kernel solve needs a square system (as many i-rows as j-rows): ${side(specs, 'i', rowsI)}; ${side(specs, 'j', rowsJ)}`,
+    );
+  }
+  const n = program.n;
+  const dv = call.cols;
+  const b = call.args[slot];
+  if (b.length !== n * dv) throw new ShapeError(`b has ${b.length} values; expected ${n} x ${dv}`);
+  const native: NativeSolveOptions = { alpha: o.alpha, tol: o.tol, maxIter: o.maxIter ?? defaultMaxIter(n) };
+  if (o.x0 !== undefined) {
+    const x0 = isTensor(o.x0) ? readMatrix(o.x0, 'x0', { dim: dv, rows: n }).data : o.x0;
+    if (x0.length !== n * dv) throw new ShapeError(`x0 has ${x0.length} values; b has ${n * dv} (${n} x ${dv})`);
+    native.x0 = asFloat64(x0);
+  }
+  return { program, args: call.args, slot, b: asFloat64(b), native, dtype: call.dtype, n, dv };
+}
+
+function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
+  if (r.x.length !== p.n * p.dv) throw new ShapeError(`the solver returned ${r.x.length} values for a ${p.n} x ${p.dv} solution`);
+  const data = p.dtype === 'float32' ? Float32Array.from(r.x) : r.x;
+  return { x: { data, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, converged: r.converged };
+}
+
+/** Runs a prepared solve on the job queue, with cancel (AbortSignal) and progress wired as in run.ts. */
+function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
+  const { signal, onProgress } = o;
+  if (signal?.aborted) return Promise.reject(new AbortError());
+  // The native solve polls this flag between iterations (and the engine between blocks).
+  const cancel = new Int32Array(new SharedArrayBuffer(4));
+  const onAbort = (): void => { Atomics.store(cancel, 0, 1); };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  // A throwing callback stops the solve; its error is what the promise rejects with.
+  let callbackFailed = false;
+  let callbackError: unknown;
+  const progress = onProgress === undefined ? undefined : (q: SolveProgress): void => {
+    if (callbackFailed) return;
+    try {
+      onProgress({ iteration: q.iteration, residual: q.residual });
+    } catch (e) {
+      callbackFailed = true;
+      callbackError = e;
+      Atomics.store(cancel, 0, 1);
+    }
+  };
+  let pending: Promise<NativeSolveResult>;
+  try {
+    pending = addon.solve(p.program, p.args, p.slot, p.b, p.native, cancel, progress);
+  } catch (err) {
+    signal?.removeEventListener('abort', onAbort);
+    throw err;
+  }
+  return pending.then(
+    (result) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (callbackFailed) throw callbackError;
+      return finish(p, result);
+    },
+    (err: Error) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (callbackFailed) throw callbackError;
+      throw Atomics.load(cancel, 0) ? new AbortError() : err;
+    },
+  );
+}
+
+function solveSync(p: PreparedSolve): SolveResult {
+  return finish(p, addon.solveSync(p.program, p.args, p.slot, p.b, p.native));
+}
+
+/**
+ * Solves with a bound K·v call (LazyTensor.solve): `call` computes Σ_j K_ij v_j with v in
+ * argument slot `slot`, which holds b.
+ *
+ * @example
+ * const call = bindMatvec(K, b);
+ * const { x } = await solveBound(call, call.compiled.specs, call.vSlot, { alpha: 0.8 });
+ */
+export async function solveBound(
+  call: BoundCall, specs: readonly ArgSpec[], slot: number, opts: SolveOptions,
+): Promise<SolveResult> {
+  const o = checkSolveOptions(opts, false);
+  checkBackend(o.run);
+  return solveAsync(prepare(call, specs, 1, slot, o), o);
+}
+
+/** The same as {@link solveBound}, blocking; for scripts (no progress, no abort). */
+export function solveBoundSync(call: BoundCall, specs: readonly ArgSpec[], slot: number, opts: SolveOptions): SolveResult {
+  const o = checkSolveOptions(opts, true);
+  checkBackend(o.run);
+  return solveSync(prepare(call, specs, 1, slot, o));
+}
+
+/**
+ * Solves (αI + K) x = b for a kernel formula written as a KeOps string: K·v is the Sum
+ * reduction of `formula`, linear in the variable `varName`, which stands for the unknown.
+ * With axis 1, `varName` is a j-variable and the i- and j-variables have the same rows
+ * (the system is square); with axis 0, an i-variable. Its dimension dv must be the
+ * formula's; b is n × dv and several columns are solved together, each with its own CG
+ * scalars and stopping test.
+ *
+ * The constructor checks the formula (syntax, dimensions), the axis and `varName` at
+ * once; `run` checks the arrays and options. Conjugate gradients need αI + K symmetric
+ * positive definite: a symmetric kernel on the same points for i and j, α > 0 or K
+ * positive definite. A non-finite residual (NaN in the data, an indefinite K) rejects
+ * with an error saying so.
+ *
+ * @example
+ * const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a',
+ *   ['x = Vi(3)', 'y = Vj(3)', 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
+ * const { x, iterations, residual, converged } = await solver.run([pts, pts, b, 1e4], { alpha: 0.8 });
+ */
+export class KernelSolve {
+  readonly formula: string;
+  readonly aliases: readonly string[];
+  readonly varName: string;
+  readonly axis: 0 | 1;
+  /** The checked Sum reduction computing K·v. */
+  readonly compiled: CompiledReduction;
+  /** The argument slot of the unknown (and of b in `args`). */
+  readonly slot: number;
+
+  constructor(formula: string, aliases: readonly string[], varName: string, opts: { axis: 0 | 1 }) {
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('KernelSolve needs options { axis: 0 | 1 }');
+    if (typeof varName !== 'string') throw new OptionError(`varName must be a string naming a variable, not ${typeof varName}`);
+    this.compiled = compileFormula(formula, aliases, { reduction: 'Sum', axis: opts.axis });
+    this.formula = formula;
+    this.aliases = [...aliases];
+    this.varName = varName;
+    this.axis = this.compiled.axis;
+    this.slot = this.compiled.slotOf(varName);
+    const spec = this.compiled.specs[this.slot];
+    const want = this.axis === 1 ? 'j' : 'i';
+    if (spec.cat !== want) {
+      const is = spec.cat === 'param' ? 'a parameter' : `an ${spec.cat}-variable`;
+      throw new ShapeError(
+        `the unknown ${varName} is ${is}; with axis ${this.axis} (a sum over ${want}) it must be ${want === 'i' ? 'an i' : 'a j'}-variable, the one summed over`,
+      );
+    }
+    if (spec.dim !== this.compiled.cols) {
+      throw new ShapeError(`the unknown ${varName} has dimension ${spec.dim} but the formula has dimension ${this.compiled.cols}: ${formula}`);
+    }
+  }
+
+  /**
+   * Solves off the event loop. `args` come in alias order; the one in `varName`'s place
+   * is b (n × dv).
+   *
+   * @example
+   * const r = await solver.run([x, x, b, 1e4], { alpha: 0.8, tol: 1e-8, onProgress: (p) => console.log(p) });
+   */
+  async run(args: readonly unknown[], opts: SolveOptions): Promise<SolveResult> {
+    const o = checkSolveOptions(opts, false);
+    checkBackend(o.run);
+    return solveAsync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o), o);
+  }
+
+  /**
+   * The same as {@link KernelSolve.run}, blocking; for scripts. It takes no onProgress
+   * (OptionError) and cannot be aborted (signal is ignored).
+   *
+   * @example
+   * const { x } = solver.runSync([x, x, b, 1e4], { alpha: 0.8 });
+   */
+  runSync(args: readonly unknown[], opts: SolveOptions): SolveResult {
+    const o = checkSolveOptions(opts, true);
+    checkBackend(o.run);
+    return solveSync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o));
+  }
+}
