@@ -148,6 +148,39 @@ void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, std::size_t i0, int rows
   }
 }
 
+// One row of the fused sum for a small, fixed D and one column of b: the squared
+// distance stays in registers, one pass over the tile (y and b already offset to it).
+template <int Tag, int D, typename T>
+T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale) {
+  T xk[D];
+  for (int k = 0; k < D; ++k) xk[k] = xi[k];
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int t = 0; t < len; ++t) {
+    T q = 0;
+    for (int k = 0; k < D; ++k) {
+      const T diff = xk[k] - y[k * n + t];
+      q += diff * diff;
+    }
+    sum += radial<Tag>(scale * q) * b[t];
+  }
+  return sum;
+}
+
+template <int Tag, typename T>
+using RadialRowFn = T (*)(const T*, const T*, std::size_t, const T*, int, T);
+
+template <int Tag, typename T>
+RadialRowFn<Tag, T> fixedRadialRow(int d) {
+  switch (d) {
+    case 1: return radialRow<Tag, 1, T>;
+    case 2: return radialRow<Tag, 2, T>;
+    case 3: return radialRow<Tag, 3, T>;
+    case 4: return radialRow<Tag, 4, T>;
+  }
+  return nullptr;
+}
+
 // The fused radial-kernel sum: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j.
 template <int Tag, typename T>
 struct RadialSum {
@@ -169,10 +202,15 @@ struct RadialSum {
     const int tile = in.plan.tile;
     T* __restrict s = dist.data();
     T* __restrict f = phi.data();
+    const RadialRowFn<Tag, T> fixed = dv == 1 ? fixedRadialRow<Tag, T>(d) : nullptr;
     for (std::size_t j0 = 0; j0 < n; j0 += tile) {
       const int len = static_cast<int>(std::min<std::size_t>(tile, n - j0));
       for (int r = 0; r < rows; ++r) {
         const T* xi = x + (i0 + r) * d;
+        if (fixed) {
+          acc[r] += fixed(xi, y + j0, n, b + j0, len, scale);
+          continue;
+        }
         {
           const T xk = xi[0];
           const T* __restrict yk = y + j0;
