@@ -212,7 +212,8 @@ function expectDistinctPerRow(indices: TensorLike, k: number, dim: number): void
 // Every reduction, both axes, both dtypes, Genred and LazyTensor
 // ---------------------------------------------------------------------------------------
 
-const SIZES: readonly [number, number][] = [[1, 1], [1, 1003], [7, 7], [7, 517], [1003, 1], [517, 1003], [1003, 517]];
+// 2500 spans two full tiles of the widest tile (1024 lanes) and a partial one.
+const SIZES: readonly [number, number][] = [[1, 1], [1, 1003], [7, 7], [7, 517], [1003, 1], [517, 1003], [1003, 517], [5, 2500], [2500, 5]];
 
 describe.each(SIZES)('reductions against the float64 reference at M = %d, N = %d', (M, N) => {
   const data = makeData(M, N, 1000 * M + N);
@@ -380,7 +381,7 @@ describe('reductions: particular cases', () => {
     (['Min_ArgMin', 'Max_ArgMax', 'KMin_ArgKMin'] as const).map((reduction) => [reduction, axis, dtype] as const)));
 
   test.each(TIE_CASES)('%s over axis %d (%s) on exact ties returns the lowest indices, in increasing order', async (reduction, axis, dtype) => {
-    const { x, y, F } = tiedData(300, 1003, 68);
+    const { x, y, F } = tiedData(300, 2500, 68); // ties across tiles on axis 1
     const k = reduction === 'KMin_ArgKMin' ? 10 : undefined;
     const g = new Genred('SqDist(x,y)', ['x = Vi(2)', 'y = Vj(2)'], { reduction, axis, k });
     const r = asPair(await g.run([pick(x, dtype), pick(y, dtype)]));

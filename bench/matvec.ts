@@ -1,0 +1,141 @@
+/**
+ * Dense Gaussian matvec throughput (D = 3, float32, one right-hand side, γ = 1 so that
+ * nothing could be pruned), side by side in one run with the yardsticks of
+ * ../shared/yardsticks/: a hand-written OpenMP loop compiled with -march=native for this
+ * CPU, and float32 numpy. lazykernel runs twice: the fused Gaussian fast path, and the
+ * same maths spelled so that no fast path recognises it (the generic interpreter).
+ *
+ *   npx ts-node --transpile-only bench/matvec.ts [--sizes 1000,10000,20000,50000] [--reps 5] [--out DIR]
+ *
+ * Prints a table (median seconds of `reps` runs, pairs per second, ratios) and writes
+ * OUT/benchmark_matvec.csv.
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Genred, info } from '../lib/index';
+
+const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'];
+const FUSED = 'Exp(-g*SqDist(x,y))*b';
+// The same per-pair maths; the added Zero(1) inside Exp keeps the recogniser out.
+const GENERIC = 'Exp(-g*SqDist(x,y)+Zero(1))*b';
+
+function option(name: string, fallback: string): string {
+  const k = process.argv.indexOf(`--${name}`);
+  return k >= 0 && k + 1 < process.argv.length ? process.argv[k + 1] : fallback;
+}
+
+const sizes = option('sizes', '1000,10000,20000,50000').split(',').map(Number);
+const reps = Number(option('reps', '5'));
+const outDir = path.resolve(option('out', path.join(__dirname, 'output')));
+const yardsticks = path.resolve(__dirname, '..', '..', 'shared', 'yardsticks');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Median seconds of `reps` timed calls after one warm-up call. */
+function timeIt(run: () => void): number {
+  run();
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    run();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return median(times);
+}
+
+/** Builds the hand-written loop for this CPU, or says why it cannot. */
+function buildReference(): string | null {
+  const source = path.join(yardsticks, 'gauss_ref.cc');
+  if (!fs.existsSync(source)) return null;
+  const exe = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lk-yard-')), 'gauss_ref');
+  try {
+    execFileSync('g++', ['-O3', '-march=native', '-ffast-math', '-fopenmp', source, '-o', exe], { stdio: 'pipe' });
+    return exe;
+  } catch {
+    return null;
+  }
+}
+
+/** A Python that imports numpy (Debian's python3-numpy first), or null. */
+function findNumpy(): string | null {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    if (spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return null;
+}
+
+/** Seconds per matvec reported by a yardstick process ("time=0.123s"); median over `reps` processes. */
+function timeProcess(cmd: string, args: string[]): number {
+  const env = { ...process.env };
+  // Set on some machines for old OpenBLAS builds; they slow a current numpy down.
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const out = execFileSync(cmd, args, { encoding: 'utf8', env });
+    const m = /time=([0-9.e+-]+)s/.exec(out);
+    if (!m) throw new Error(`unexpected yardstick output: ${out}`);
+    times.push(Number(m[1]));
+  }
+  return median(times);
+}
+
+interface Row { N: number; routine: string; seconds: number }
+
+function main(): void {
+  const engine = info();
+  console.log(`lazykernel ${engine.version}: ${engine.cpu.simd}, ${engine.cpu.threads} threads; ${os.cpus()[0]?.model ?? 'unknown CPU'}`);
+  const reference = buildReference();
+  const numpy = findNumpy();
+  if (!reference) console.log(`hand-written loop: skipped (needs g++ and ${path.join(yardsticks, 'gauss_ref.cc')})`);
+  if (!numpy) console.log('numpy: skipped (no python3 with numpy; apt-get install python3-numpy)');
+  const fused = new Genred(FUSED, ALIASES, { reduction: 'Sum', axis: 1 });
+  const generic = new Genred(GENERIC, ALIASES, { reduction: 'Sum', axis: 1 });
+  if (fused.compiled.lowered.kernel.length === 0 || generic.compiled.lowered.kernel.length !== 0) {
+    throw new Error('the fast-path recogniser no longer sees these formulas as intended');
+  }
+  const rows: Row[] = [];
+  for (const N of sizes) {
+    const x = new Float32Array(3 * N);
+    const b = new Float32Array(N);
+    for (let k = 0; k < x.length; k++) x[k] = Math.random();
+    for (let k = 0; k < N; k++) b[k] = Math.random() - 0.5;
+    const args = [x, x, b, [1]];
+    rows.push({ N, routine: 'lazykernel-fused', seconds: timeIt(() => fused.runSync(args)) });
+    rows.push({ N, routine: 'lazykernel-generic', seconds: timeIt(() => generic.runSync(args)) });
+    if (reference) rows.push({ N, routine: 'handwritten-native', seconds: timeProcess(reference, [String(N), '1', '2']) });
+    if (numpy) rows.push({ N, routine: 'numpy-float32', seconds: timeProcess(numpy, [path.join(yardsticks, 'gauss_numpy.py'), String(N), '1', '2']) });
+    for (const r of rows.filter((q) => q.N === N)) {
+      console.log(`N=${N} ${r.routine.padEnd(20)} ${r.seconds.toFixed(4)} s  ${(N * N / r.seconds / 1e9).toFixed(3)} G pairs/s`);
+    }
+  }
+  printTable(rows);
+  fs.mkdirSync(outDir, { recursive: true });
+  const routines = [...new Set(rows.map((r) => r.routine))];
+  const csv = [['Npoints', ...routines].join(' '),
+    ...sizes.map((N) => [N, ...routines.map((name) => rows.find((r) => r.N === N && r.routine === name)?.seconds ?? 'nan')].join(' '))];
+  fs.writeFileSync(path.join(outDir, 'benchmark_matvec.csv'), `${csv.join('\n')}\n`);
+  console.log(`wrote ${path.join(outDir, 'benchmark_matvec.csv')}`);
+}
+
+function printTable(rows: Row[]): void {
+  const at = (N: number, routine: string): number | undefined => rows.find((r) => r.N === N && r.routine === routine)?.seconds;
+  console.log('\n     N   fused s   generic s  native s   numpy s   fused/native  fused vs numpy  generic/fused');
+  for (const N of sizes) {
+    const f = at(N, 'lazykernel-fused') as number;
+    const g = at(N, 'lazykernel-generic') as number;
+    const n = at(N, 'handwritten-native');
+    const p = at(N, 'numpy-float32');
+    const fmt = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(4)).padStart(9);
+    const ratio = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(2)}x`).padStart(13);
+    // Speed ratios: >1 means lazykernel is faster.
+    console.log(`${String(N).padStart(6)} ${fmt(f)}  ${fmt(g)}  ${fmt(n)} ${fmt(p)}  ${ratio(n && n / f)}  ${ratio(p && p / f)}  ${ratio(g / f)}`);
+  }
+}
+
+main();
