@@ -32,6 +32,10 @@ constexpr int kMaxTile = 1024, kMinTile = 16;
 // Rows per block: enough blocks for dynamic scheduling to balance the threads, and rows
 // enough per block to reuse each j tile (and its tile-level registers) while it is hot.
 constexpr int kMaxBlockRows = 64, kBlocksPerThread = 8;
+// Below this many pairs per thread a second thread costs more than it saves: waking a
+// team takes tens of microseconds, far more on a loaded machine (a KernelSolve at N = 200
+// took 56 ms with 2 threads against 0.3 ms with one while the other core was busy).
+constexpr std::size_t kMinPairsPerThread = std::size_t(1) << 15;
 
 struct Plan {
   std::vector<int> level;
@@ -258,9 +262,10 @@ bool cancelled(const RunContext& ctx) { return ctx.cancel && __atomic_load_n(ctx
 // Splits the rows into blocks and runs `body(worker, i0, rows)` on each, in parallel.
 // Workers are built here, before the parallel region: nothing in it may throw.
 template <typename W, typename Make, typename Body>
-void forEachBlock(std::size_t m, const RunContext& ctx, Make make, Body body) {
+void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make, Body body) {
   if (m == 0) return;
-  int threads = std::max(1, ctx.threads);
+  const std::size_t pairs = m * std::max<std::size_t>(n, 1);
+  int threads = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(ctx.threads, pairs / kMinPairsPerThread)));
   std::size_t want = static_cast<std::size_t>(threads) * kBlocksPerThread;
   int blockRows = static_cast<int>(std::min<std::size_t>(kMaxBlockRows, std::max<std::size_t>(1, (m + want - 1) / want)));
   const int64_t blocks = static_cast<int64_t>((m + blockRows - 1) / blockRows);
@@ -290,7 +295,7 @@ template <typename T, typename Acc, typename MakeAcc>
 void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunContext& ctx, MakeAcc makeAcc) {
   using W = Worker<T, Acc>;
   forEachBlock<W>(
-      in.p.m, ctx,
+      in.p.m, in.p.n, ctx,
       [&](int blockRows) {
         W w(in.plan, in.p.code.size(), blockRows, makeAcc(blockRows));
         std::copy(in.params.begin(), in.params.end(), w.refs.begin());
@@ -306,7 +311,7 @@ template <int Tag, typename T>
 void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
   const int d = in.p.vars[in.p.kernel.x].dim, dv = in.p.vars[in.p.kernel.b].dim;
   forEachBlock<RadialSum<Tag, T>>(
-      in.p.m, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
+      in.p.m, in.p.n, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
       [&](RadialSum<Tag, T>& w, std::size_t i0, int rows) { w.run(in, i0, rows, values); });
 }
 

@@ -58,7 +58,10 @@ CgReport conjugateGradient(const BlockProduct& kv, std::size_t n, int dv, const 
   };
 
   CgReport report;
-  std::vector<double> rr = trueResidual(kv, n, dv, opts.alpha, b, x, r);
+  // From a zero start the residual is b itself: no product needed (the common case).
+  const bool cold = std::all_of(x, x + len, [](double v) { return v == 0.0; });
+  std::vector<double> rr = cold ? bb : trueResidual(kv, n, dv, opts.alpha, b, x, r);
+  if (cold) std::copy(b, b + len, r.begin());
   p = r;
   std::vector<char> active(dv);
   int checks = 0;

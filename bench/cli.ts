@@ -1,0 +1,68 @@
+/**
+ * The benchmark's command line (issue 6):
+ *   npm run bench -- [--max-n N] [--out DIR] [--routines a,b] [--full]
+ */
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { SIZES } from './problem';
+
+/** The default run stops here: a couple of minutes on 2 cores. */
+const QUICK_MAX_N = 1e4;
+
+export interface Options {
+  sizes: number[];
+  outDir: string;
+  /** undefined: every routine this machine can run. */
+  routines: string[] | undefined;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+  --max-n N          largest N (default ${QUICK_MAX_N}; with --full, 1e6); --max is the same
+  --full             every N of the reference, up to 1e6
+  --out DIR          where the CSV and plots go (default bench/output/)
+  --routines a,b     only these columns
+  --help
+Environment: LAZYKERNEL_BENCH_PYTHON=/path/to/python adds the reference's NumPy (and KeOps) columns.`;
+
+export class UsageError extends Error {}
+
+function parseSize(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < SIZES[0]) throw new UsageError(`--max-n takes an integer N ≥ ${SIZES[0]}, not ${text}`);
+  return n;
+}
+
+/** Parses argv; returns undefined when help was asked for. Throws UsageError. */
+export function parseCli(argv: readonly string[]): Options | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        'max-n': { type: 'string' },
+        max: { type: 'string' },
+        full: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        routines: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return undefined;
+  const asked = values['max-n'] ?? values.max;
+  const maxN = asked !== undefined ? parseSize(asked) : values.full ? SIZES[SIZES.length - 1] : QUICK_MAX_N;
+  // An N between the reference's sizes is run as the last one, so that --max-n means it.
+  const sizes = SIZES.filter((n) => n <= maxN);
+  if (sizes[sizes.length - 1] !== maxN) sizes.push(maxN);
+  const routines = values.routines?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (routines !== undefined && routines.length === 0) throw new UsageError('--routines needs at least one name');
+  return {
+    sizes,
+    outDir: path.resolve(values.out ?? path.join(__dirname, 'output')),
+    routines,
+  };
+}
