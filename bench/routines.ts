@@ -2,10 +2,11 @@
  * The benchmark's columns: what each routine runs, with which schedule and how precise
  * its answer must be. Names are the CSV's column headers.
  */
-import { info, KernelSolve, Pm, Vi, Vj } from '../lib';
+import { KernelSolve, Pm, Vi, Vj } from '../lib';
 import type { RunOptions } from '../lib';
 // The same iteration cap as KernelSolve's default, so that both CGs may run as long.
 import { defaultMaxIter } from '../lib/solve';
+import { checkBackend } from '../lib/run';
 import { conjugateGradient } from './cg';
 import { FLOAT32_TOLERANCE, FLOAT64_TOLERANCE } from './check';
 import { runDense } from './dense-thread';
@@ -91,8 +92,13 @@ export interface RoutineSet {
 export async function selectRoutines(requested: readonly string[] | undefined, log: (line: string) => void): Promise<RoutineSet> {
   const unavailable = new Map<string, string>();
   const notes: string[] = [];
-  const { cuda } = info();
-  if (!cuda.available) unavailable.set('lazykernel-cuda', `no CUDA device (${cuda.reason ?? 'unavailable'})`);
+  // The CUDA column runs only where the library would accept backend 'cuda': a device,
+  // and a CUDA path in the engine (its error says which one is missing).
+  try {
+    checkBackend({ backend: 'cuda' });
+  } catch (e) {
+    unavailable.set('lazykernel-cuda', (e as Error).message);
+  }
 
   const python = process.env.LAZYKERNEL_BENCH_PYTHON;
   const wantsPython = requested === undefined || requested.some((r) => PYTHON_ROUTINES.includes(r));
