@@ -14,8 +14,8 @@ export interface Addon {
     reductions: Record<string, number>;
     kernels: Record<string, number>;
   };
-  reduce(program: Program, args: FloatArray[], cancel?: Int32Array): Promise<NativeResult>;
-  reduceSync(program: Program, args: FloatArray[]): NativeResult;
+  reduce(program: Program, args: FloatArray[], cancel?: Int32Array, options?: NativeRunOptions): Promise<NativeResult>;
+  reduceSync(program: Program, args: FloatArray[], options?: NativeRunOptions): NativeResult;
   /**
    * Conjugate gradients for (alpha I + K) x = b on the job queue (native/binding/solve.cc).
    * `program` is a Sum computing K·v with v the j-variable in argument slot `slot`; b and
@@ -32,11 +32,17 @@ export interface Addon {
 }
 
 /** The options native solve reads; every field is checked again there. */
-export interface NativeSolveOptions {
+export interface NativeSolveOptions extends NativeRunOptions {
   alpha: number;
   tol: number;
   maxIter: number;
   x0?: Float64Array;
+}
+
+/** The run options the engine reads (pruning); checked again there. */
+export interface NativeRunOptions {
+  prune?: boolean;
+  pruneTolerance?: number;
 }
 
 /** What native solve returns: x in float64 whatever the data's dtype. */

@@ -1,4 +1,4 @@
-import { addon } from './addon';
+import { addon, NativeRunOptions } from './addon';
 import { AbortError, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
 import type { FloatArray } from './tensor';
@@ -30,6 +30,11 @@ export function checkBackend(opts: RunOptions): void {
   }
 }
 
+/** The options the engine itself reads: pruning (cpu/cluster.h documents what it drops). */
+export function engineOptions(opts: RunOptions): NativeRunOptions {
+  return { prune: opts.prune ?? true, pruneTolerance: opts.pruneTolerance };
+}
+
 /**
  * Runs a lowered program on the native job queue, off the event loop.
  * `args` are the arrays of the program's argument slots, all of its dtype.
@@ -43,7 +48,7 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   let pending: Promise<NativeResult>;
   try {
-    pending = addon.reduce(program, args, cancel);
+    pending = addon.reduce(program, args, cancel, engineOptions(opts));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -66,5 +71,5 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
 /** The same as {@link execute}, on the calling thread; for scripts. */
 export function executeSync(program: Program, args: FloatArray[], opts: RunOptions = {}): NativeResult {
   checkBackend(opts);
-  return addon.reduceSync(program, args);
+  return addon.reduceSync(program, args, engineOptions(opts));
 }

@@ -9,10 +9,17 @@ namespace lk {
 // Thrown when a job's cancel flag is seen set; the binding rejects with AbortError.
 struct Cancelled {};
 
+struct PruneCache;  // cpu/cluster.h
+
 struct RunContext {
   int threads = 1;
   // Nonzero: stop at the next block of rows and throw Cancelled. May be null.
   const int32_t* cancel = nullptr;
+  // Block-sparse pruning of the radial kernels (cpu/cluster.h says what it drops).
+  bool prune = true;
+  double pruneTolerance = -1;  // negative: the unit roundoff of the data's type
+  // Clusters kept across the products of one solve; null: built per call.
+  PruneCache* cache = nullptr;
 };
 
 // Computes the reduction of `p` over j. args[slot] points at that slot's array in p's

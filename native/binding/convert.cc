@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 namespace lk {
@@ -128,6 +129,25 @@ Napi::Object toJs(Napi::Env env, const Result& r) {
 
 Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data) {
   return copyOut(env, data.data(), data.size());
+}
+
+void readRunOptions(const Napi::Value& value, RunContext& ctx) {
+  if (value.IsUndefined() || value.IsNull()) return;
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "run options must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  Napi::Value prune = o.Get("prune");
+  if (!prune.IsUndefined()) {
+    if (!prune.IsBoolean()) throw Napi::TypeError::New(env, "options.prune must be a boolean");
+    ctx.prune = prune.As<Napi::Boolean>().Value();
+  }
+  Napi::Value tol = o.Get("pruneTolerance");
+  if (!tol.IsUndefined()) {
+    double t = tol.IsNumber() ? tol.As<Napi::Number>().DoubleValue() : -1;
+    if (!(t >= 0) || !std::isfinite(t))
+      throw Napi::RangeError::New(env, "options.pruneTolerance must be a finite number >= 0");
+    ctx.pruneTolerance = t;
+  }
 }
 
 const int32_t* readCancel(const Napi::Value& value, Napi::Reference<Napi::Int32Array>& keep) {

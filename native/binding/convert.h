@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../engine.h"
 #include "../program.h"
 
 namespace lk {
@@ -39,6 +40,10 @@ Napi::Object toJs(Napi::Env env, const Result& r);
 
 // A fresh Float64Array holding `data`.
 Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data);
+
+// The run options of lib/run.ts that reach the engine: { prune?, pruneTolerance? }, or
+// undefined for the defaults. Sets ctx.prune and ctx.pruneTolerance.
+void readRunOptions(const Napi::Value& value, RunContext& ctx);
 
 // The cancel flag of lib/run.ts (an Int32Array over a SharedArrayBuffer), or null.
 const int32_t* readCancel(const Napi::Value& value, Napi::Reference<Napi::Int32Array>& keep);

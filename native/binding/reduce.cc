@@ -1,4 +1,5 @@
-// reduce(program, args, cancel?) -> Promise<{values?, indices?}>, and reduceSync.
+// reduce(program, args, cancel?, options?) -> Promise<{values?, indices?}>, and
+// reduceSync(program, args, options?). options: { prune?, pruneTolerance? }.
 #include <memory>
 #include <mutex>
 
@@ -11,8 +12,7 @@
 namespace lk {
 namespace {
 
-void runReduction(const Program& p, const Args& a, Result& r, const int32_t* cancel) {
-  RunContext ctx;
+void runReduction(const Program& p, const Args& a, Result& r, RunContext ctx, const int32_t* cancel) {
   ctx.threads = threadCount();
   ctx.cancel = cancel;
   reduce(p, a.ptrs.data(), r.values.data(), r.indices.data(), ctx);
@@ -20,7 +20,9 @@ void runReduction(const Program& p, const Args& a, Result& r, const int32_t* can
 
 class ReduceJob : public Job {
  public:
-  ReduceJob(Napi::Env env, const Napi::Value& program, const Napi::Value& args) : Job(env) {
+  ReduceJob(Napi::Env env, const Napi::Value& program, const Napi::Value& args, const Napi::Value& options)
+      : Job(env) {
+    readRunOptions(options, ctx_);
     ProgramSpec spec = readSpec(program);
     args_ = readArgs(args, /*copy=*/true);
     program_ = std::make_unique<Program>(decodeProgram(spec, args_.info));
@@ -28,10 +30,11 @@ class ReduceJob : public Job {
   }
 
  protected:
-  void run() override { runReduction(*program_, args_, result_, cancel_); }
+  void run() override { runReduction(*program_, args_, result_, ctx_, cancel_); }
   Napi::Value result(Napi::Env env) override { return toJs(env, result_); }
 
  private:
+  RunContext ctx_;
   std::unique_ptr<Program> program_;
   Args args_;
   Result result_;
@@ -41,19 +44,21 @@ class ReduceJob : public Job {
 
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ReduceJob* job = rethrowAsJs(env, [&] { return new ReduceJob(env, info[0], info[1]); });
+  ReduceJob* job = rethrowAsJs(env, [&] { return new ReduceJob(env, info[0], info[1], info[3]); });
   return job->start(env, info[2]);
 }
 
 Napi::Value ReduceSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return rethrowAsJs(env, [&] {
+    RunContext ctx;
+    readRunOptions(info[2], ctx);
     ProgramSpec spec = readSpec(info[0]);
     Args args = readArgs(info[1], /*copy=*/false);
     Program program = decodeProgram(spec, args.info);
     Result result = allocateResult(program, spec.dtype);
     std::lock_guard<std::mutex> lock(engineMutex());
-    runReduction(program, args, result, nullptr);
+    runReduction(program, args, result, ctx, nullptr);
     return toJs(env, result);
   });
 }

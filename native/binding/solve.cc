@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "../cpu/cluster.h"
 #include "../engine.h"
 #include "../queue.h"
 #include "../solve/cg.h"
@@ -31,6 +32,7 @@ struct SolveSetup {
   int dv = 1;
   std::vector<double> b, x;
   CgOptions options;
+  RunContext runOptions;  // prune, pruneTolerance
 
   SolveSetup(const Napi::CallbackInfo& info, bool copy) {
     Napi::Env env = info.Env();
@@ -58,6 +60,7 @@ struct SolveSetup {
     b = readFloat64(info[3], n * dv, "b");
     if (!info[4].IsObject()) throw Napi::TypeError::New(env, "solve: options must be an object");
     Napi::Object o = info[4].As<Napi::Object>();
+    readRunOptions(o, runOptions);
     options.alpha = numberOption(o, "alpha");
     options.tol = numberOption(o, "tol");
     double maxIter = numberOption(o, "maxIter");
@@ -73,8 +76,11 @@ struct SolveSetup {
   // Runs CG with K·v through the engine: v goes into the unknown's slot in the data's
   // dtype, the product comes back and is widened to float64.
   CgReport run(const int32_t* cancel, const Progress& progress) {
-    RunContext ctx;
+    RunContext ctx = runOptions;
     ctx.threads = threadCount();
+    // The points do not change between products: cluster them once per solve.
+    PruneCache clusters;
+    ctx.cache = &clusters;
     ctx.cancel = cancel;
     options.cancel = cancel;
     std::size_t len = n * dv, width = dtype == F32 ? 4 : 8;

@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <vector>
 
 #include "../maths/radial.h"
 #include "accumulators.h"
+#include "cluster.h"
 #include "kernels.h"
 
 namespace lk {
@@ -157,138 +159,171 @@ void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, std::size_t i0, int rows
 
 // One row of the fused sum for a small, fixed D and one column of b: the squared
 // distance stays in registers, one pass over the tile (y and b already offset to it).
-template <int Tag, int D, typename T>
-T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale) {
+// With Abs, also adds Σ |phi·b| to *absSum (the pruning walk's scale).
+template <int Tag, int D, typename T, bool Abs>
+T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale, T* absSum) {
   T xk[D];
   for (int k = 0; k < D; ++k) xk[k] = xi[k];
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
+  T sum = 0, asum = 0;
+#pragma omp simd reduction(+ : sum, asum)
   for (int t = 0; t < len; ++t) {
     T q = 0;
     for (int k = 0; k < D; ++k) {
       const T diff = xk[k] - y[k * n + t];
       q += diff * diff;
     }
-    sum += radial<Tag>(scale * q) * b[t];
+    const T term = radial<Tag>(scale * q) * b[t];
+    sum += term;
+    if (Abs) asum += std::fabs(term);
   }
+  if (Abs) *absSum += asum;
   return sum;
 }
 
-template <int Tag, typename T>
-using RadialRowFn = T (*)(const T*, const T*, std::size_t, const T*, int, T);
+template <typename T>
+using RadialRowFn = T (*)(const T*, const T*, std::size_t, const T*, int, T, T*);
 
-template <int Tag, typename T>
-RadialRowFn<Tag, T> fixedRadialRow(int d) {
+template <int Tag, typename T, bool Abs>
+RadialRowFn<T> fixedRadialRow(int d) {
   switch (d) {
-    case 1: return radialRow<Tag, 1, T>;
-    case 2: return radialRow<Tag, 2, T>;
-    case 3: return radialRow<Tag, 3, T>;
-    case 4: return radialRow<Tag, 4, T>;
+    case 1: return radialRow<Tag, 1, T, Abs>;
+    case 2: return radialRow<Tag, 2, T, Abs>;
+    case 3: return radialRow<Tag, 3, T, Abs>;
+    case 4: return radialRow<Tag, 4, T, Abs>;
   }
   return nullptr;
 }
 
-// The fused radial-kernel sum: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j.
+// The fused radial-kernel sum: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j, for one block
+// of rows at a time (acc holds their sums). y and b are component-major with n values
+// per component; spans of j are at most one tile long.
 template <int Tag, typename T>
 struct RadialSum {
-  int d, dv;
-  std::vector<double> acc;
+  int d, dv, tile;
+  std::vector<double> acc, absAcc;  // rows × dv
   std::vector<T> dist, phi;
+  RadialRowFn<T> fixed, fixedAbs;
   RadialSum(int rows, int d, int dv, int tile)
-      : d(d), dv(dv), acc(static_cast<std::size_t>(rows) * dv), dist(tile), phi(tile) {}
+      : d(d), dv(dv), tile(tile), acc(static_cast<std::size_t>(rows) * dv), absAcc(acc.size()), dist(tile), phi(tile),
+        fixed(dv == 1 ? fixedRadialRow<Tag, T, false>(d) : nullptr),
+        fixedAbs(dv == 1 ? fixedRadialRow<Tag, T, true>(d) : nullptr) {}
 
-  void run(const Inputs<T>& in, std::size_t i0, int rows, T* values) {
-    const Program& p = in.p;
-    const FusedKernel& k = p.kernel;
-    const T* x = in.args[k.x];
-    const T* y = in.soa[k.y];
-    const T* b = in.soa[k.b];
-    const T scale = in.params[k.scale].p[0];
-    const std::size_t n = p.n;
+  void clear(int rows) {
     std::fill(acc.begin(), acc.begin() + static_cast<std::size_t>(rows) * dv, 0.0);
-    const int tile = in.plan.tile;
+    std::fill(absAcc.begin(), absAcc.begin() + static_cast<std::size_t>(rows) * dv, 0.0);
+  }
+
+  // acc[r] += Σ_{j0 <= j < j0 + len} phi(scale·|xi - y_j|²)·b_j, len <= tile; with Abs,
+  // absAcc[r] += Σ |phi·b_j| too.
+  template <bool Abs>
+  void span(int r, const T* xi, const T* y, const T* b, std::size_t n, std::size_t j0, int len, T scale) {
+    if (fixed) {
+      T asum = 0;
+      acc[r] += (Abs ? fixedAbs : fixed)(xi, y + j0, n, b + j0, len, scale, &asum);
+      if (Abs) absAcc[r] += asum;
+      return;
+    }
     T* __restrict s = dist.data();
     T* __restrict f = phi.data();
-    const RadialRowFn<Tag, T> fixed = dv == 1 ? fixedRadialRow<Tag, T>(d) : nullptr;
-    for (std::size_t j0 = 0; j0 < n; j0 += tile) {
-      const int len = static_cast<int>(std::min<std::size_t>(tile, n - j0));
-      for (int r = 0; r < rows; ++r) {
-        const T* xi = x + (i0 + r) * d;
-        if (fixed) {
-          acc[r] += fixed(xi, y + j0, n, b + j0, len, scale);
-          continue;
-        }
-        {
-          const T xk = xi[0];
-          const T* __restrict yk = y + j0;
-          for (int t = 0; t < len; ++t) {
-            const T diff = xk - yk[t];
-            s[t] = diff * diff;
-          }
-        }
-        for (int c = 1; c < d; ++c) {
-          const T xk = xi[c];
-          const T* __restrict yk = y + c * n + j0;
-          for (int t = 0; t < len; ++t) {
-            const T diff = xk - yk[t];
-            s[t] += diff * diff;
-          }
-        }
-        if (dv == 1) {
-          const T* __restrict bj = b + j0;
-          T sum = 0;
-#pragma omp simd reduction(+ : sum)
-          for (int t = 0; t < len; ++t) sum += radial<Tag>(scale * s[t]) * bj[t];
-          acc[r] += sum;
-          continue;
-        }
-        for (int t = 0; t < len; ++t) f[t] = radial<Tag>(scale * s[t]);
-        for (int c = 0; c < dv; ++c) {
-          const T* __restrict bj = b + c * n + j0;
-          T sum = 0;
-#pragma omp simd reduction(+ : sum)
-          for (int t = 0; t < len; ++t) sum += f[t] * bj[t];
-          acc[r * dv + c] += sum;
-        }
+    {
+      const T xk = xi[0];
+      const T* __restrict yk = y + j0;
+      for (int t = 0; t < len; ++t) {
+        const T diff = xk - yk[t];
+        s[t] = diff * diff;
       }
     }
-    for (int r = 0; r < rows; ++r)
-      for (int c = 0; c < dv; ++c) values[(i0 + r) * dv + c] = static_cast<T>(acc[r * dv + c]);
+    for (int c = 1; c < d; ++c) {
+      const T xk = xi[c];
+      const T* __restrict yk = y + c * n + j0;
+      for (int t = 0; t < len; ++t) {
+        const T diff = xk - yk[t];
+        s[t] += diff * diff;
+      }
+    }
+    for (int t = 0; t < len; ++t) f[t] = radial<Tag>(scale * s[t]);
+    for (int c = 0; c < dv; ++c) {
+      const T* __restrict bj = b + c * n + j0;
+      T sum = 0, asum = 0;
+#pragma omp simd reduction(+ : sum, asum)
+      for (int t = 0; t < len; ++t) {
+        sum += f[t] * bj[t];
+        if (Abs) asum += std::fabs(f[t] * bj[t]);
+      }
+      acc[r * dv + c] += sum;
+      if (Abs) absAcc[r * dv + c] += asum;
+    }
+  }
+
+  // Every j, tile by tile, for rows i0 .. i0 + rows of x (row-major).
+  void dense(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows) {
+    clear(rows);
+    for (std::size_t j0 = 0; j0 < n; j0 += tile) {
+      const int len = static_cast<int>(std::min<std::size_t>(tile, n - j0));
+      for (int r = 0; r < rows; ++r) span<false>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
+    }
+  }
+
+  // Adds the column ranges kept by a pruning walk.
+  template <bool Abs>
+  void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows,
+              const std::vector<std::pair<std::size_t, std::size_t>>& kept) {
+    for (const auto& range : kept)
+      for (std::size_t j0 = range.first; j0 < range.second; j0 += tile) {
+        const int len = static_cast<int>(std::min<std::size_t>(tile, range.second - j0));
+        for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
+      }
   }
 };
 
 bool cancelled(const RunContext& ctx) { return ctx.cancel && __atomic_load_n(ctx.cancel, __ATOMIC_RELAXED) != 0; }
 
-// Splits the rows into blocks and runs `body(worker, i0, rows)` on each, in parallel.
-// Workers are built here, before the parallel region: nothing in it may throw.
-template <typename W, typename Make, typename Body>
-void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make, Body body) {
-  if (m == 0) return;
+// Threads for m x n pairs: at most ctx.threads, and each with enough pairs to pay for
+// waking it.
+int threadsFor(std::size_t m, std::size_t n, const RunContext& ctx) {
   const std::size_t pairs = m * std::max<std::size_t>(n, 1);
-  int threads = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(ctx.threads, pairs / kMinPairsPerThread)));
-  std::size_t want = static_cast<std::size_t>(threads) * kBlocksPerThread;
-  int blockRows = static_cast<int>(std::min<std::size_t>(kMaxBlockRows, std::max<std::size_t>(1, (m + want - 1) / want)));
-  const int64_t blocks = static_cast<int64_t>((m + blockRows - 1) / blockRows);
-  threads = static_cast<int>(std::min<int64_t>(threads, blocks));
+  return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(ctx.threads, pairs / kMinPairsPerThread)));
+}
+
+// Runs body(worker, unit) for units 0 .. units-1 on up to `threads` threads, checking
+// the cancel flag before each unit. Workers are made here, before the parallel region:
+// nothing in it may throw.
+template <typename W, typename Make, typename Body>
+void parallelFor(int64_t units, int threads, const RunContext& ctx, Make make, Body body) {
+  if (units <= 0) return;
+  threads = static_cast<int>(std::min<int64_t>(std::max(1, threads), units));
   std::vector<W> workers;
   workers.reserve(threads);
-  for (int t = 0; t < threads; ++t) workers.push_back(make(blockRows));
+  for (int t = 0; t < threads; ++t) workers.push_back(make());
   std::atomic<bool> stop{false};
 #pragma omp parallel num_threads(threads)
   {
     W& w = workers[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
+    for (int64_t unit = 0; unit < units; ++unit) {
       if (stop.load(std::memory_order_relaxed)) continue;
       if (cancelled(ctx)) {
         stop.store(true, std::memory_order_relaxed);
         continue;
       }
-      const std::size_t i0 = static_cast<std::size_t>(blk) * blockRows;
-      body(w, i0, static_cast<int>(std::min<std::size_t>(blockRows, m - i0)));
+      body(w, unit);
     }
   }
   if (stop.load()) throw Cancelled();
+}
+
+// Splits m rows into blocks and runs body(worker, i0, rows) on each, in parallel.
+template <typename W, typename Make, typename Body>
+void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make, Body body) {
+  if (m == 0) return;
+  const int threads = threadsFor(m, n, ctx);
+  const std::size_t want = static_cast<std::size_t>(threads) * kBlocksPerThread;
+  const int blockRows = static_cast<int>(std::min<std::size_t>(kMaxBlockRows, std::max<std::size_t>(1, (m + want - 1) / want)));
+  const int64_t blocks = static_cast<int64_t>((m + blockRows - 1) / blockRows);
+  parallelFor<W>(blocks, threads, ctx, [&]() { return make(blockRows); }, [&](W& w, int64_t blk) {
+    const std::size_t i0 = static_cast<std::size_t>(blk) * blockRows;
+    body(w, i0, static_cast<int>(std::min<std::size_t>(blockRows, m - i0)));
+  });
 }
 
 template <typename T, typename Acc, typename MakeAcc>
@@ -309,10 +344,101 @@ void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunCo
 
 template <int Tag, typename T>
 void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
-  const int d = in.p.vars[in.p.kernel.x].dim, dv = in.p.vars[in.p.kernel.b].dim;
+  const Program& p = in.p;
+  const FusedKernel& k = p.kernel;
+  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
+  const T scale = in.params[k.scale].p[0];
   forEachBlock<RadialSum<Tag, T>>(
-      in.p.m, in.p.n, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
-      [&](RadialSum<Tag, T>& w, std::size_t i0, int rows) { w.run(in, i0, rows, values); });
+      p.m, p.n, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
+      [&](RadialSum<Tag, T>& w, std::size_t i0, int rows) {
+        w.dense(in.args[k.x], in.soa[k.y], in.soa[k.b], p.n, scale, i0, rows);
+        for (int r = 0; r < rows; ++r)
+          for (int c = 0; c < dv; ++c) values[(i0 + r) * dv + c] = static_cast<T>(w.acc[r * dv + c]);
+      });
+}
+
+template <int Tag, typename T>
+struct PrunedWorker {
+  RadialSum<Tag, T> sum;
+  PruneWalk walk;
+};
+
+// The fused sum over the column clusters the pruning walk keeps (cluster.h says what is
+// dropped). Rows and columns are visited in cluster order; results go back to the
+// caller's row order.
+template <int Tag, typename T>
+void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, double tol) {
+  const Program& p = in.p;
+  const FusedKernel& k = p.kernel;
+  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
+  const T* x = in.args[k.x];
+  const T* y = in.args[k.y];
+  PruneCache local;
+  PruneCache& cache = ctx.cache ? *ctx.cache : local;
+  if (cache.x != x || cache.y != y || cache.rows.count != p.m || cache.cols.count != p.n || cache.rows.dim != d) {
+    cache.rows = buildClusterTree(x, p.m, d);
+    cache.cols = buildClusterTree(y, p.n, d);
+    cache.sortedX.resize(p.m * d * sizeof(T));
+    cache.sortedY.resize(p.n * d * sizeof(T));
+    gatherRows(cache.rows, x, d, reinterpret_cast<T*>(cache.sortedX.data()));
+    gatherColumns(cache.cols, y, d, reinterpret_cast<T*>(cache.sortedY.data()));
+    cache.x = x;
+    cache.y = y;
+  }
+  const ClusterTree& rows = cache.rows;
+  const ClusterTree& cols = cache.cols;
+  const T* xs = reinterpret_cast<const T*>(cache.sortedX.data());
+  const T* ys = reinterpret_cast<const T*>(cache.sortedY.data());
+  std::vector<T> bs(p.n * dv);
+  gatherColumns(cols, in.args[k.b], dv, bs.data());
+  std::vector<double> totalAbs(dv, 0.0);  // Σ_j |b_jc|
+  for (int c = 0; c < dv; ++c)
+    for (std::size_t j = 0; j < p.n; ++j) totalAbs[c] += std::fabs(static_cast<double>(bs[c * p.n + j]));
+  const T scale = in.params[k.scale].p[0];
+  using W = PrunedWorker<Tag, T>;
+  parallelFor<W>(
+      static_cast<int64_t>(rows.leaves.size()), threadsFor(p.m, p.n, ctx), ctx,
+      [&]() {
+        W w{RadialSum<Tag, T>(kLeafSize, d, dv, in.plan.tile), PruneWalk()};
+        w.walk.reserve(cols);  // the walks must not allocate in the parallel region
+        return w;
+      },
+      [&](W& w, int64_t leaf) {
+        const int node = rows.leaves[leaf];
+        const std::size_t i0 = rows.begin[node];
+        const int count = static_cast<int>(rows.end[node] - i0);
+        w.walk.start(cols, &rows.lo[static_cast<std::size_t>(node) * d], &rows.hi[static_cast<std::size_t>(node) * d], Tag,
+                     static_cast<double>(scale));
+        w.sum.clear(count);
+        // The rows' own neighbourhood first: their partial Σ|K_ij b_j| scale the tolerance.
+        w.walk.keepTouching();
+        w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept());
+        double theta = INFINITY;
+        for (int c = 0; c < dv; ++c) {
+          if (totalAbs[c] == 0) continue;  // b_c = 0: every term is 0
+          double least = INFINITY;
+          for (int r = 0; r < count; ++r) least = std::min(least, w.sum.absAcc[r * dv + c]);
+          theta = std::min(theta, tol * least / totalAbs[c]);
+        }
+        w.walk.keepAbove(theta);
+        w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept());
+        for (int r = 0; r < count; ++r) {
+          const std::size_t i = rows.order[i0 + r];
+          for (int c = 0; c < dv; ++c) values[i * dv + c] = static_cast<T>(w.sum.acc[r * dv + c]);
+        }
+      });
+}
+
+// Pruned where it is sound and can pay: a decreasing profile (scale > 0; NaN is not) and
+// more columns than one cluster.
+template <int Tag, typename T>
+void reduceRadialAuto(const Inputs<T>& in, T* values, const RunContext& ctx) {
+  const double scale = in.params[in.p.kernel.scale].p[0];
+  if (ctx.prune && scale > 0 && in.p.n > static_cast<std::size_t>(kLeafSize)) {
+    const double unitRoundoff = sizeof(T) == 4 ? 0x1p-24 : 0x1p-53;
+    return reduceRadialPruned<Tag>(in, values, ctx, ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff);
+  }
+  reduceRadial<Tag>(in, values, ctx);
 }
 
 template <typename T>
@@ -345,12 +471,12 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
 
   if (p.kernel.tag != KERNEL_none) {
     switch (p.kernel.tag) {
-      case KERNEL_gaussian: return reduceRadial<KERNEL_gaussian>(in, values, ctx);
-      case KERNEL_laplace: return reduceRadial<KERNEL_laplace>(in, values, ctx);
-      case KERNEL_cauchy: return reduceRadial<KERNEL_cauchy>(in, values, ctx);
-      case KERNEL_imq: return reduceRadial<KERNEL_imq>(in, values, ctx);
-      case KERNEL_matern32: return reduceRadial<KERNEL_matern32>(in, values, ctx);
-      case KERNEL_matern52: return reduceRadial<KERNEL_matern52>(in, values, ctx);
+      case KERNEL_gaussian: return reduceRadialAuto<KERNEL_gaussian>(in, values, ctx);
+      case KERNEL_laplace: return reduceRadialAuto<KERNEL_laplace>(in, values, ctx);
+      case KERNEL_cauchy: return reduceRadialAuto<KERNEL_cauchy>(in, values, ctx);
+      case KERNEL_imq: return reduceRadialAuto<KERNEL_imq>(in, values, ctx);
+      case KERNEL_matern32: return reduceRadialAuto<KERNEL_matern32>(in, values, ctx);
+      case KERNEL_matern52: return reduceRadialAuto<KERNEL_matern52>(in, values, ctx);
     }
   }
 

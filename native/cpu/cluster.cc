@@ -1,0 +1,163 @@
+#include "cluster.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "../maths/radial.h"
+
+namespace lk {
+namespace {
+
+// A safety margin on the bounds: the engine computes phi in float arithmetic from
+// coordinates rounded to the data type, a relative wobble far below this.
+constexpr double kUpperMargin = 1.0 + 1e-3;
+
+template <typename T>
+void split(ClusterTree& t, const T* points, std::vector<uint32_t>& idx, std::size_t b, std::size_t e) {
+  const int node = static_cast<int>(t.begin.size());
+  const int d = t.dim;
+  t.begin.push_back(b);
+  t.end.push_back(e);
+  t.left.push_back(-1);
+  t.right.push_back(-1);
+  t.lo.resize(t.lo.size() + d);
+  t.hi.resize(t.hi.size() + d);
+  double* lo = &t.lo[static_cast<std::size_t>(node) * d];
+  double* hi = &t.hi[static_cast<std::size_t>(node) * d];
+  for (int c = 0; c < d; ++c) {
+    lo[c] = INFINITY;
+    hi[c] = -INFINITY;
+  }
+  for (std::size_t k = b; k < e; ++k)
+    for (int c = 0; c < d; ++c) {
+      const double v = points[static_cast<std::size_t>(idx[k]) * d + c];
+      lo[c] = v < lo[c] ? v : lo[c];
+      hi[c] = v > hi[c] ? v : hi[c];
+    }
+  if (e - b <= static_cast<std::size_t>(kLeafSize)) {
+    t.leaves.push_back(node);
+    return;
+  }
+  // Split the widest side at the median: balanced, so the depth is log2(count / leaf).
+  int axis = 0;
+  for (int c = 1; c < d; ++c)
+    if (hi[c] - lo[c] > hi[axis] - lo[axis]) axis = c;
+  const std::size_t mid = b + (e - b) / 2;
+  std::nth_element(idx.begin() + b, idx.begin() + mid, idx.begin() + e, [&](uint32_t p, uint32_t q) {
+    return points[static_cast<std::size_t>(p) * d + axis] < points[static_cast<std::size_t>(q) * d + axis];
+  });
+  t.left[node] = static_cast<int>(t.begin.size());
+  split(t, points, idx, b, mid);
+  t.right[node] = static_cast<int>(t.begin.size());
+  split(t, points, idx, mid, e);
+}
+
+}  // namespace
+
+template <typename T>
+ClusterTree buildClusterTree(const T* points, std::size_t count, int dim) {
+  ClusterTree t;
+  t.dim = dim;
+  t.count = count;
+  std::vector<uint32_t> idx(count);
+  std::iota(idx.begin(), idx.end(), 0u);
+  if (count > 0) split(t, points, idx, 0, count);
+  t.order = std::move(idx);
+  return t;
+}
+
+template <typename T>
+void gatherRows(const ClusterTree& tree, const T* in, int width, T* out) {
+  for (std::size_t k = 0; k < tree.count; ++k)
+    for (int c = 0; c < width; ++c)
+      out[k * width + c] = in[static_cast<std::size_t>(tree.order[k]) * width + c];
+}
+
+template <typename T>
+void gatherColumns(const ClusterTree& tree, const T* in, int width, T* out) {
+  for (std::size_t k = 0; k < tree.count; ++k)
+    for (int c = 0; c < width; ++c)
+      out[c * tree.count + k] = in[static_cast<std::size_t>(tree.order[k]) * width + c];
+}
+
+void PruneWalk::reserve(const ClusterTree& cols) {
+  // A depth-first walk holds at most one pending sibling per level.
+  int depth = 1;
+  for (std::size_t n = cols.count; n > static_cast<std::size_t>(kLeafSize); n = (n + 1) / 2) ++depth;
+  stack_.reserve(2 * depth + 2);
+  kept_.reserve(cols.leaves.size());
+}
+
+void PruneWalk::start(const ClusterTree& cols, const double* rowLo, const double* rowHi, int tag, double scale) {
+  cols_ = &cols;
+  tag_ = tag;
+  scale_ = scale;
+  rowLo_ = rowLo;
+  rowHi_ = rowHi;
+}
+
+double PruneWalk::gap(int node) const {
+  const int d = cols_->dim;
+  const double* lo = &cols_->lo[static_cast<std::size_t>(node) * d];
+  const double* hi = &cols_->hi[static_cast<std::size_t>(node) * d];
+  double g = 0;
+  for (int c = 0; c < d; ++c) {
+    const double e = std::max({0.0, lo[c] - rowHi_[c], rowLo_[c] - hi[c]});
+    g += e * e;
+  }
+  return g;
+}
+
+void PruneWalk::keep(int node) {
+  const std::size_t b = cols_->begin[node], e = cols_->end[node];
+  if (!kept_.empty() && kept_.back().second == b)
+    kept_.back().second = e;  // contiguous loops are cheaper than many short ones
+  else
+    kept_.emplace_back(b, e);
+}
+
+void PruneWalk::keepTouching() {
+  kept_.clear();
+  if (cols_->count == 0) return;
+  stack_.assign(1, 0);
+  while (!stack_.empty()) {
+    const int node = stack_.back();
+    stack_.pop_back();
+    if (gap(node) > 0) continue;
+    if (cols_->left[node] < 0) {
+      keep(node);
+      continue;
+    }
+    // Right first, so that the left subtree comes off the stack first: ranges in order.
+    stack_.push_back(cols_->right[node]);
+    stack_.push_back(cols_->left[node]);
+  }
+}
+
+void PruneWalk::keepAbove(double theta) {
+  kept_.clear();
+  if (cols_->count == 0) return;
+  stack_.assign(1, 0);
+  while (!stack_.empty()) {
+    const int node = stack_.back();
+    stack_.pop_back();
+    const double g = gap(node);
+    if (radialPhi<double>(tag_, scale_ * g) * kUpperMargin <= theta) continue;
+    if (cols_->left[node] < 0) {
+      if (g > 0) keep(node);  // touching leaves were kept by keepTouching
+      continue;
+    }
+    stack_.push_back(cols_->right[node]);
+    stack_.push_back(cols_->left[node]);
+  }
+}
+
+template ClusterTree buildClusterTree<float>(const float*, std::size_t, int);
+template ClusterTree buildClusterTree<double>(const double*, std::size_t, int);
+template void gatherRows<float>(const ClusterTree&, const float*, int, float*);
+template void gatherRows<double>(const ClusterTree&, const double*, int, double*);
+template void gatherColumns<float>(const ClusterTree&, const float*, int, float*);
+template void gatherColumns<double>(const ClusterTree&, const double*, int, double*);
+
+}  // namespace lk
