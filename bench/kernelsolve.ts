@@ -57,7 +57,8 @@ async function runAll(options: Options, set: RoutineSet, progress: Progress): Pr
   for (const routine of set.routines) {
     let maxError: number | undefined;
     let note = '';
-    const series = await runSchedule(routine.name, sizes, routine.schedule, async (n, loops) => {
+    const schedule = routine.schedule === CPU_SCHEDULE ? { ...CPU_SCHEDULE, maxTime: options.maxTime } : routine.schedule;
+    const series = await runSchedule(routine.name, sizes, schedule, async (n, loops) => {
       const p = problemAt(n);
       const m = await routine.measure(p, loops);
       const error = await check.check(p, m.answer, routine.tolerance);
@@ -101,7 +102,7 @@ async function main(): Promise<number> {
   console.log(`${engine}\n${machine}`);
   console.log(`N from ${formatCount(sizes[0])} to ${formatCount(sizes[sizes.length - 1])}; answers checked against a dense float64 solve up to N = ${CHECK_MAX_N}; ` +
     `dense memory budget ${formatBytes(MEMORY_BUDGET)}`);
-  console.log(`schedule: a warm-up run, then the mean of 100, 10 or 1 runs; MAXTIME ${CPU_SCHEDULE.maxTime} s, REDTIME ${CPU_SCHEDULE.redTime} s on the CPU`);
+  console.log(`schedule: a warm-up run, then the mean of 100, 10 or 1 runs; MAXTIME ${options.maxTime} s, REDTIME ${CPU_SCHEDULE.redTime} s on the CPU`);
 
   // Python's output may come before the progress line exists, and then goes through it.
   let log = (line: string): void => console.log(line);

@@ -68,11 +68,6 @@ const BUILT_IN: readonly Routine[] = [
   inProcess('lazykernel-kernelsolve-noprune', CPU_SCHEDULE, FLOAT32_TOLERANCE, (p) => kernelSolve(p, { backend: 'cpu', prune: false })),
 ];
 
-/**
- * Not run unless asked for with --routines: the engine does not prune blocks yet, so
- * this column would repeat lazykernel-kernelsolve. Make it a default once it prunes.
- */
-const OPT_IN = new Set(['lazykernel-kernelsolve-noprune']);
 
 /** The columns bench/kernelsolve_ref.py may offer. */
 const PYTHON_ROUTINES = ['python-numpy', 'python-keops'];
@@ -112,7 +107,7 @@ export async function selectRoutines(requested: readonly string[] | undefined, l
   const all = [...BUILT_IN, ...(py?.routines ?? [])];
   const available = all.map((r) => r.name).filter((name) => !unavailable.has(name));
 
-  const names = requested ?? available.filter((name) => !OPT_IN.has(name));
+  const names = requested ?? available;
   const problems = names.filter((name) => !available.includes(name))
     .map((name) => `${name}: ${unavailable.get(name) ?? `unknown; the routines are ${ROUTINE_NAMES.join(', ')}`}`);
   if (problems.length > 0) {
