@@ -43,6 +43,8 @@ export interface NativeSolveOptions extends NativeRunOptions {
 export interface NativeRunOptions {
   prune?: boolean;
   pruneTolerance?: number;
+  /** [ranges_i, slices_i, redranges_j] of the engine's reduction over j. */
+  ranges?: [Int32Array, Int32Array, Int32Array];
 }
 
 /** What native solve returns: x in float64 whatever the data's dtype. */

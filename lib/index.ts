@@ -10,6 +10,8 @@ export { LazyTensor, Vi, Vj, Pm } from './lazy';
 export type { ValuesAndIndices } from './lazy';
 export type { ReductionResult } from './reduction';
 export type { RunOptions } from './run';
+export type { Ranges } from './ranges';
+export { gridCluster, sortClusters, clusterRanges, clusterCentroids, fromMatrix } from './cluster';
 export type { Tensor, FloatArray, DType } from './tensor';
 export { info, setNumThreads } from './info';
 export type { Info } from './info';

@@ -7,6 +7,7 @@ import { LazyKernelError, OptionError } from './errors';
 import { Node, printFormula, VarNode } from './formula/ir';
 import { LoweredProgram, lowerFormula, withSizes } from './formula/lower';
 import { NativeResult, Program, Reduction, ReductionName } from './formula/program';
+import { checkRanges } from './ranges';
 import { execute, executeSync, RunOptions } from './run';
 import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from './tensor';
 
@@ -113,14 +114,14 @@ export class CompiledReduction {
   async run(args: unknown, opts: RunOptions = {}): Promise<ReductionResult> {
     checkRunOptions(opts);
     const call = this.bind(args);
-    return this.shape(call, await execute(call.program, call.args, opts));
+    return this.shape(call, await execute(call.program, call.args, opts, this.axis));
   }
 
   /** Runs one call on the calling thread. */
   runSync(args: unknown, opts: RunOptions = {}): ReductionResult {
     checkRunOptions(opts);
     const call = this.bind(args);
-    return this.shape(call, executeSync(call.program, call.args, opts));
+    return this.shape(call, executeSync(call.program, call.args, opts, this.axis));
   }
 
   /** The engine's arrays as the reduction's Tensor(s). */
@@ -139,7 +140,8 @@ export class CompiledReduction {
 /** Checks the shape of RunOptions; run.ts checks the backend itself. */
 export function checkRunOptions(opts: unknown): asserts opts is RunOptions {
   if (typeof opts !== 'object' || opts === null) throw new OptionError(`run options must be an object, not ${String(opts)}`);
-  const { prune, pruneTolerance, signal } = opts as RunOptions;
+  const { prune, pruneTolerance, signal, ranges } = opts as RunOptions;
+  if (ranges !== undefined) checkRanges(ranges);
   if (prune !== undefined && typeof prune !== 'boolean') throw new OptionError(`prune must be a boolean, not ${String(prune)}`);
   if (pruneTolerance !== undefined && !(typeof pruneTolerance === 'number' && pruneTolerance >= 0 && Number.isFinite(pruneTolerance))) {
     throw new OptionError(`pruneTolerance must be a finite number >= 0, not ${String(pruneTolerance)}`);

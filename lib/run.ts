@@ -1,6 +1,7 @@
 import { addon, NativeRunOptions } from './addon';
 import { AbortError, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
+import { engineRanges, Ranges } from './ranges';
 import type { FloatArray } from './tensor';
 
 /** Options every heavy call takes (API.md). */
@@ -9,10 +10,38 @@ export interface RunOptions {
   backend?: 'auto' | 'cpu' | 'cuda';
   /** Cancels a queued or running job; the promise rejects with an AbortError. */
   signal?: AbortSignal;
-  /** Block-sparse pruning of far-apart clusters; default true. */
+  /**
+   * Block-sparse pruning; default true. It applies to the recognised radial kernels
+   * (Gaussian, Laplace, Cauchy, inverse multiquadric, Matérn 3/2 and 5/2, times a
+   * j-vector b) in a Sum, matvec and KernelSolve, when the kernel decays (scale > 0).
+   * Points are clustered; cluster pairs whose kernel bound is negligible are skipped.
+   * For every output row i and column c of b, the terms dropped add up to at most
+   * `pruneTolerance · Σ_j |K_ij b_jc|`. `false` computes every pair.
+   *
+   * @example
+   * await gauss.run(args, { prune: false }); // every pair, as KeOps without ranges
+   */
   prune?: boolean;
-  /** Relative bound on what pruning may drop, to trade accuracy for speed. */
+  /**
+   * The tol of {@link RunOptions.prune}'s bound, ≥ 0. Default: the unit roundoff of the
+   * data (2^-24 for float32, 2^-53 for float64), below the rounding-error bound of the
+   * sum itself, so the default changes nothing float arithmetic would keep. Larger
+   * values trade accuracy for speed.
+   *
+   * @example
+   * await gauss.run(args, { pruneTolerance: 1e-4 }); // |change| ≤ 1e-4 · Σ_j |K_ij b_j| per row
+   */
   pruneTolerance?: number;
+  /**
+   * Explicit block-sparse ranges (KeOps' six arrays, see {@link Ranges}; built with
+   * gridCluster, sortClusters, clusterRanges, clusterCentroids and fromMatrix). Only the
+   * listed blocks are computed; automatic pruning is off for the call.
+   *
+   * @example
+   * const ranges = fromMatrix(rangesX, rangesY, keep);
+   * await op.run([xs, ys, bs, g], { ranges });
+   */
+  ranges?: Ranges;
 }
 
 export function checkBackend(opts: RunOptions): void {
@@ -30,16 +59,21 @@ export function checkBackend(opts: RunOptions): void {
   }
 }
 
-/** The options the engine itself reads: pruning (cpu/cluster.h documents what it drops). */
-export function engineOptions(opts: RunOptions): NativeRunOptions {
-  return { prune: opts.prune ?? true, pruneTolerance: opts.pruneTolerance };
+/**
+ * The options the engine itself reads: pruning (native/cpu/cluster.h documents what it
+ * drops) and the ranges triple for the engine's reduction over j, given the call's axis.
+ */
+export function engineOptions(opts: RunOptions, axis: 0 | 1): NativeRunOptions {
+  const native: NativeRunOptions = { prune: opts.prune ?? true, pruneTolerance: opts.pruneTolerance };
+  if (opts.ranges !== undefined) native.ranges = engineRanges(opts.ranges, axis);
+  return native;
 }
 
 /**
  * Runs a lowered program on the native job queue, off the event loop.
  * `args` are the arrays of the program's argument slots, all of its dtype.
  */
-export function execute(program: Program, args: FloatArray[], opts: RunOptions = {}): Promise<NativeResult> {
+export function execute(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): Promise<NativeResult> {
   checkBackend(opts);
   const { signal } = opts;
   if (signal?.aborted) return Promise.reject(new AbortError());
@@ -48,7 +82,7 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   let pending: Promise<NativeResult>;
   try {
-    pending = addon.reduce(program, args, cancel, engineOptions(opts));
+    pending = addon.reduce(program, args, cancel, engineOptions(opts, axis));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -69,7 +103,7 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
 }
 
 /** The same as {@link execute}, on the calling thread; for scripts. */
-export function executeSync(program: Program, args: FloatArray[], opts: RunOptions = {}): NativeResult {
+export function executeSync(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): NativeResult {
   checkBackend(opts);
-  return addon.reduceSync(program, args, engineOptions(opts));
+  return addon.reduceSync(program, args, engineOptions(opts, axis));
 }

@@ -20,6 +20,8 @@ struct RunContext {
   double pruneTolerance = -1;  // negative: the unit roundoff of the data's type
   // Clusters kept across the products of one solve; null: built per call.
   PruneCache* cache = nullptr;
+  // Explicit ranges (checked with checkRanges); they replace automatic pruning. May be null.
+  const Ranges* ranges = nullptr;
 };
 
 // Computes the reduction of `p` over j. args[slot] points at that slot's array in p's

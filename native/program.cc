@@ -130,6 +130,31 @@ void checkKernel(const ProgramSpec& s, Program& p) {
 
 }  // namespace
 
+void checkRanges(const Ranges& r, std::size_t m, std::size_t n) {
+  auto bad = [](const std::string& what) { throw ProgramError("invalid ranges: " + what); };
+  if (r.rangesI.size() % 2 || r.redrangesJ.size() % 2) bad("ranges_i and redranges_j hold (start, end) pairs");
+  const std::size_t clusters = r.rangesI.size() / 2, reductions = r.redrangesJ.size() / 2;
+  if (r.slicesI.size() != clusters)
+    bad("slices_i has " + std::to_string(r.slicesI.size()) + " entries for " + std::to_string(clusters) + " clusters");
+  int64_t previousEnd = 0, previousSlice = 0;
+  for (std::size_t k = 0; k < clusters; ++k) {
+    const int64_t a = r.rangesI[2 * k], b = r.rangesI[2 * k + 1], s = r.slicesI[k];
+    if (a < previousEnd || b < a || b > static_cast<int64_t>(m))
+      bad("cluster " + std::to_string(k) + " of ranges_i is [" + std::to_string(a) + ", " + std::to_string(b) +
+          "): clusters must be increasing, disjoint and inside the " + std::to_string(m) + " rows");
+    if (s < previousSlice || s > static_cast<int64_t>(reductions))
+      bad("slices_i must be non-decreasing and at most " + std::to_string(reductions));
+    previousEnd = b;
+    previousSlice = s;
+  }
+  for (std::size_t k = 0; k < reductions; ++k) {
+    const int64_t a = r.redrangesJ[2 * k], b = r.redrangesJ[2 * k + 1];
+    if (a < 0 || b < a || b > static_cast<int64_t>(n))
+      bad("range " + std::to_string(k) + " of redranges_j is [" + std::to_string(a) + ", " + std::to_string(b) +
+          "), outside the " + std::to_string(n) + " reduced rows");
+  }
+}
+
 OutputSizes outputSizes(const Program& p) {
   OutputSizes s;
   const int r = p.reduction;

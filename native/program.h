@@ -64,6 +64,18 @@ struct Program {
   FusedKernel kernel;
 };
 
+// Explicit block-sparse ranges for the reduction over j (KeOps' ranges_i, slices_i,
+// redranges_j): row cluster k is rows [rangesI[2k], rangesI[2k+1]) and reduces over the
+// j ranges [redrangesJ[2r], redrangesJ[2r+1]) for r in [slicesI[k-1], slicesI[k])
+// (slicesI[-1] = 0). Rows in no cluster get the reduction's value for no terms.
+struct Ranges {
+  std::vector<int32_t> rangesI, slicesI, redrangesJ;
+};
+
+// Checks ranges against m rows and n columns: clusters in increasing order without
+// overlap, slices non-decreasing, every range inside its side. Throws ProgramError.
+void checkRanges(const Ranges& r, std::size_t m, std::size_t n);
+
 // Which outputs a reduction has and how many values each holds (rows × columns).
 struct OutputSizes {
   bool hasValues = false, hasIndices = false;

@@ -131,7 +131,7 @@ Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data) 
   return copyOut(env, data.data(), data.size());
 }
 
-void readRunOptions(const Napi::Value& value, RunContext& ctx) {
+void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
   if (value.IsUndefined() || value.IsNull()) return;
   Napi::Env env = value.Env();
   if (!value.IsObject()) throw Napi::TypeError::New(env, "run options must be an object");
@@ -148,6 +148,21 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx) {
       throw Napi::RangeError::New(env, "options.pruneTolerance must be a finite number >= 0");
     ctx.pruneTolerance = t;
   }
+  Napi::Value r = o.Get("ranges");
+  if (r.IsUndefined()) return;
+  auto part = [&](uint32_t k, const char* name) {
+    Napi::Value v = r.As<Napi::Array>().Get(k);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, std::string("options.ranges: ") + name + " must be an Int32Array");
+    auto a = v.As<Napi::Int32Array>();
+    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+  };
+  if (!r.IsArray() || r.As<Napi::Array>().Length() != 3)
+    throw Napi::TypeError::New(env, "options.ranges must be [ranges_i, slices_i, redranges_j]");
+  ranges.rangesI = part(0, "ranges_i");
+  ranges.slicesI = part(1, "slices_i");
+  ranges.redrangesJ = part(2, "redranges_j");
+  ctx.ranges = &ranges;
 }
 
 const int32_t* readCancel(const Napi::Value& value, Napi::Reference<Napi::Int32Array>& keep) {

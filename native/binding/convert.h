@@ -41,9 +41,11 @@ Napi::Object toJs(Napi::Env env, const Result& r);
 // A fresh Float64Array holding `data`.
 Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data);
 
-// The run options of lib/run.ts that reach the engine: { prune?, pruneTolerance? }, or
-// undefined for the defaults. Sets ctx.prune and ctx.pruneTolerance.
-void readRunOptions(const Napi::Value& value, RunContext& ctx);
+// The run options of lib/run.ts that reach the engine: { prune?, pruneTolerance?,
+// ranges? }, or undefined for the defaults. Sets ctx's fields; explicit ranges
+// ([ranges_i, slices_i, redranges_j], Int32Arrays) are copied into `ranges`, which ctx
+// then points at. They are checked against the sizes later, with checkRanges.
+void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges);
 
 // The cancel flag of lib/run.ts (an Int32Array over a SharedArrayBuffer), or null.
 const int32_t* readCancel(const Napi::Value& value, Napi::Reference<Napi::Int32Array>& keep);

@@ -1,5 +1,5 @@
 // reduce(program, args, cancel?, options?) -> Promise<{values?, indices?}>, and
-// reduceSync(program, args, options?). options: { prune?, pruneTolerance? }.
+// reduceSync(program, args, options?). options: { prune?, pruneTolerance?, ranges? }.
 #include <memory>
 #include <mutex>
 
@@ -22,10 +22,11 @@ class ReduceJob : public Job {
  public:
   ReduceJob(Napi::Env env, const Napi::Value& program, const Napi::Value& args, const Napi::Value& options)
       : Job(env) {
-    readRunOptions(options, ctx_);
+    readRunOptions(options, ctx_, ranges_);
     ProgramSpec spec = readSpec(program);
     args_ = readArgs(args, /*copy=*/true);
     program_ = std::make_unique<Program>(decodeProgram(spec, args_.info));
+    if (ctx_.ranges) checkRanges(ranges_, program_->m, program_->n);
     result_ = allocateResult(*program_, spec.dtype);
   }
 
@@ -35,6 +36,7 @@ class ReduceJob : public Job {
 
  private:
   RunContext ctx_;
+  Ranges ranges_;
   std::unique_ptr<Program> program_;
   Args args_;
   Result result_;
@@ -52,10 +54,12 @@ Napi::Value ReduceSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return rethrowAsJs(env, [&] {
     RunContext ctx;
-    readRunOptions(info[2], ctx);
+    Ranges ranges;
+    readRunOptions(info[2], ctx, ranges);
     ProgramSpec spec = readSpec(info[0]);
     Args args = readArgs(info[1], /*copy=*/false);
     Program program = decodeProgram(spec, args.info);
+    if (ctx.ranges) checkRanges(ranges, program.m, program.n);
     Result result = allocateResult(program, spec.dtype);
     std::lock_guard<std::mutex> lock(engineMutex());
     runReduction(program, args, result, ctx, nullptr);

@@ -32,7 +32,8 @@ struct SolveSetup {
   int dv = 1;
   std::vector<double> b, x;
   CgOptions options;
-  RunContext runOptions;  // prune, pruneTolerance
+  RunContext runOptions;  // prune, pruneTolerance, ranges
+  Ranges ranges;
 
   SolveSetup(const Napi::CallbackInfo& info, bool copy) {
     Napi::Env env = info.Env();
@@ -60,7 +61,8 @@ struct SolveSetup {
     b = readFloat64(info[3], n * dv, "b");
     if (!info[4].IsObject()) throw Napi::TypeError::New(env, "solve: options must be an object");
     Napi::Object o = info[4].As<Napi::Object>();
-    readRunOptions(o, runOptions);
+    readRunOptions(o, runOptions, ranges);
+    if (runOptions.ranges) checkRanges(ranges, n, n);
     options.alpha = numberOption(o, "alpha");
     options.tol = numberOption(o, "tol");
     double maxIter = numberOption(o, "maxIter");

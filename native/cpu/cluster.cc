@@ -29,11 +29,20 @@ void split(ClusterTree& t, const T* points, std::vector<uint32_t>& idx, std::siz
     lo[c] = INFINITY;
     hi[c] = -INFINITY;
   }
+  bool nan = false;
   for (std::size_t k = b; k < e; ++k)
     for (int c = 0; c < d; ++c) {
       const double v = points[static_cast<std::size_t>(idx[k]) * d + c];
       lo[c] = v < lo[c] ? v : lo[c];
       hi[c] = v > hi[c] ? v : hi[c];
+      nan |= v != v;
+    }
+  // A point with a NaN coordinate is at no distance: its cluster touches everything and
+  // is never pruned, so its NaN reaches the rows as it would without pruning.
+  if (nan)
+    for (int c = 0; c < d; ++c) {
+      lo[c] = -INFINITY;
+      hi[c] = INFINITY;
     }
   if (e - b <= static_cast<std::size_t>(kLeafSize)) {
     t.leaves.push_back(node);
@@ -44,9 +53,14 @@ void split(ClusterTree& t, const T* points, std::vector<uint32_t>& idx, std::siz
   for (int c = 1; c < d; ++c)
     if (hi[c] - lo[c] > hi[axis] - lo[axis]) axis = c;
   const std::size_t mid = b + (e - b) / 2;
-  std::nth_element(idx.begin() + b, idx.begin() + mid, idx.begin() + e, [&](uint32_t p, uint32_t q) {
-    return points[static_cast<std::size_t>(p) * d + axis] < points[static_cast<std::size_t>(q) * d + axis];
-  });
+  // NaN sorts last: the comparison must stay a strict weak order, or nth_element may
+  // run past the range.
+  auto key = [&](uint32_t p) {
+    const double v = points[static_cast<std::size_t>(p) * d + axis];
+    return v != v ? INFINITY : v;
+  };
+  std::nth_element(idx.begin() + b, idx.begin() + mid, idx.begin() + e,
+                   [&](uint32_t p, uint32_t q) { return key(p) < key(q); });
   t.left[node] = static_cast<int>(t.begin.size());
   split(t, points, idx, b, mid);
   t.right[node] = static_cast<int>(t.begin.size());

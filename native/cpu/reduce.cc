@@ -131,30 +131,42 @@ void evaluate(const Inputs<T>& in, int r, Ref<T>* refs, T* store, std::size_t cs
   runInstruction(ins, out, cs, p.regDims[r], refs, p.regDims.data(), len);
 }
 
+using JRange = std::pair<std::size_t, std::size_t>;
+
+// A block of rows and the ranges of j it reduces over (all of them unless ranges say so).
+struct RowBlock {
+  std::size_t i0;
+  int rows;
+  const JRange* j;
+  std::size_t ranges;
+};
+
 template <typename T, typename Acc>
-void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, std::size_t i0, int rows) {
+void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, const RowBlock& blk) {
   const Program& p = in.p;
   const Plan& plan = in.plan;
   Ref<T>* refs = w.refs.data();
   const std::size_t rowSize = plan.size[ROW];
+  const std::size_t i0 = blk.i0;
   auto rowLevel = [&](int r, bool compute) {
     for (int reg : plan.byLevel[ROW])
       evaluate(in, reg, refs, w.rowBuf.data() + r * rowSize, 1, 1, i0 + r, 0, compute);
   };
-  for (int r = 0; r < rows; ++r) {
+  for (int r = 0; r < blk.rows; ++r) {
     w.acc.reset(r);
     rowLevel(r, true);
   }
   const int tile = plan.tile;
-  for (std::size_t j0 = 0; j0 < p.n; j0 += tile) {
-    const int len = static_cast<int>(std::min<std::size_t>(tile, p.n - j0));
-    for (int reg : plan.byLevel[TILE]) evaluate(in, reg, refs, w.tileBuf.data(), tile, len, 0, j0, true);
-    for (int r = 0; r < rows; ++r) {
-      if (rowSize || plan.byLevel[ROW].size()) rowLevel(r, false);
-      for (int reg : plan.byLevel[PAIR]) evaluate(in, reg, refs, w.pairBuf.data(), tile, len, i0 + r, j0, true);
-      w.acc.fold(r, refs[p.result], p.weights >= 0 ? refs[p.weights] : refs[p.result], len, static_cast<int64_t>(j0));
+  for (std::size_t k = 0; k < blk.ranges; ++k)
+    for (std::size_t j0 = blk.j[k].first; j0 < blk.j[k].second; j0 += tile) {
+      const int len = static_cast<int>(std::min<std::size_t>(tile, blk.j[k].second - j0));
+      for (int reg : plan.byLevel[TILE]) evaluate(in, reg, refs, w.tileBuf.data(), tile, len, 0, j0, true);
+      for (int r = 0; r < blk.rows; ++r) {
+        if (!plan.byLevel[ROW].empty()) rowLevel(r, false);
+        for (int reg : plan.byLevel[PAIR]) evaluate(in, reg, refs, w.pairBuf.data(), tile, len, i0 + r, j0, true);
+        w.acc.fold(r, refs[p.result], p.weights >= 0 ? refs[p.weights] : refs[p.result], len, static_cast<int64_t>(j0));
+      }
     }
-  }
 }
 
 // One row of the fused sum for a small, fixed D and one column of b: the squared
@@ -255,22 +267,13 @@ struct RadialSum {
     }
   }
 
-  // Every j, tile by tile, for rows i0 .. i0 + rows of x (row-major).
-  void dense(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows) {
-    clear(rows);
-    for (std::size_t j0 = 0; j0 < n; j0 += tile) {
-      const int len = static_cast<int>(std::min<std::size_t>(tile, n - j0));
-      for (int r = 0; r < rows; ++r) span<false>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
-    }
-  }
-
-  // Adds the column ranges kept by a pruning walk.
+  // Adds the j ranges [first, second) for rows i0 .. i0 + rows of x (row-major), tile by tile.
   template <bool Abs>
-  void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows,
-              const std::vector<std::pair<std::size_t, std::size_t>>& kept) {
-    for (const auto& range : kept)
-      for (std::size_t j0 = range.first; j0 < range.second; j0 += tile) {
-        const int len = static_cast<int>(std::min<std::size_t>(tile, range.second - j0));
+  void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
+              std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k)
+      for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile) {
+        const int len = static_cast<int>(std::min<std::size_t>(tile, j[k].second - j0));
         for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
       }
   }
@@ -312,18 +315,61 @@ void parallelFor(int64_t units, int threads, const RunContext& ctx, Make make, B
   if (stop.load()) throw Cancelled();
 }
 
-// Splits m rows into blocks and runs body(worker, i0, rows) on each, in parallel.
+// The row blocks of a call and the j ranges each reduces over: blocks of at most
+// `blockRows` rows over all of j, or, with explicit ranges, each row cluster cut into
+// such blocks over its ranges (sorted, so that ties still go to the lowest j) and the
+// rows of no cluster over nothing.
+struct BlockPlan {
+  std::vector<RowBlock> blocks;
+  std::vector<JRange> j;
+};
+
+BlockPlan planBlocks(std::size_t m, std::size_t n, const Ranges* ranges, int blockRows) {
+  BlockPlan plan;
+  std::vector<std::pair<std::size_t, std::size_t>> slices;  // per block, its ranges in plan.j
+  auto cut = [&](std::size_t a, std::size_t b, std::size_t first, std::size_t last) {
+    for (std::size_t i0 = a; i0 < b; i0 += blockRows) {
+      plan.blocks.push_back({i0, static_cast<int>(std::min<std::size_t>(blockRows, b - i0)), nullptr, 0});
+      slices.emplace_back(first, last);
+    }
+  };
+  if (!ranges) {
+    if (n > 0) plan.j.emplace_back(0, n);
+    cut(0, m, 0, plan.j.size());
+  } else {
+    std::size_t covered = 0;
+    for (std::size_t k = 0; k < ranges->slicesI.size(); ++k) {
+      const std::size_t a = ranges->rangesI[2 * k], b = ranges->rangesI[2 * k + 1];
+      cut(covered, a, 0, 0);
+      const std::size_t first = plan.j.size();
+      for (int32_t r = k ? ranges->slicesI[k - 1] : 0; r < ranges->slicesI[k]; ++r)
+        if (ranges->redrangesJ[2 * r] < ranges->redrangesJ[2 * r + 1])
+          plan.j.emplace_back(ranges->redrangesJ[2 * r], ranges->redrangesJ[2 * r + 1]);
+      std::sort(plan.j.begin() + first, plan.j.end());
+      cut(a, b, first, plan.j.size());
+      covered = b;
+    }
+    cut(covered, m, 0, 0);
+  }
+  // Pointers only now that plan.j has stopped growing.
+  for (std::size_t k = 0; k < plan.blocks.size(); ++k) {
+    plan.blocks[k].j = plan.j.data() + slices[k].first;
+    plan.blocks[k].ranges = slices[k].second - slices[k].first;
+  }
+  return plan;
+}
+
+// Runs body(worker, block) on every row block of the call, in parallel; make(blockRows)
+// builds a worker.
 template <typename W, typename Make, typename Body>
 void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make, Body body) {
   if (m == 0) return;
   const int threads = threadsFor(m, n, ctx);
   const std::size_t want = static_cast<std::size_t>(threads) * kBlocksPerThread;
   const int blockRows = static_cast<int>(std::min<std::size_t>(kMaxBlockRows, std::max<std::size_t>(1, (m + want - 1) / want)));
-  const int64_t blocks = static_cast<int64_t>((m + blockRows - 1) / blockRows);
-  parallelFor<W>(blocks, threads, ctx, [&]() { return make(blockRows); }, [&](W& w, int64_t blk) {
-    const std::size_t i0 = static_cast<std::size_t>(blk) * blockRows;
-    body(w, i0, static_cast<int>(std::min<std::size_t>(blockRows, m - i0)));
-  });
+  const BlockPlan plan = planBlocks(m, n, ctx.ranges, blockRows);
+  parallelFor<W>(static_cast<int64_t>(plan.blocks.size()), threads, ctx, [&]() { return make(blockRows); },
+                 [&](W& w, int64_t k) { body(w, plan.blocks[k]); });
 }
 
 template <typename T, typename Acc, typename MakeAcc>
@@ -336,9 +382,9 @@ void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunCo
         std::copy(in.params.begin(), in.params.end(), w.refs.begin());
         return w;
       },
-      [&](W& w, std::size_t i0, int rows) {
-        runGeneric(in, w, i0, rows);
-        for (int r = 0; r < rows; ++r) w.acc.write(r, i0 + r, values, indices);
+      [&](W& w, const RowBlock& blk) {
+        runGeneric(in, w, blk);
+        for (int r = 0; r < blk.rows; ++r) w.acc.write(r, blk.i0 + r, values, indices);
       });
 }
 
@@ -350,10 +396,11 @@ void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
   const T scale = in.params[k.scale].p[0];
   forEachBlock<RadialSum<Tag, T>>(
       p.m, p.n, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
-      [&](RadialSum<Tag, T>& w, std::size_t i0, int rows) {
-        w.dense(in.args[k.x], in.soa[k.y], in.soa[k.b], p.n, scale, i0, rows);
-        for (int r = 0; r < rows; ++r)
-          for (int c = 0; c < dv; ++c) values[(i0 + r) * dv + c] = static_cast<T>(w.acc[r * dv + c]);
+      [&](RadialSum<Tag, T>& w, const RowBlock& blk) {
+        w.clear(blk.rows);
+        w.template ranges<false>(in.args[k.x], in.soa[k.y], in.soa[k.b], p.n, scale, blk.i0, blk.rows, blk.j, blk.ranges);
+        for (int r = 0; r < blk.rows; ++r)
+          for (int c = 0; c < dv; ++c) values[(blk.i0 + r) * dv + c] = static_cast<T>(w.acc[r * dv + c]);
       });
 }
 
@@ -391,9 +438,14 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const T* ys = reinterpret_cast<const T*>(cache.sortedY.data());
   std::vector<T> bs(p.n * dv);
   gatherColumns(cols, in.args[k.b], dv, bs.data());
-  std::vector<double> totalAbs(dv, 0.0);  // Σ_j |b_jc|
+  // Σ_j |b_jc| over the numbers: a NaN in b reaches the rows whose clusters keep it
+  // (those with a kernel weight above the bound), not every row through 0·NaN.
+  std::vector<double> totalAbs(dv, 0.0);
   for (int c = 0; c < dv; ++c)
-    for (std::size_t j = 0; j < p.n; ++j) totalAbs[c] += std::fabs(static_cast<double>(bs[c * p.n + j]));
+    for (std::size_t j = 0; j < p.n; ++j) {
+      const double v = std::fabs(static_cast<double>(bs[c * p.n + j]));
+      if (v == v) totalAbs[c] += v;
+    }
   const T scale = in.params[k.scale].p[0];
   using W = PrunedWorker<Tag, T>;
   parallelFor<W>(
@@ -412,7 +464,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         w.sum.clear(count);
         // The rows' own neighbourhood first: their partial Σ|K_ij b_j| scale the tolerance.
         w.walk.keepTouching();
-        w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept());
+        w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         double theta = INFINITY;
         for (int c = 0; c < dv; ++c) {
           if (totalAbs[c] == 0) continue;  // b_c = 0: every term is 0
@@ -421,7 +473,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
           theta = std::min(theta, tol * least / totalAbs[c]);
         }
         w.walk.keepAbove(theta);
-        w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept());
+        w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         for (int r = 0; r < count; ++r) {
           const std::size_t i = rows.order[i0 + r];
           for (int c = 0; c < dv; ++c) values[i * dv + c] = static_cast<T>(w.sum.acc[r * dv + c]);
@@ -429,12 +481,12 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
       });
 }
 
-// Pruned where it is sound and can pay: a decreasing profile (scale > 0; NaN is not) and
-// more columns than one cluster.
+// Pruned where it is sound and can pay: a decreasing profile (scale > 0; NaN is not),
+// more columns than one cluster, and no explicit ranges (the caller's ranges rule).
 template <int Tag, typename T>
 void reduceRadialAuto(const Inputs<T>& in, T* values, const RunContext& ctx) {
   const double scale = in.params[in.p.kernel.scale].p[0];
-  if (ctx.prune && scale > 0 && in.p.n > static_cast<std::size_t>(kLeafSize)) {
+  if (ctx.prune && !ctx.ranges && scale > 0 && in.p.n > static_cast<std::size_t>(kLeafSize)) {
     const double unitRoundoff = sizeof(T) == 4 ? 0x1p-24 : 0x1p-53;
     return reduceRadialPruned<Tag>(in, values, ctx, ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff);
   }
