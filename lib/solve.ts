@@ -156,7 +156,7 @@ function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: 
   const dv = call.cols;
   const b = call.args[slot];
   if (b.length !== n * dv) throw new ShapeError(`b has ${b.length} values; expected ${n} x ${dv}`);
-  const native: NativeSolveOptions = { ...engineOptions(o, axis), alpha: o.alpha, tol: o.tol, maxIter: o.maxIter ?? defaultMaxIter(n) };
+  const native: NativeSolveOptions = { ...engineOptions(o.run, axis), alpha: o.alpha, tol: o.tol, maxIter: o.maxIter ?? defaultMaxIter(n) };
   if (o.x0 !== undefined) {
     const x0 = isTensor(o.x0) ? readMatrix(o.x0, 'x0', { dim: dv, rows: n }).data : o.x0;
     if (x0.length !== n * dv) throw new ShapeError(`x0 has ${x0.length} values; b has ${n * dv} (${n} x ${dv})`);

@@ -721,6 +721,19 @@ describe('pruning inside KernelSolve', () => {
     }
     expect(mSqrt(dd)).toBeLessThanOrEqual(((tp + tf) * mSqrt(bb)) / alpha * (1 + 1e-6) + 1e-300);
   });
+
+  test('the solve passes prune and pruneTolerance to its products: a loose tolerance solves a visibly different system', () => {
+    const { x, b } = data();
+    const a = [x.f64, x.f64, b.f64, NARROW];
+    // 1e6: every product keeps only each cluster's touching neighbourhood.
+    const loose: SolveResult = solver.runSync(a, { alpha, tol, pruneTolerance: 1e6 });
+    const full: SolveResult = solver.runSync(a, { alpha, tol, prune: false });
+    // Both converge on the products they compute; only prune: false solves the exact
+    // system to 1e-6. The loose one's true residual shows what its products dropped.
+    expect(loose.converged).toBe(true);
+    expect(trueResidual(full.x.data).residual).toBeLessThanOrEqual(2 * tol);
+    expect(trueResidual(loose.x.data).residual).toBeGreaterThan(10 * tol);
+  });
 });
 
 describe('kernels that do not decay (scale ≤ 0 or NaN) are never pruned', () => {

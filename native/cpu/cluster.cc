@@ -95,16 +95,40 @@ void gatherColumns(const ClusterTree& tree, const T* in, int width, T* out) {
       out[c * tree.count + k] = in[static_cast<std::size_t>(tree.order[k]) * width + c];
 }
 
-void PruneWalk::reserve(const ClusterTree& cols) {
+template <typename T>
+std::vector<double> absoluteSums(const ClusterTree& cols, const T* sortedB, int dv) {
+  const std::size_t nodes = cols.begin.size();
+  std::vector<double> sums(nodes * dv, 0.0);
+  // Children come after their parent: a reverse sweep sees both before the parent.
+  for (std::size_t k = nodes; k-- > 0;) {
+    double* s = &sums[k * dv];
+    if (cols.left[k] >= 0) {
+      for (int c = 0; c < dv; ++c) s[c] = sums[cols.left[k] * dv + c] + sums[cols.right[k] * dv + c];
+      continue;
+    }
+    for (int c = 0; c < dv; ++c)
+      for (std::size_t j = cols.begin[k]; j < cols.end[k]; ++j) {
+        const double v = std::fabs(static_cast<double>(sortedB[c * cols.count + j]));
+        if (v == v) s[c] += v;
+      }
+  }
+  return sums;
+}
+
+void PruneWalk::reserve(const ClusterTree& cols, int dv) {
   // A depth-first walk holds at most one pending sibling per level.
   int depth = 1;
   for (std::size_t n = cols.count; n > static_cast<std::size_t>(kLeafSize); n = (n + 1) / 2) ++depth;
   stack_.reserve(2 * depth + 2);
   kept_.reserve(cols.leaves.size());
+  dropped_.reserve(dv);
 }
 
-void PruneWalk::start(const ClusterTree& cols, const double* rowLo, const double* rowHi, int tag, double scale) {
+void PruneWalk::start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
+                      const double* rowHi, int tag, double scale) {
   cols_ = &cols;
+  absB_ = &absB;
+  dv_ = dv;
   tag_ = tag;
   scale_ = scale;
   rowLo_ = rowLo;
@@ -151,13 +175,18 @@ void PruneWalk::keepTouching() {
 
 void PruneWalk::keepAbove(double theta) {
   kept_.clear();
+  dropped_.assign(dv_, 0.0);
   if (cols_->count == 0) return;
   stack_.assign(1, 0);
   while (!stack_.empty()) {
     const int node = stack_.back();
     stack_.pop_back();
     const double g = gap(node);
-    if (radialPhi<double>(tag_, scale_ * g) * kUpperMargin <= theta) continue;
+    const double phi = radialPhi<double>(tag_, scale_ * g) * kUpperMargin;
+    if (phi <= theta) {
+      for (int c = 0; c < dv_; ++c) dropped_[c] += phi * (*absB_)[static_cast<std::size_t>(node) * dv_ + c];
+      continue;
+    }
     if (cols_->left[node] < 0) {
       if (g > 0) keep(node);  // touching leaves were kept by keepTouching
       continue;
@@ -173,5 +202,7 @@ template void gatherRows<float>(const ClusterTree&, const float*, int, float*);
 template void gatherRows<double>(const ClusterTree&, const double*, int, double*);
 template void gatherColumns<float>(const ClusterTree&, const float*, int, float*);
 template void gatherColumns<double>(const ClusterTree&, const double*, int, double*);
+template std::vector<double> absoluteSums<float>(const ClusterTree&, const float*, int);
+template std::vector<double> absoluteSums<double>(const ClusterTree&, const double*, int);
 
 }  // namespace lk

@@ -9,10 +9,11 @@
 // row cluster the engine first computes the column clusters whose boxes touch A's (the
 // rows' own neighbourhood): that gives every row i of A part of Σ_j |K_ij b_j| exactly,
 // and L, the smallest such part over the rows. It then keeps every other cluster unless
-// it lies in a dropped subtree, where a subtree B is dropped when
-//   phi(s·d_min²) <= theta = tol·L / Σ_all |b_j|.
-// Dropped subtrees are disjoint, so for every row i and column c the terms dropped add up
-// to at most theta·Σ_all |b_jc| <= tol·Σ_j |K_ij b_jc|. The default tol is the unit
+// it lies in a dropped subtree: B is dropped when phi(s·d_min²) <= theta. The bounds of
+// the dropped subtrees (disjoint) are added up as the walk goes, per column c of b, and
+// a theta is accepted only if that sum is at most tol·L_c; theta = tol·L_c / Σ_all |b_jc|
+// always is, larger ones (tried first) often are. So for every row i and column c the
+// terms dropped add up to at most tol·Σ_j |K_ij b_jc|. The default tol is the unit
 // roundoff of the data's type (2^-24 for float32, 2^-53 for float64): below the
 // first-order bound on the rounding error of the sum itself, which is at least
 // u·Σ_j |K_ij b_jc| for two or more terms. pruneTolerance sets tol.
@@ -55,34 +56,45 @@ void gatherRows(const ClusterTree& tree, const T* in, int width, T* out);
 template <typename T>
 void gatherColumns(const ClusterTree& tree, const T* in, int width, T* out);
 
+// Per node of the column tree, Σ |b| over its points for each of the dv columns of b
+// (b in sorted, component-major order), NaN left out: node·dv + c.
+template <typename T>
+std::vector<double> absoluteSums(const ClusterTree& cols, const T* sortedB, int dv);
+
 // The walks of one row cluster over the column tree, depth first. Reuse one per thread:
 // its vectors keep their capacity.
 class PruneWalk {
  public:
   // Starts the walks for the rows in the box [rowLo, rowHi]; phi(tag, ·) is the kernel
   // profile (decreasing), scale > 0.
-  void start(const ClusterTree& cols, const double* rowLo, const double* rowHi, int tag, double scale);
+  void start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
+             const double* rowHi, int tag, double scale);
   // Keeps the column clusters whose boxes touch the rows' box.
   void keepTouching();
-  // Keeps the other column clusters, but for subtrees where phi(scale·d_min²) <= theta.
+  // Keeps the other column clusters, but for subtrees where phi(scale·d_min²) <= theta;
+  // dropped() is then the sum of the dropped subtrees' bounds, per column of b.
   void keepAbove(double theta);
+  const std::vector<double>& dropped() const { return dropped_; }
   // The column ranges [first, second) kept by the last keep call, in order, merged where
   // adjacent.
   const std::vector<std::pair<std::size_t, std::size_t>>& kept() const { return kept_; }
   // Sized up front for a tree, so that the walks never allocate (they run in parallel code).
-  void reserve(const ClusterTree& cols);
+  void reserve(const ClusterTree& cols, int dv);
 
  private:
   double gap(int node) const;  // squared distance between the rows' box and the node's
   void keep(int node);
 
   const ClusterTree* cols_ = nullptr;
+  const std::vector<double>* absB_ = nullptr;
+  int dv_ = 1;
   int tag_ = 0;
   double scale_ = 0;
   const double* rowLo_ = nullptr;
   const double* rowHi_ = nullptr;
   std::vector<int> stack_;
   std::vector<std::pair<std::size_t, std::size_t>> kept_;
+  std::vector<double> dropped_;
 };
 
 // The state that outlives one product: both trees and the sorted points, kept by a solve

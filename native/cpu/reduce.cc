@@ -408,6 +408,7 @@ template <int Tag, typename T>
 struct PrunedWorker {
   RadialSum<Tag, T> sum;
   PruneWalk walk;
+  std::vector<double> budget;  // per column of b: tol · the least partial Σ|K_ij b_j|
 };
 
 // The fused sum over the column clusters the pruning walk keeps (cluster.h says what is
@@ -438,41 +439,47 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const T* ys = reinterpret_cast<const T*>(cache.sortedY.data());
   std::vector<T> bs(p.n * dv);
   gatherColumns(cols, in.args[k.b], dv, bs.data());
-  // Σ_j |b_jc| over the numbers: a NaN in b reaches the rows whose clusters keep it
-  // (those with a kernel weight above the bound), not every row through 0·NaN.
-  std::vector<double> totalAbs(dv, 0.0);
-  for (int c = 0; c < dv; ++c)
-    for (std::size_t j = 0; j < p.n; ++j) {
-      const double v = std::fabs(static_cast<double>(bs[c * p.n + j]));
-      if (v == v) totalAbs[c] += v;
-    }
+  // Σ |b| per column of b, per node of the column tree (the root, node 0, holds the
+  // totals). NaN is left out: a NaN in b reaches the rows whose clusters keep it (those
+  // with a kernel weight above the bound), not every row through 0·NaN.
+  const std::vector<double> absB = absoluteSums(cols, bs.data(), dv);
   const T scale = in.params[k.scale].p[0];
   using W = PrunedWorker<Tag, T>;
   parallelFor<W>(
       static_cast<int64_t>(rows.leaves.size()), threadsFor(p.m, p.n, ctx), ctx,
       [&]() {
-        W w{RadialSum<Tag, T>(kLeafSize, d, dv, in.plan.tile), PruneWalk()};
-        w.walk.reserve(cols);  // the walks must not allocate in the parallel region
+        W w{RadialSum<Tag, T>(kLeafSize, d, dv, in.plan.tile), PruneWalk(), std::vector<double>(dv)};
+        w.walk.reserve(cols, dv);  // the walks must not allocate in the parallel region
         return w;
       },
       [&](W& w, int64_t leaf) {
         const int node = rows.leaves[leaf];
         const std::size_t i0 = rows.begin[node];
         const int count = static_cast<int>(rows.end[node] - i0);
-        w.walk.start(cols, &rows.lo[static_cast<std::size_t>(node) * d], &rows.hi[static_cast<std::size_t>(node) * d], Tag,
-                     static_cast<double>(scale));
+        w.walk.start(cols, absB, dv, &rows.lo[static_cast<std::size_t>(node) * d],
+                     &rows.hi[static_cast<std::size_t>(node) * d], Tag, static_cast<double>(scale));
         w.sum.clear(count);
-        // The rows' own neighbourhood first: their partial Σ|K_ij b_j| scale the tolerance.
+        // The rows' own neighbourhood first: their partial Σ|K_ij b_j| set the budget.
         w.walk.keepTouching();
         w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
-        double theta = INFINITY;
+        double theta = INFINITY;  // phi <= theta for every dropped subtree keeps it within budget
         for (int c = 0; c < dv; ++c) {
-          if (totalAbs[c] == 0) continue;  // b_c = 0: every term is 0
           double least = INFINITY;
           for (int r = 0; r < count; ++r) least = std::min(least, w.sum.absAcc[r * dv + c]);
-          theta = std::min(theta, tol * least / totalAbs[c]);
+          w.budget[c] = tol * least;
+          if (absB[c] > 0) theta = std::min(theta, w.budget[c] / absB[c]);
         }
-        w.walk.keepAbove(theta);
+        // That theta is safe whatever the layout (dropped bounds <= theta·Σ|b|), and far
+        // too careful for most: try larger cut-offs first and keep the first whose dropped
+        // bounds, added up, fit the budget.
+        bool fits = false;
+        for (double factor : {1e6, 1e3}) {
+          w.walk.keepAbove(theta * factor);
+          fits = true;
+          for (int c = 0; c < dv; ++c) fits = fits && w.walk.dropped()[c] <= w.budget[c];
+          if (fits) break;
+        }
+        if (!fits) w.walk.keepAbove(theta);
         w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         for (int r = 0; r < count; ++r) {
           const std::size_t i = rows.order[i0 + r];
