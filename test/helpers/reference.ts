@@ -552,3 +552,120 @@ export function expectSumClose(actual: ArrayLike<number>, t: Table, axis: 0 | 1,
 export function tableValueAt(t: Table, axis: 0 | 1, cols: number): (p: number, q: number) => number {
   return (p, q) => t.get(axis, mathFloor(p / cols), q, (p % cols) % t.dim);
 }
+
+// ---------------------------------------------------------------------------------------
+// Block-sparse references: reductions over a subset of the reduced side (explicit ranges)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The reduced indices each output row reduces over, ascending (with multiplicity, as the
+ * engine visits an index once per range holding it). A row that keeps nothing gets the
+ * reduction of nothing.
+ */
+export type KeptLists = readonly Int32Array[];
+
+/**
+ * The kept lists from clusters, written from the definition of ranges (lib/ranges.ts) and
+ * independently of fromMatrix: a row in cluster a of `rowRanges` keeps the rows of every
+ * cluster b of `colRanges` with keep(a, b); rows in no cluster keep nothing.
+ */
+export function keptFromClusters(
+  rows: number, rowRanges: ArrayLike<number>, colRanges: ArrayLike<number>, keep: (a: number, b: number) => boolean,
+): Int32Array[] {
+  const none = new Int32Array(0);
+  const out: Int32Array[] = new Array<Int32Array>(rows).fill(none);
+  const nA = rowRanges.length / 2;
+  const nB = colRanges.length / 2;
+  for (let a = 0; a < nA; a++) {
+    const idx: number[] = [];
+    for (let b = 0; b < nB; b++) {
+      if (!keep(a, b)) continue;
+      for (let q = colRanges[2 * b]; q < colRanges[2 * b + 1]; q++) idx.push(q);
+    }
+    const list = Int32Array.from(idx).sort();
+    for (let r = rowRanges[2 * a]; r < rowRanges[2 * a + 1]; r++) out[r] = list;
+  }
+  return out;
+}
+
+/**
+ * The kept lists of one engine triple [ranges, slices, redranges] as KeOps reads it:
+ * cluster k of `ranges` reduces over the pairs of `redranges` numbered
+ * slices[k-1] .. slices[k] - 1 (slices[-1] = 0), in whatever order they are given.
+ */
+export function keptFromTriple(rows: number, ranges: ArrayLike<number>, slices: ArrayLike<number>, redranges: ArrayLike<number>): Int32Array[] {
+  const none = new Int32Array(0);
+  const out: Int32Array[] = new Array<Int32Array>(rows).fill(none);
+  for (let k = 0; k < ranges.length / 2; k++) {
+    const idx: number[] = [];
+    for (let s = k ? slices[k - 1] : 0; s < slices[k]; s++) {
+      for (let q = redranges[2 * s]; q < redranges[2 * s + 1]; q++) idx.push(q);
+    }
+    const list = Int32Array.from(idx).sort();
+    for (let r = ranges[2 * k]; r < ranges[2 * k + 1]; r++) out[r] = list;
+  }
+  return out;
+}
+
+/** Every output row keeps every reduced index (the kept lists of a call without ranges). */
+export function keptAll(rows: number, reduced: number): Int32Array[] {
+  const all = Int32Array.from({ length: reduced }, (_, q) => q);
+  return new Array<Int32Array>(rows).fill(all);
+}
+
+/** Output row r's kept pairs as a one-row table, reduced over its axis 1. */
+function keptRow(t: Table, axis: 0 | 1, r: number, kept: Int32Array): Table {
+  const d = t.dim;
+  const data = new Float64Array(kept.length * d);
+  for (let q = 0; q < kept.length; q++) for (let c = 0; c < d; c++) data[q * d + c] = t.get(axis, r, kept[q], c);
+  return new Table(1, kept.length, d, data);
+}
+
+function checkKept(t: Table, axis: 0 | 1, kept: KeptLists): number {
+  const R = t.rows(axis);
+  if (kept.length !== R) throw new Error(`kept lists: ${kept.length} rows, the table has ${R} output rows over axis ${axis}`);
+  return R;
+}
+
+/**
+ * A value reduction (refSum, refAbsSum, refLogSumExp, …) of every output row over its
+ * kept reduced indices only.
+ *
+ * @example
+ * const expected = refKept(table, 1, kept, refSum);
+ */
+export function refKept(t: Table, axis: 0 | 1, kept: KeptLists, reduce: (sub: Table, axis: 1) => Float64Array): Float64Array {
+  const R = checkKept(t, axis, kept);
+  const cols = reduce(new Table(1, 0, t.dim, new Float64Array(0)), 1).length;
+  const out = new Float64Array(R * cols);
+  for (let r = 0; r < R; r++) out.set(reduce(keptRow(t, axis, r, kept[r]), 1), r * cols);
+  return out;
+}
+
+/**
+ * A value-and-index reduction (refMin, refMax, refKMin) of every output row over its kept
+ * indices only; indices are the reduced side's own (-1 stays -1).
+ */
+export function refKeptArg(t: Table, axis: 0 | 1, kept: KeptLists, reduce: (sub: Table, axis: 1) => ArgResult): ArgResult {
+  const R = checkKept(t, axis, kept);
+  const cols = reduce(new Table(1, 0, t.dim, new Float64Array(0)), 1).values.length;
+  const values = new Float64Array(R * cols);
+  const indices = new Int32Array(R * cols);
+  for (let r = 0; r < R; r++) {
+    const res = reduce(keptRow(t, axis, r, kept[r]), 1);
+    values.set(res.values, r * cols);
+    for (let c = 0; c < cols; c++) {
+      const q = res.indices[c];
+      indices[r * cols + c] = q < 0 ? -1 : kept[r][q];
+    }
+  }
+  return { values, indices };
+}
+
+/** refSumSoftMaxWeight of every output row over its kept indices only (NaN, 0/0, where none). */
+export function refKeptSoftMax(f: Table, v: Table, axis: 0 | 1, kept: KeptLists): Float64Array {
+  const R = checkKept(f, axis, kept);
+  const out = new Float64Array(R * v.dim);
+  for (let r = 0; r < R; r++) out.set(refSumSoftMaxWeight(keptRow(f, axis, r, kept[r]), keptRow(v, axis, r, kept[r]), 1), r * v.dim);
+  return out;
+}

@@ -1,0 +1,127 @@
+// The fused loops of the recognised radial kernels: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j
+// over given j ranges, with the squared distance kept in registers for small D.
+// Included only by the per-instruction-set sources, inside their namespace.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../maths/radial.h"
+#include "parallel.h"
+
+namespace lk {
+namespace LK_ISA_NS {
+
+// One row of the fused sum for a small, fixed D and one column of b: the squared
+// distance stays in registers, one pass over the tile (y and b already offset to it).
+// With Abs, also adds Σ |phi·b| to *absSum (the pruning walk's scale).
+template <int Tag, int D, typename T, bool Abs>
+T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale, T* absSum) {
+  T xk[D];
+  for (int k = 0; k < D; ++k) xk[k] = xi[k];
+  T sum = 0, asum = 0;
+#pragma omp simd reduction(+ : sum, asum)
+  for (int t = 0; t < len; ++t) {
+    T q = 0;
+    for (int k = 0; k < D; ++k) {
+      const T diff = xk[k] - y[k * n + t];
+      q += diff * diff;
+    }
+    const T term = radial<Tag>(scale * q) * b[t];
+    sum += term;
+    if (Abs) asum += std::fabs(term);
+  }
+  if (Abs) *absSum += asum;
+  return sum;
+}
+
+template <typename T>
+using RadialRowFn = T (*)(const T*, const T*, std::size_t, const T*, int, T, T*);
+
+template <int Tag, typename T, bool Abs>
+RadialRowFn<T> fixedRadialRow(int d) {
+  switch (d) {
+    case 1: return radialRow<Tag, 1, T, Abs>;
+    case 2: return radialRow<Tag, 2, T, Abs>;
+    case 3: return radialRow<Tag, 3, T, Abs>;
+    case 4: return radialRow<Tag, 4, T, Abs>;
+  }
+  return nullptr;
+}
+
+// The fused radial-kernel sum: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j, for one block
+// of rows at a time (acc holds their sums). y and b are component-major with n values
+// per component; spans of j are at most one tile long.
+template <int Tag, typename T>
+struct RadialSum {
+  int d, dv, tile;
+  std::vector<double> acc, absAcc;  // rows × dv
+  std::vector<T> dist, phi;
+  RadialRowFn<T> fixed, fixedAbs;
+  RadialSum(int rows, int d, int dv, int tile)
+      : d(d), dv(dv), tile(tile), acc(static_cast<std::size_t>(rows) * dv), absAcc(acc.size()), dist(tile), phi(tile),
+        fixed(dv == 1 ? fixedRadialRow<Tag, T, false>(d) : nullptr),
+        fixedAbs(dv == 1 ? fixedRadialRow<Tag, T, true>(d) : nullptr) {}
+
+  void clear(int rows) {
+    std::fill(acc.begin(), acc.begin() + static_cast<std::size_t>(rows) * dv, 0.0);
+    std::fill(absAcc.begin(), absAcc.begin() + static_cast<std::size_t>(rows) * dv, 0.0);
+  }
+
+  // acc[r] += Σ_{j0 <= j < j0 + len} phi(scale·|xi - y_j|²)·b_j, len <= tile; with Abs,
+  // absAcc[r] += Σ |phi·b_j| too.
+  template <bool Abs>
+  void span(int r, const T* xi, const T* y, const T* b, std::size_t n, std::size_t j0, int len, T scale) {
+    if (fixed) {
+      T asum = 0;
+      acc[r] += (Abs ? fixedAbs : fixed)(xi, y + j0, n, b + j0, len, scale, &asum);
+      if (Abs) absAcc[r] += asum;
+      return;
+    }
+    T* __restrict s = dist.data();
+    T* __restrict f = phi.data();
+    {
+      const T xk = xi[0];
+      const T* __restrict yk = y + j0;
+      for (int t = 0; t < len; ++t) {
+        const T diff = xk - yk[t];
+        s[t] = diff * diff;
+      }
+    }
+    for (int c = 1; c < d; ++c) {
+      const T xk = xi[c];
+      const T* __restrict yk = y + c * n + j0;
+      for (int t = 0; t < len; ++t) {
+        const T diff = xk - yk[t];
+        s[t] += diff * diff;
+      }
+    }
+    for (int t = 0; t < len; ++t) f[t] = radial<Tag>(scale * s[t]);
+    for (int c = 0; c < dv; ++c) {
+      const T* __restrict bj = b + c * n + j0;
+      T sum = 0, asum = 0;
+#pragma omp simd reduction(+ : sum, asum)
+      for (int t = 0; t < len; ++t) {
+        sum += f[t] * bj[t];
+        if (Abs) asum += std::fabs(f[t] * bj[t]);
+      }
+      acc[r * dv + c] += sum;
+      if (Abs) absAcc[r * dv + c] += asum;
+    }
+  }
+
+  // Adds the j ranges [first, second) for rows i0 .. i0 + rows of x (row-major), tile by tile.
+  template <bool Abs>
+  void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
+              std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k)
+      for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile) {
+        const int len = static_cast<int>(std::min<std::size_t>(tile, j[k].second - j0));
+        for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
+      }
+  }
+};
+
+
+}  // namespace LK_ISA_NS
+}  // namespace lk
