@@ -36,3 +36,20 @@ export class AbortError extends LazyKernelError {
     this.name = 'AbortError';
   }
 }
+
+/**
+ * An error from the native addon as one of the library's: bad explicit ranges are an
+ * OptionError, anything else (a solve that broke down, memory) a LazyKernelError with
+ * the engine's message. The library's own errors and aborts pass through.
+ *
+ * @example
+ * try { addon.reduceSync(program, args, options); } catch (e) { throw fromNative(e); }
+ */
+export function fromNative(err: unknown): Error {
+  if (err instanceof LazyKernelError) return err;
+  // The addon's errors may come from another realm (jest's sandbox): no instanceof Error.
+  const e = err as { name?: unknown; message?: unknown } | null;
+  if (e?.name === 'AbortError') return err as Error;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return message.startsWith('invalid ranges') ? new OptionError(message) : new LazyKernelError(message);
+}

@@ -1,5 +1,5 @@
 import { addon, NativeRunOptions } from './addon';
-import { AbortError, OptionError } from './errors';
+import { AbortError, fromNative, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
 import { engineRanges, Ranges } from './ranges';
 import type { FloatArray } from './tensor';
@@ -84,7 +84,7 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
   try {
     pending = addon.reduce(program, args, cancel, engineOptions(opts, axis));
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(fromNative(err));
   }
   // Attached after the call, so a call rejected at once leaves no listener behind; no
   // abort can be dispatched in between (both happen in this synchronous turn).
@@ -97,7 +97,7 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
     },
     (err: Error) => {
       signal?.removeEventListener('abort', onAbort);
-      throw Atomics.load(cancel, 0) ? new AbortError() : err;
+      throw Atomics.load(cancel, 0) ? new AbortError() : fromNative(err);
     },
   );
 }
@@ -105,5 +105,9 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
 /** The same as {@link execute}, on the calling thread; for scripts. */
 export function executeSync(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): NativeResult {
   checkBackend(opts);
-  return addon.reduceSync(program, args, engineOptions(opts, axis));
+  try {
+    return addon.reduceSync(program, args, engineOptions(opts, axis));
+  } catch (err) {
+    throw fromNative(err);
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { types } from 'node:util';
 import { addon, NativeSolveOptions, NativeSolveResult } from './addon';
-import { AbortError, OptionError, ShapeError } from './errors';
+import { AbortError, fromNative, OptionError, ShapeError } from './errors';
 import { compileFormula } from './genred';
 import type { Program } from './formula/program';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
@@ -197,7 +197,7 @@ function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
     pending = addon.solve(p.program, p.args, p.slot, p.b, p.native, cancel, progress);
   } catch (err) {
     signal?.removeEventListener('abort', onAbort);
-    throw err;
+    throw fromNative(err);
   }
   return pending.then(
     (result) => {
@@ -208,13 +208,17 @@ function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
     (err: Error) => {
       signal?.removeEventListener('abort', onAbort);
       if (callbackFailed) throw callbackError;
-      throw Atomics.load(cancel, 0) ? new AbortError() : err;
+      throw Atomics.load(cancel, 0) ? new AbortError() : fromNative(err);
     },
   );
 }
 
 function solveSync(p: PreparedSolve): SolveResult {
-  return finish(p, addon.solveSync(p.program, p.args, p.slot, p.b, p.native));
+  try {
+    return finish(p, addon.solveSync(p.program, p.args, p.slot, p.b, p.native));
+  } catch (err) {
+    throw fromNative(err);
+  }
 }
 
 /**

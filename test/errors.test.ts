@@ -8,7 +8,7 @@
  */
 import * as util from 'util';
 import {
-  DTypeError, FormulaSyntaxError, Genred, info, LazyKernelError, OptionError, ShapeError, Vi, Vj, Pm,
+  DTypeError, FormulaSyntaxError, Genred, info, KernelSolve, LazyKernelError, OptionError, ShapeError, Vi, Vj, Pm,
 } from '../lib/index';
 import { addon } from '../lib/addon';
 import type { Program } from '../lib/formula/program';
@@ -507,5 +507,26 @@ describe('the raw addon answers malformed programs with a JS error, never a cras
     const r = addon.reduceSync({ ...c.program, k: 4 }, c.args);
     expect(Array.from(r.values as Float64Array)).toEqual([1, 9, Infinity, Infinity, 0, 4, Infinity, Infinity]);
     expect(Array.from(r.indices as Int32Array)).toEqual([1, 0, -1, -1, 1, 0, -1, -1]);
+  });
+});
+
+describe('errors raised inside the engine reach callers as the library\'s errors', () => {
+  test('ranges out of bounds are an OptionError from run and runSync', async () => {
+    const g = new Genred('SqDist(x,y)', ['x = Vi(1)', 'y = Vj(1)'], { reduction: 'Min', axis: 1 });
+    const x = new Float64Array([0, 1, 2]);
+    const i = Int32Array.from([0, 4]); // past the 3 rows
+    const ranges = [i, Int32Array.from([1]), Int32Array.from([0, 3]), Int32Array.from([0, 3]), Int32Array.from([1]), Int32Array.from([0, 3])] as const;
+    expect(() => g.runSync([x, x], { ranges })).toThrow(OptionError);
+    await expect(g.run([x, x], { ranges })).rejects.toThrow(OptionError);
+    await expect(g.run([x, x], { ranges })).rejects.toThrow(/^invalid ranges/);
+  });
+
+  test('a solve that breaks down on NaN is a LazyKernelError naming the cause', async () => {
+    const solver = new KernelSolve('Exp(-SqDist(x,y))*a', ['x = Vi(1)', 'y = Vj(1)', 'a = Vj(1)'], 'a', { axis: 1 });
+    const x = new Float64Array([0, 1, 2]);
+    const b = new Float64Array([1, Number.NaN, 1]);
+    expect(() => solver.runSync([x, x, b], { alpha: 1 })).toThrow(LazyKernelError);
+    await expect(solver.run([x, x, b], { alpha: 1 })).rejects.toThrow(LazyKernelError);
+    await expect(solver.run([x, x, b], { alpha: 1 })).rejects.toThrow(/not finite/);
   });
 });
