@@ -11,12 +11,14 @@ export interface RunOptions {
   /** Cancels a queued or running job; the promise rejects with an AbortError. */
   signal?: AbortSignal;
   /**
-   * Block-sparse pruning; default true. It applies to the recognised radial kernels
-   * (Gaussian, Laplace, Cauchy, inverse multiquadric, Matérn 3/2 and 5/2, times a
-   * j-vector b) in a Sum, matvec and KernelSolve, when the kernel decays (scale > 0).
-   * Points are clustered; cluster pairs whose kernel bound is negligible are skipped.
-   * For every output row i and column c of b, the terms dropped add up to at most
-   * `pruneTolerance · Σ_j |K_ij b_jc|`. `false` computes every pair.
+   * Block-sparse pruning. It applies to the recognised radial kernels (Gaussian,
+   * Laplace, Cauchy, inverse multiquadric, Matérn 3/2 and 5/2, times a j-vector b) in a
+   * Sum, matvec and KernelSolve, when the kernel decays (scale > 0). Points are
+   * clustered; cluster pairs whose kernel bound is negligible are skipped. For every
+   * output row i and column c of b, the terms dropped add up to at most
+   * `pruneTolerance · Σ_j |K_ij b_jc|`. Left out (the default), the engine prunes calls
+   * of at least 2^24 pairs, where clustering pays for itself (or any call when a
+   * pruneTolerance is given); `true` prunes whatever the size; `false` computes every pair.
    *
    * @example
    * await gauss.run(args, { prune: false }); // every pair, as KeOps without ranges
@@ -64,7 +66,9 @@ export function checkBackend(opts: RunOptions): void {
  * drops) and the ranges triple for the engine's reduction over j, given the call's axis.
  */
 export function engineOptions(opts: RunOptions, axis: 0 | 1): NativeRunOptions {
-  const native: NativeRunOptions = { prune: opts.prune ?? true, pruneTolerance: opts.pruneTolerance };
+  // A tolerance asks for pruning; neither leaves the choice to the engine.
+  const prune = opts.prune ?? (opts.pruneTolerance !== undefined ? true : undefined);
+  const native: NativeRunOptions = { prune, pruneTolerance: opts.pruneTolerance };
   if (opts.ranges !== undefined) native.ranges = engineRanges(opts.ranges, axis);
   return native;
 }

@@ -15,8 +15,9 @@ struct RunContext {
   int threads = 1;
   // Nonzero: stop at the next block of rows and throw Cancelled. May be null.
   const int32_t* cancel = nullptr;
-  // Block-sparse pruning of the radial kernels (cpu/cluster.h says what it drops).
-  bool prune = true;
+  // Block-sparse pruning of the radial kernels (cpu/cluster.h says what it drops):
+  // AUTO prunes where it is sound and the call is large enough to pay for clustering.
+  enum Prune { OFF, ON, AUTO } prune = AUTO;
   double pruneTolerance = -1;  // negative: the unit roundoff of the data's type
   // Clusters kept across the products of one solve; null: built per call.
   PruneCache* cache = nullptr;

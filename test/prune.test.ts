@@ -174,8 +174,10 @@ function args(p: Problem, dtype: DType): unknown[] {
 }
 
 /** Runs the problem's Sum and checks the result's type and shape. */
+// prune: true unless a test says otherwise: these sizes are below the 2^24 pairs from
+// which the engine prunes of its own accord.
 function runSync(p: Problem, dtype: DType, opts: RunOptions = {}, formula?: string): Float32Array | Float64Array {
-  const t = asTensor(operator(p.kernel, p.D, p.dv, p.axis, formula).runSync(args(p, dtype), opts));
+  const t = asTensor(operator(p.kernel, p.D, p.dv, p.axis, formula).runSync(args(p, dtype), { prune: true, ...opts }));
   expect(t.shape).toEqual([p.M, p.dv]);
   const ok = dtype === 'float32' ? util.types.isFloat32Array(t.data) : util.types.isFloat64Array(t.data);
   if (!ok) throw new Error(`expected ${dtype} output`);
@@ -601,7 +603,7 @@ describe('other spellings of the kernels (lib/formula/kernels.ts) prune with the
     const prob = p();
     const op = new Genred(formula, [`x = Vi(${D})`, `y = Vj(${D})`, 'b = Vj(1)', ...aliases], { reduction: 'Sum', axis: 1 });
     const a = [pick(prob.x, dtype), pick(prob.y, dtype), pick(prob.b, dtype), ...params];
-    const byDefault = asTensor(op.runSync(a)).data;
+    const byDefault = asTensor(op.runSync(a, { prune: true })).data;
     const loose = asTensor(op.runSync(a, { pruneTolerance: 0.1 })).data;
     const full = asTensor(op.runSync(a, { prune: false })).data;
     expectBound(full, ref(), 0, dtype, 1, 'prune: false');
@@ -651,6 +653,23 @@ describe('pruneTolerance and prune options', () => {
   });
 });
 
+describe('automatic pruning', () => {
+  test('left to the engine, a call below 2^24 pairs computes every pair: bit-identical to prune: false', () => {
+    const rng = new Rng(990);
+    const n = 1003;
+    const x = points(rng, n, 3);
+    const b = uniform(rng, n, -1, 1);
+    const op = new Genred('Exp(-g*SqDist(x,y))*b', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'], { reduction: 'Sum', axis: 1 });
+    const a = [x, x, b, NARROW];
+    const auto = asTensor(op.runSync(a)).data;
+    const full = asTensor(op.runSync(a, { prune: false })).data;
+    const forced = asTensor(op.runSync(a, { prune: true, pruneTolerance: 0.1 })).data;
+    expect(Array.from(auto)).toEqual(Array.from(full));
+    // The same call with pruning asked for does drop terms (so the first check can fail).
+    expect(Array.from(forced)).not.toEqual(Array.from(full));
+  });
+});
+
 describe('pruning inside KernelSolve', () => {
   // The seed setting: γ = 1/0.01², α = 0.8, tol 1e-6, ~3000 uniform points in [0,1]^3.
   const n = 3001;
@@ -696,7 +715,7 @@ describe('pruning inside KernelSolve', () => {
   test.each(DTYPES)('the default-pruned solve and the prune: false solve agree within the solver tolerance, with truthful residuals (%s)', (dtype) => {
     const { x, b } = data();
     const a = [pick(x, dtype), pick(x, dtype), pick(b, dtype), NARROW];
-    const pruned: SolveResult = solver.runSync(a, { alpha, tol });
+    const pruned: SolveResult = solver.runSync(a, { alpha, tol, prune: true });
     const full: SolveResult = solver.runSync(a, { alpha, tol, prune: false });
     for (const [name, r] of [['pruned', pruned], ['prune: false', full]] as const) {
       expect(r.converged).toBe(true);

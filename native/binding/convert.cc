@@ -139,7 +139,7 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
   Napi::Value prune = o.Get("prune");
   if (!prune.IsUndefined()) {
     if (!prune.IsBoolean()) throw Napi::TypeError::New(env, "options.prune must be a boolean");
-    ctx.prune = prune.As<Napi::Boolean>().Value();
+    ctx.prune = prune.As<Napi::Boolean>().Value() ? RunContext::ON : RunContext::OFF;
   }
   Napi::Value tol = o.Get("pruneTolerance");
   if (!tol.IsUndefined()) {

@@ -42,7 +42,7 @@ Napi::Object toJs(Napi::Env env, const Result& r);
 Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data);
 
 // The run options of lib/run.ts that reach the engine: { prune?, pruneTolerance?,
-// ranges? }, or undefined for the defaults. Sets ctx's fields; explicit ranges
+// ranges? }, or undefined for the defaults (prune left out: automatic). Sets ctx's fields; explicit ranges
 // ([ranges_i, slices_i, redranges_j], Int32Arrays) are copied into `ranges`, which ctx
 // then points at. They are checked against the sizes later, with checkRanges.
 void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges);
