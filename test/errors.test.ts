@@ -530,3 +530,31 @@ describe('errors raised inside the engine reach callers as the library\'s errors
     await expect(solver.run([x, x, b], { alpha: 1 })).rejects.toThrow(/not finite/);
   });
 });
+
+describe('arrays detached while the addon reads its arguments', () => {
+  test('a getter that moves an earlier argument\'s buffer away cannot make reduceSync read it', () => {
+    const g = new Genred('x', ['x = Vi(1)', 'y = Vj(1)'], { reduction: 'Sum', axis: 1 });
+    const x = new Float64Array([1, 2, 3]);
+    const y = new Float64Array([1, 1]);
+    const { program } = g.compiled.bind([x, y]);
+    const args: Float64Array[] = [x];
+    let moved: ArrayBuffer | undefined;
+    Object.defineProperty(args, 1, {
+      get() {
+        moved = structuredClone(x.buffer, { transfer: [x.buffer] });
+        new Float64Array(moved).fill(7);
+        return y;
+      },
+    });
+    Object.defineProperty(args, 'length', { value: 2 });
+    // Either a clear error (x is now empty) or the sums of the values x held: never 7s.
+    let out: Float64Array | undefined;
+    try {
+      out = addon.reduceSync(program, args).values as Float64Array;
+    } catch (e) {
+      expect(util.types.isNativeError(e)).toBe(true);
+    }
+    expect(moved).toBeDefined();
+    if (out !== undefined) expect(Array.from(out)).not.toContain(14);
+  });
+});

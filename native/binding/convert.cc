@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 
@@ -16,6 +17,8 @@ Napi::Value field(const Napi::Object& o, const char* name) {
   return o.Get(name);
 }
 
+int32_t int32Field(const Napi::Object& o, const char* name);
+
 int64_t intField(const Napi::Object& o, const char* name) {
   Napi::Value v = field(o, name);
   if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " must be a number");
@@ -23,6 +26,13 @@ int64_t intField(const Napi::Object& o, const char* name) {
   if (!(d >= -2147483648.0 && d <= 9.0e15) || d != static_cast<double>(static_cast<int64_t>(d)))
     throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " must be an integer");
   return static_cast<int64_t>(d);
+}
+
+// A field that must fit an int32 (a register, a reduction code, k): no silent wrap.
+int32_t int32Field(const Napi::Object& o, const char* name) {
+  int64_t v = intField(o, name);
+  if (v < INT32_MIN || v > INT32_MAX) throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " is out of range");
+  return static_cast<int32_t>(v);
 }
 
 template <typename T, napi_typedarray_type Kind>
@@ -47,7 +57,7 @@ ProgramSpec readSpec(const Napi::Value& value) {
   if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "program must be an object");
   Napi::Object o = value.As<Napi::Object>();
   ProgramSpec s;
-  s.version = static_cast<int>(intField(o, "version"));
+  s.version = int32Field(o, "version");
   Napi::Value dtype = field(o, "dtype");
   std::string dt = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
   if (dt != "float32" && dt != "float64")
@@ -60,10 +70,10 @@ ProgramSpec readSpec(const Napi::Value& value) {
   s.code = arrayField<int32_t, napi_int32_array>(o, "code");
   s.kernel = arrayField<int32_t, napi_int32_array>(o, "kernel");
   s.consts = arrayField<double, napi_float64_array>(o, "consts");
-  s.result = static_cast<int32_t>(intField(o, "result"));
-  s.weights = static_cast<int32_t>(intField(o, "weights"));
-  s.reduction = static_cast<int32_t>(intField(o, "reduction"));
-  s.k = static_cast<int32_t>(intField(o, "k"));
+  s.result = int32Field(o, "result");
+  s.weights = int32Field(o, "weights");
+  s.reduction = int32Field(o, "reduction");
+  s.k = int32Field(o, "k");
   return s;
 }
 
@@ -71,9 +81,13 @@ Args readArgs(const Napi::Value& value, bool copy) {
   Napi::Env env = value.Env();
   if (!value.IsArray()) throw Napi::TypeError::New(env, "args must be an array of typed arrays");
   Napi::Array arr = value.As<Napi::Array>();
+  // Every element first: a getter may run JS (and detach an earlier array's buffer), so
+  // no pointer is taken until no more JS can run.
+  std::vector<Napi::Value> values;
+  for (uint32_t s = 0; s < arr.Length(); ++s) values.push_back(arr.Get(s));
   Args a;
-  for (uint32_t s = 0; s < arr.Length(); ++s) {
-    Napi::Value v = arr.Get(s);
+  for (uint32_t s = 0; s < values.size(); ++s) {
+    Napi::Value v = values[s];
     napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
     if (t != napi_float32_array && t != napi_float64_array)
       throw Napi::TypeError::New(env, "argument " + std::to_string(s) + " must be a Float32Array or Float64Array");

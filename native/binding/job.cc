@@ -58,9 +58,10 @@ void Job::deliver(Napi::Env env, Napi::Function fn, Job* job, Message* msg) {
   p.Set("residual", msg->residual);
   try {
     fn.Call({p});
-  } catch (const Napi::Error& e) {
-    // A throwing progress callback must not take the process down; surface it.
-    e.ThrowAsJavaScriptException();
+  } catch (const Napi::Error&) {
+    // Dropped: rethrowing from a thread-safe call is an uncaught exception, which a
+    // future Node policy turns into exit. lib/solve.ts wraps the user's callback and
+    // turns its error into the solve's rejection.
   }
 }
 

@@ -38,8 +38,6 @@ struct SolveSetup {
   SolveSetup(const Napi::CallbackInfo& info, bool copy) {
     Napi::Env env = info.Env();
     ProgramSpec spec = readSpec(info[0]);
-    args = readArgs(info[1], copy);
-    program = std::make_unique<Program>(decodeProgram(spec, args.info));
     dtype = spec.dtype;
     if (spec.reduction != RED_Sum) throw Napi::Error::New(env, "solve: the program must be a Sum reduction");
     if (spec.m != spec.n)
@@ -55,8 +53,6 @@ struct SolveSetup {
         slot = static_cast<std::size_t>(s);
       }
     if (!found) throw Napi::Error::New(env, "solve: the unknown must be a j-variable of the program");
-    if (spec.regDims[spec.result] != dv)
-      throw Napi::Error::New(env, "solve: the formula's dimension differs from the unknown's");
     n = static_cast<std::size_t>(spec.n);
     b = readFloat64(info[3], n * dv, "b");
     if (!info[4].IsObject()) throw Napi::TypeError::New(env, "solve: options must be an object");
@@ -73,6 +69,12 @@ struct SolveSetup {
     options.maxIter = static_cast<int>(maxIter);
     x = o.Has("x0") && !o.Get("x0").IsUndefined() ? readFloat64(o.Get("x0"), n * dv, "x0")
                                                   : std::vector<double>(n * dv, 0.0);
+    // The arrays last: reading the options above may run JS (getters) that could detach
+    // a buffer whose pointer had already been taken.
+    args = readArgs(info[1], copy);
+    program = std::make_unique<Program>(decodeProgram(spec, args.info));
+    if (program->regDims[program->result] != dv)
+      throw Napi::Error::New(env, "solve: the formula's dimension differs from the unknown's");
   }
 
   // Runs CG with K·v through the engine: v goes into the unknown's slot in the data's
@@ -80,9 +82,11 @@ struct SolveSetup {
   CgReport run(const int32_t* cancel, const Progress& progress) {
     RunContext ctx = runOptions;
     ctx.threads = threadCount();
-    // The points do not change between products: cluster them once per solve.
+    // The points do not change between products: cluster them once per solve (unless
+    // the unknown is itself one of the kernel's point sets).
     PruneCache clusters;
-    ctx.cache = &clusters;
+    const FusedKernel& k = program->kernel;
+    if (k.x != static_cast<int>(slot) && k.y != static_cast<int>(slot)) ctx.cache = &clusters;
     ctx.cancel = cancel;
     options.cancel = cancel;
     std::size_t len = n * dv, width = dtype == F32 ? 4 : 8;
