@@ -74,19 +74,22 @@ export function engineOptions(opts: RunOptions, axis: 0 | 1): NativeRunOptions {
 }
 
 /**
- * Runs a lowered program on the native job queue, off the event loop.
- * `args` are the arrays of the program's argument slots, all of its dtype.
+ * Starts a native job with a cancel flag wired to `signal`, and settles as the library
+ * does: an AbortError when the job saw the flag set, the library's error class for any
+ * other failure. `start` may set the flag itself (lib/solve.ts does, when a progress
+ * callback throws).
+ *
+ * @example
+ * const result = await cancellable(opts.signal, (cancel) => addon.reduce(program, args, cancel));
  */
-export function execute(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): Promise<NativeResult> {
-  checkBackend(opts);
-  const { signal } = opts;
+export function cancellable<T>(signal: AbortSignal | undefined, start: (cancel: Int32Array) => Promise<T>): Promise<T> {
   if (signal?.aborted) return Promise.reject(new AbortError());
-  // The native job polls this flag between blocks of rows; a SharedArrayBuffer keeps
-  // the store visible to the worker thread.
+  // The native job polls this flag between blocks of rows (and a solve between
+  // iterations); a SharedArrayBuffer keeps the store visible to the worker thread.
   const cancel = new Int32Array(new SharedArrayBuffer(4));
-  let pending: Promise<NativeResult>;
+  let pending: Promise<T>;
   try {
-    pending = addon.reduce(program, args, cancel, engineOptions(opts, axis));
+    pending = start(cancel);
   } catch (err) {
     return Promise.reject(fromNative(err));
   }
@@ -99,11 +102,20 @@ export function execute(program: Program, args: FloatArray[], opts: RunOptions =
       signal?.removeEventListener('abort', onAbort);
       return result;
     },
-    (err: Error) => {
+    (err: unknown) => {
       signal?.removeEventListener('abort', onAbort);
       throw Atomics.load(cancel, 0) ? new AbortError() : fromNative(err);
     },
   );
+}
+
+/**
+ * Runs a lowered program on the native job queue, off the event loop.
+ * `args` are the arrays of the program's argument slots, all of its dtype.
+ */
+export function execute(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): Promise<NativeResult> {
+  checkBackend(opts);
+  return cancellable(opts.signal, (cancel) => addon.reduce(program, args, cancel, engineOptions(opts, axis)));
 }
 
 /** The same as {@link execute}, on the calling thread; for scripts. */

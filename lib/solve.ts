@@ -5,11 +5,11 @@
  */
 import { types } from 'node:util';
 import { addon, NativeSolveOptions, NativeSolveResult } from './addon';
-import { AbortError, fromNative, OptionError, ShapeError } from './errors';
+import { fromNative, OptionError, ShapeError } from './errors';
 import { compileFormula } from './genred';
 import type { Program } from './formula/program';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
-import { checkBackend, engineOptions, RunOptions } from './run';
+import { cancellable, checkBackend, engineOptions, RunOptions } from './run';
 import { ArgSpec, DType, FloatArray, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
 
 /** A progress report: the iteration just finished and the worst column's relative residual. */
@@ -173,42 +173,29 @@ function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
 
 /** Runs a prepared solve on the job queue, with cancel (AbortSignal) and progress wired as in run.ts. */
 function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
-  const { signal, onProgress } = o;
-  if (signal?.aborted) return Promise.reject(new AbortError());
-  // The native solve polls this flag between iterations (and the engine between blocks).
-  const cancel = new Int32Array(new SharedArrayBuffer(4));
-  const onAbort = (): void => { Atomics.store(cancel, 0, 1); };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const { onProgress } = o;
   // A throwing callback stops the solve; its error is what the promise rejects with.
   let callbackFailed = false;
   let callbackError: unknown;
-  const progress = onProgress === undefined ? undefined : (q: SolveProgress): void => {
-    if (callbackFailed) return;
-    try {
-      onProgress({ iteration: q.iteration, residual: q.residual });
-    } catch (e) {
-      callbackFailed = true;
-      callbackError = e;
-      Atomics.store(cancel, 0, 1);
-    }
-  };
-  let pending: Promise<NativeSolveResult>;
-  try {
-    pending = addon.solve(p.program, p.args, p.slot, p.b, p.native, cancel, progress);
-  } catch (err) {
-    signal?.removeEventListener('abort', onAbort);
-    throw fromNative(err);
-  }
-  return pending.then(
+  return cancellable(o.signal, (cancel) => {
+    const progress = onProgress === undefined ? undefined : (q: SolveProgress): void => {
+      if (callbackFailed) return;
+      try {
+        onProgress({ iteration: q.iteration, residual: q.residual });
+      } catch (e) {
+        callbackFailed = true;
+        callbackError = e;
+        Atomics.store(cancel, 0, 1);
+      }
+    };
+    return addon.solve(p.program, p.args, p.slot, p.b, p.native, cancel, progress);
+  }).then(
     (result) => {
-      signal?.removeEventListener('abort', onAbort);
       if (callbackFailed) throw callbackError;
       return finish(p, result);
     },
-    (err: Error) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (callbackFailed) throw callbackError;
-      throw Atomics.load(cancel, 0) ? new AbortError() : fromNative(err);
+    (err: unknown) => {
+      throw callbackFailed ? callbackError : err;
     },
   );
 }
