@@ -7,6 +7,7 @@
 // slices; rows are shared out in blocks across OpenMP threads (parallel.h).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "accumulators.h"
@@ -141,19 +142,31 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
 // took 15.5 ms pruned against 8.0 ms not, N = 5000 42 ms against 59 ms.
 constexpr double kAutoPrunePairs = 16.0 * 1024 * 1024;
 
-// Pruned where it is sound: a decreasing profile (scale > 0; NaN is not), more columns
-// than one cluster, no explicit ranges (the caller's ranges rule); and, unless asked
-// for, only where it pays.
-template <int Tag, typename T>
-void reduceRadialAuto(const Inputs<T>& in, T* values, const RunContext& ctx) {
+// The tolerance when this call prunes, else -1. Pruned where it is sound: a decreasing
+// profile (scale > 0; NaN is not), more columns than one cluster, no explicit ranges
+// (the caller's ranges rule); and, unless asked for, only where it pays.
+template <typename T>
+double pruneTolerance(const Inputs<T>& in, const RunContext& ctx) {
   const double scale = in.params[in.p.kernel.scale].p[0];
   const bool pays = static_cast<double>(in.p.m) * static_cast<double>(in.p.n) >= kAutoPrunePairs;
   const bool wanted = ctx.prune == RunContext::ON || (ctx.prune == RunContext::AUTO && pays);
-  if (wanted && !ctx.ranges && scale > 0 && in.p.n > static_cast<std::size_t>(kLeafSize)) {
-    const double unitRoundoff = sizeof(T) == 4 ? 0x1p-24 : 0x1p-53;
-    return reduceRadialPruned<Tag>(in, values, ctx, ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff);
+  if (!wanted || ctx.ranges || !(scale > 0) || in.p.n <= static_cast<std::size_t>(kLeafSize)) return -1;
+  const double unitRoundoff = sizeof(T) == 4 ? 0x1p-24 : 0x1p-53;
+  return ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff;
+}
+
+// Calls f(std::integral_constant<int, tag>) for a fused kernel's tag, so that each kernel
+// gets its own instantiation of the loops.
+template <typename F>
+void byKernel(int tag, F&& f) {
+  switch (tag) {
+    case KERNEL_gaussian: return f(std::integral_constant<int, KERNEL_gaussian>());
+    case KERNEL_laplace: return f(std::integral_constant<int, KERNEL_laplace>());
+    case KERNEL_cauchy: return f(std::integral_constant<int, KERNEL_cauchy>());
+    case KERNEL_imq: return f(std::integral_constant<int, KERNEL_imq>());
+    case KERNEL_matern32: return f(std::integral_constant<int, KERNEL_matern32>());
+    case KERNEL_matern52: return f(std::integral_constant<int, KERNEL_matern52>());
   }
-  reduceRadial<Tag>(in, values, ctx);
 }
 
 template <typename T>
@@ -161,6 +174,17 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
   const Plan plan = makePlan(p, sizeof(T));
   const T* const* args = reinterpret_cast<const T* const*>(rawArgs);
   Inputs<T> in{p, plan, args, {}, {}, {}};
+
+  // Parameter-only registers, once per call.
+  in.params.resize(p.code.size());
+  in.paramBuf.resize(plan.size[PARAM] + 1);
+  for (int reg : plan.byLevel[PARAM]) evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true);
+
+  // The pruned path sorts its own copies of the points: it needs nothing below.
+  if (p.kernel.tag != KERNEL_none) {
+    const double tol = pruneTolerance(in, ctx);
+    if (tol >= 0) return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value>(in, values, ctx, tol); });
+  }
 
   // j-variables component-major, once per call: O(N·D) beside O(M·N) work.
   std::vector<std::vector<T>> transposed(p.vars.size());
@@ -179,21 +203,8 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
     in.soa[v] = t.data();
   }
 
-  // Parameter-only registers, once per call.
-  in.params.resize(p.code.size());
-  in.paramBuf.resize(plan.size[PARAM] + 1);
-  for (int reg : plan.byLevel[PARAM]) evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true);
-
-  if (p.kernel.tag != KERNEL_none) {
-    switch (p.kernel.tag) {
-      case KERNEL_gaussian: return reduceRadialAuto<KERNEL_gaussian>(in, values, ctx);
-      case KERNEL_laplace: return reduceRadialAuto<KERNEL_laplace>(in, values, ctx);
-      case KERNEL_cauchy: return reduceRadialAuto<KERNEL_cauchy>(in, values, ctx);
-      case KERNEL_imq: return reduceRadialAuto<KERNEL_imq>(in, values, ctx);
-      case KERNEL_matern32: return reduceRadialAuto<KERNEL_matern32>(in, values, ctx);
-      case KERNEL_matern52: return reduceRadialAuto<KERNEL_matern52>(in, values, ctx);
-    }
-  }
+  if (p.kernel.tag != KERNEL_none)
+    return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value>(in, values, ctx); });
 
   const int dim = p.regDims[p.result];
   const int tile = plan.tile;
