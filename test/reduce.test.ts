@@ -831,6 +831,18 @@ describe('op families of the formula language (Sum over j against a float64 form
   const sign = (v: number): number => (v > 0 ? 1 : v < 0 ? -1 : 0);
   const each = (a: number[], f: (v: number, c: number) => number): number[] => a.map(f);
   const sq = (a: number[]): number => a.reduce((s, v) => s + v * v, 0);
+  // The weighted squared norm of d = u - v (WeightedSqNorm(w,u-v) and WeightedSqDist(w,u,v)
+  // are the same number), for a weight of dimension 1, D and D×D (symmetric, row-major).
+  const weightedSq = {
+    isotropic: (u: number[], v: number[], g: number[]): number => g[0] * sqdist(u, v),
+    diagonal: (u: number[], v: number[], p: number[]): number => each(u, (uc, c) => p[c] * (uc - v[c]) ** 2).reduce((s, t) => s + t, 0),
+    full: (u: number[], v: number[], w: number[]): number => {
+      const d = each(u, (uc, c) => uc - v[c]);
+      let s = 0;
+      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) s += d[a] * w[3 * a + b] * d[b];
+      return s;
+    },
+  };
 
   const OP_CASES: OpCase[] = [
     {
@@ -916,41 +928,27 @@ describe('op families of the formula language (Sum over j against a float64 form
     },
     {
       family: 'WeightedSqNorm with a weight of dimension 1 (number)', formula: 'WeightedSqNorm(g,u-v)', vars: ['u', 'v'],
-      params: [param('g', [0.625], 'number')], dim: 1, f: ({ u, v, g }) => [g[0] * sq(each(u, (uc, c) => uc - v[c]))],
+      params: [param('g', [0.625], 'number')], dim: 1, f: ({ u, v, g }) => [weightedSq.isotropic(u, v, g)],
     },
     {
       family: 'WeightedSqNorm with a weight of dimension D (number[])', formula: 'WeightedSqNorm(p,u-v)', vars: ['u', 'v'],
-      params: [param('p', [0.5, 1.25, 2], 'number[]')], dim: 1,
-      f: ({ u, v, p }) => [each(u, (uc, c) => p[c] * (uc - v[c]) ** 2).reduce((s, t) => s + t, 0)],
+      params: [param('p', [0.5, 1.25, 2], 'number[]')], dim: 1, f: ({ u, v, p }) => [weightedSq.diagonal(u, v, p)],
     },
     {
       family: 'WeightedSqNorm with a symmetric D×D weight (typed array)', formula: 'WeightedSqNorm(W,u-v)', vars: ['u', 'v'],
-      params: [{ name: 'W', dim: 9, values: W, form: 'typed array' }], dim: 1,
-      f: ({ u, v, W: w }) => {
-        const d = each(u, (uc, c) => uc - v[c]);
-        let s = 0;
-        for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) s += d[a] * w[3 * a + b] * d[b];
-        return [s];
-      },
+      params: [{ name: 'W', dim: 9, values: W, form: 'typed array' }], dim: 1, f: ({ u, v, W: w }) => [weightedSq.full(u, v, w)],
     },
     {
       family: 'WeightedSqDist with a weight of dimension 1 (number)', formula: 'WeightedSqDist(g,u,v)', vars: ['u', 'v'],
-      params: [param('g', [0.625], 'number')], dim: 1, f: ({ u, v, g }) => [g[0] * sqdist(u, v)],
+      params: [param('g', [0.625], 'number')], dim: 1, f: ({ u, v, g }) => [weightedSq.isotropic(u, v, g)],
     },
     {
       family: 'WeightedSqDist with a weight of dimension D (number[])', formula: 'WeightedSqDist(p,u,v)', vars: ['u', 'v'],
-      params: [param('p', [0.5, 1.25, 2], 'number[]')], dim: 1,
-      f: ({ u, v, p }) => [each(u, (uc, c) => p[c] * (uc - v[c]) ** 2).reduce((s, t) => s + t, 0)],
+      params: [param('p', [0.5, 1.25, 2], 'number[]')], dim: 1, f: ({ u, v, p }) => [weightedSq.diagonal(u, v, p)],
     },
     {
       family: 'WeightedSqDist with a symmetric D×D weight (typed array)', formula: 'WeightedSqDist(W,u,v)', vars: ['u', 'v'],
-      params: [{ name: 'W', dim: 9, values: W, form: 'typed array' }], dim: 1,
-      f: ({ u, v, W: w }) => {
-        const d = each(u, (uc, c) => uc - v[c]);
-        let s = 0;
-        for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) s += d[a] * w[3 * a + b] * d[b];
-        return [s];
-      },
+      params: [{ name: 'W', dim: 9, values: W, form: 'typed array' }], dim: 1, f: ({ u, v, W: w }) => [weightedSq.full(u, v, w)],
     },
     {
       family: 'MatVecMult (row-major: out_r = Σ_c A[r·3+c] u_c)', formula: 'MatVecMult(A,u)', vars: ['A', 'u'], dim: 2,
