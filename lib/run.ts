@@ -16,7 +16,9 @@ export interface RunOptions {
    * Sum, matvec and KernelSolve, when the kernel decays (scale > 0). Points are
    * clustered; cluster pairs whose kernel bound is negligible are skipped. For every
    * output row i and column c of b, the terms dropped add up to at most
-   * `pruneTolerance · Σ_j |K_ij b_jc|`. Left out (the default), the engine prunes calls
+   * `pruneTolerance · Σ_j |K_ij b_jc|`. A SumSoftMaxWeight with F = -g·SqDist(x,y) or
+   * -Sqrt(g·SqDist(x,y)) and values a j-variable V is pruned too, its result moving by
+   * at most `pruneTolerance · (Σ_j p_ij |V_jc| + |out_ic|)`, p the softmax weights. Left out (the default), the engine prunes calls
    * of at least 2^24 pairs, where clustering pays for itself (or any call when a
    * pruneTolerance is given); `true` prunes whatever the size; `false` computes every pair.
    *

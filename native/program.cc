@@ -121,11 +121,18 @@ void checkKernel(const ProgramSpec& s, Program& p) {
   if (p.vars[k.x].cat != CAT_I || p.vars[k.y].cat != CAT_J || p.vars[k.b].cat != CAT_J)
     fail("kernel variables must be x an i-variable, y and b j-variables");
   if (p.vars[k.x].dim != p.vars[k.y].dim) fail("kernel x and y must have equal dimensions");
-  if (p.reduction != RED_Sum) fail("a fused kernel needs a Sum reduction");
+  if (p.reduction == RED_SumSoftMaxWeight) {
+    // exp(F) = phi: only the exponential profiles have a log form.
+    if (k.tag != KERNEL_gaussian && k.tag != KERNEL_laplace)
+      fail("a softmax kernel must be gaussian or laplace");
+    if (p.regDims[p.weights] != p.vars[k.b].dim) fail("softmax kernel weights dim must be b's dim");
+  } else if (p.reduction != RED_Sum) {
+    fail("a fused kernel needs a Sum or SumSoftMaxWeight reduction");
+  }
   if (k.scale < 0 || k.scale >= static_cast<int>(p.regDims.size()) || p.regDims[k.scale] != 1 ||
       !paramOnly(p)[k.scale])
     fail("kernel scale must be a dim-1 register of parameters and constants");
-  if (p.regDims[p.result] != p.vars[k.b].dim) fail("kernel output dim must be b's dim");
+  if (p.reduction == RED_Sum && p.regDims[p.result] != p.vars[k.b].dim) fail("kernel output dim must be b's dim");
 }
 
 }  // namespace

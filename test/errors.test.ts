@@ -12,7 +12,7 @@ import {
 } from '../lib/index';
 import { addon } from '../lib/addon';
 import type { Program } from '../lib/formula/program';
-import { Op, Reduction } from '../lib/formula/program';
+import { Kernel, Op, Reduction } from '../lib/formula/program';
 import { asTensor, caught, dual, expectSumClose, row, Rng, sqdist, tabulate, uniform } from './helpers/reference';
 
 /** Math through a module binding: a global lookup is ~50× slower in jest's sandbox, and the references call it per pair. */
@@ -442,6 +442,9 @@ describe('the raw addon answers malformed programs with a JS error, never a cras
       for (let k = 0; k < code.length; k += 6) if (code[k] === Op.LOAD && code[k + 5] === 2) I32(p, 'kernel')[4] = code[k + 1];
       return { program: p, args: g.args };
     }],
+    ['a softmax kernel of a profile with no log form (cauchy)', on(ssmw, (p) => { I32(p, 'kernel')[0] = Kernel.cauchy; })],
+    ['a kernel on a LogSumExp', on(ssmw, (p) => { p.reduction = Reduction.LogSumExp; p.weights = -1; })],
+    ['a softmax kernel with no kernel fields but 3', on(ssmw, (p) => { p.kernel = (p.kernel as Int32Array).slice(0, 3); })],
     ['a kernel whose x and y dimensions differ', () => {
       const g = new Genred('Exp(-g*SqDist(x,y))*b', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(2)', 'g = Pm(1)', 'z = Vj(2)'], { reduction: 'Sum', axis: 1 })
         .compiled.bind([xs, ys, bs, 0.5, bs]);

@@ -334,7 +334,7 @@ describe('formulas that are not a fused kernel lower with an empty kernel array'
     expect(lowered('Exp(-g*SqDist(x,y))*b', reduction, 1, k).kernel.length).toBe(0);
   });
 
-  test('a Gaussian weighted by SumSoftMaxWeight has no kernel', () => {
+  test('a SumSoftMaxWeight whose F is a Gaussian kernel itself (not its log) has no kernel', () => {
     const p = new Genred('Exp(-g*SqDist(x,y))*b', ALIASES, { reduction: 'SumSoftMaxWeight', axis: 1, formula2: 'v' }).compiled.lowered;
     expect(p.kernel.length).toBe(0);
   });
@@ -720,5 +720,42 @@ describe('formulaHash', () => {
     // order, a random seed). A change to the key format or the FNV-1a arithmetic changes
     // this value and must be a deliberate decision (any cache keyed on it goes stale).
     expect(hash('Exp(-g*SqDist(x,y))*b')).toBe('efe38ba308717829');
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// SumSoftMaxWeight with radial log-weights: recognised for pruning (lib/formula/kernels.ts)
+// ---------------------------------------------------------------------------------------
+
+describe('SumSoftMaxWeight whose weights exp(F) are a Gaussian or Laplace kernel', () => {
+  const softmax = (f: string, weights: string): LoweredProgram =>
+    new Genred(f, ALIASES, { reduction: 'SumSoftMaxWeight', axis: 1, formula2: weights }).compiled.lowered;
+  /** The scale register's value, evaluated by the engine as the result of a one-pair Sum. */
+  const scaleOf = (p: LoweredProgram, d: Data): number =>
+    registerValue({ ...p, reduction: Reduction.Sum, weights: -1 }, p.kernel[4], d);
+
+  const CASES: [string, string, keyof typeof Kernel, number, (g: number, s: number) => number][] = [
+    ['-g*SqDist(x,y)', 'c', 'gaussian', 6, (g) => g],
+    ['-SqDist(x,y)/s', 'v', 'gaussian', 7, (_g, s) => 1 / s],
+    ['SqDist(x,y)*g', 'c', 'gaussian', 6, (g) => -g],
+    ['-Sqrt(g*SqDist(x,y))', 'v', 'laplace', 7, (g) => g],
+    ['-Sqrt(SqDist(y,x)*g*s)', 'b', 'laplace', 2, (g, s) => g * s],
+  ];
+  test.each(CASES)('F = %s, weights %s: %s with b = slot %d and the right scale', (f, weights, tag, b, scale) => {
+    const p = softmax(f, weights);
+    expect(Array.from(p.kernel.subarray(0, 4))).toEqual([Kernel[tag], 0, 1, b]);
+    const d = makeData(1, 1, 12, { g: 0.7, s: 1.9 });
+    const got = scaleOf(p, d);
+    expect(Math.abs(got - scale(d.g, d.s))).toBeLessThanOrEqual(REL * Math.abs(scale(d.g, d.s)));
+  });
+
+  test.each([
+    ['-g*SqDist(x,y)', 'a', 'the weights are an i-variable'],
+    ['-g*SqDist(x,y)', 'c*c', 'the weights are not a variable'],
+    ['-g*SqDist(x,y)+Zero(1)', 'c', 'F has an extra term'],
+    ['-Sqrt(g*SqDist(x,y))*IntCst(2)', 'c', 'F is twice the Laplace log'],
+    ['-g*SqDist(x,z)', 'c', 'both points are i-variables'],
+  ])('F = %s, weights %s: no kernel (%s)', (f, weights) => {
+    expect(softmax(f, weights).kernel.length).toBe(0);
   });
 });

@@ -28,7 +28,7 @@
 import * as util from 'util';
 import { Genred, KernelSolve, OptionError, info, setNumThreads } from '../lib';
 import type { RunOptions, SolveResult } from '../lib';
-import { asTensor, caught, dual, Dual, pick, Rng, uniform } from './helpers/reference';
+import { asTensor, caught, dual, Dual, pick, Rng, sqdistRows, uniform } from './helpers/reference';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
 const { abs: mAbs, exp: mExp, sqrt: mSqrt, max: mMax } = Math;
@@ -132,12 +132,7 @@ function reference(p: Problem): Reference {
   const kappa = D + 3;
   for (let r = 0; r < M; r++) {
     for (let t = 0; t < N; t++) {
-      let q = 0;
-      for (let k = 0; k < D; k++) {
-        const d = x[r * D + k] - y[t * D + k];
-        q += d * d;
-      }
-      const s = g * q;
+      const s = g * sqdistRows(x, r, y, t, D);
       const K = phi(kernel, s);
       const w = kappa * sensitivity(kernel, s) + 32;
       for (let c = 0; c < dv; c++) {

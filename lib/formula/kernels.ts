@@ -16,6 +16,8 @@
  *   matern32  (IntCst(1)+Sqrt(E)) * Exp(-Sqrt(E)) * b
  *   matern52  (IntCst(1)+Sqrt(E)+E/IntCst(3)) * Exp(-Sqrt(E)) * b   (the three terms in any order)
  * For the last four s = E. Every E inside one formula must be the same expression.
+ * A SumSoftMaxWeight with F = E (gaussian, s = -E) or F = -Sqrt(E) (laplace) and weights
+ * a j-variable b is recognised too: its weights exp(F) are phi(s).
  */
 import { constant, isParamOnly, Node, OpName, OpNode, structuralKey, VarCategory, VarNode } from './ir';
 import type { KernelName } from './program';
@@ -108,14 +110,18 @@ function factors(n: Node): Node[] {
   return isOp(n, 'Mult') ? [...factors(n.args[0]), ...factors(n.args[1])] : [n];
 }
 
-function single(phi: Node, cat: Cat): { tag: RecognisedKernel['tag']; s: Scaled; negate: boolean } | null {
-  if (isOp(phi, 'Exp')) {
-    const laplace = expMinusSqrt(phi, cat);
-    if (laplace) return { tag: 'laplace', s: laplace, negate: false };
-    const gauss = scaled(phi.args[0], cat);
-    // exp(E) = exp(-s) with s = -E.
-    return gauss && { tag: 'gaussian', s: gauss, negate: true };
-  }
+type Found = { tag: RecognisedKernel['tag']; s: Scaled; negate?: boolean };
+
+/** F with exp(F) = phi: -Sqrt(E) (laplace) or E (gaussian, s = -E). */
+function logProfile(f: Node, cat: Cat): Found | null {
+  const laplace = isOp(f, 'Minus') ? sqrtOf(f.args[0], cat) : null;
+  if (laplace) return { tag: 'laplace', s: laplace };
+  const gauss = scaled(f, cat);
+  return gauss && { tag: 'gaussian', s: gauss, negate: true };
+}
+
+function single(phi: Node, cat: Cat): Found | null {
+  if (isOp(phi, 'Exp')) return logProfile(phi.args[0], cat);
   if (isOp(phi, 'Inv')) {
     const s = onePlus(phi.args[0], cat);
     return s && { tag: 'cauchy', s, negate: false };
@@ -164,11 +170,28 @@ export function recogniseKernel(formula: Node, cat: Cat): RecognisedKernel | nul
   if (bs.length !== 1) return null;
   const b = bs[0];
   const rest = all.filter((f) => f !== b);
-  let found: { tag: RecognisedKernel['tag']; s: Scaled; negate?: boolean } | null = null;
+  let found: Found | null = null;
   if (rest.length === 1) found = single(rest[0], cat);
   else if (rest.length === 2) found = matern(rest[0], rest[1], cat) ?? matern(rest[1], rest[0], cat);
-  if (found === null) return null;
+  return found && kernelOf(found, b);
+}
+
+function kernelOf(found: Found, b: VarNode): RecognisedKernel {
   const { s } = found;
   const sign = found.negate ? (s.sign === 1 ? -1 : 1) : s.sign;
   return { tag: found.tag, x: s.x, y: s.y, b, factors: s.factors, sign };
+}
+
+/**
+ * Recognises a SumSoftMaxWeight whose weights exp(F) are a Gaussian or Laplace kernel
+ * (F = E or F = -Sqrt(E), spelled as for {@link recogniseKernel}) and whose values are one
+ * j-variable, or returns null. The native engine uses it only to prune.
+ *
+ * @example
+ * recogniseSoftmaxKernel(parseFormula('-g*SqDist(x,y)', aliases).node, v, (v) => v.cat)?.tag; // 'gaussian'
+ */
+export function recogniseSoftmaxKernel(formula: Node, weights: Node, cat: Cat): RecognisedKernel | null {
+  if (weights.kind !== 'var' || cat(weights) !== 'j') return null;
+  const found = logProfile(formula, cat);
+  return found && kernelOf(found, weights);
 }

@@ -7,7 +7,7 @@
  */
 import { OptionError, ShapeError } from '../errors';
 import { Node, OpNode, VarCategory, VarNode } from './ir';
-import { recogniseKernel, RecognisedKernel } from './kernels';
+import { recogniseKernel, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
 import {
   Category, INSTR_FIELDS, Kernel, Op, OpName as InstrName, Program, PROGRAM_VERSION, Reduction, ReductionName,
 } from './program';
@@ -211,7 +211,11 @@ export function lowerFormula(req: LowerRequest): LoweredProgram {
   const result = builder.node(req.formula);
   const weights = req.weights === undefined ? -1 : builder.node(req.weights);
   const cat = (v: VarNode): VarCategory => swapped(vars[v.pos]?.cat ?? v.cat, axis);
-  const recognised = req.reduction === 'Sum' ? recogniseKernel(req.formula, cat) : null;
+  const recognised = req.reduction === 'Sum'
+    ? recogniseKernel(req.formula, cat)
+    : req.reduction === 'SumSoftMaxWeight' && req.weights !== undefined
+      ? recogniseSoftmaxKernel(req.formula, req.weights, cat)
+      : null;
   const kernel = recognised === null
     ? new Int32Array(0)
     : Int32Array.from([Kernel[recognised.tag], recognised.x.pos, recognised.y.pos, recognised.b.pos, builder.scale(recognised)]);

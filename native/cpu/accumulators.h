@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "lanes.h"
@@ -139,6 +140,16 @@ struct KMinAcc {
 };
 
 // log Σ exp(f) and Σ exp(f)·w / Σ exp(f): the running (max, Σ exp(f - max), Σ exp(f - max)·w).
+// Merging a row's running (max mx, sums) with a tile's (max m, sums): the factors that
+// bring each side to the larger maximum, which becomes mx. Returns {old, add}: the new
+// sums are old·sums + add·tile sums.
+inline std::pair<double, double> mergeShift(double& mx, double m) {
+  if (mx >= m) return {1.0, std::exp(m - mx)};
+  const double old = std::exp(mx - m);
+  mx = m;
+  return {old, 1.0};
+}
+
 template <typename T, bool Weighted>
 struct SoftmaxAcc {
   int dim;  // 1 for LogSumExp, dim(w) for SumSoftMaxWeight
@@ -172,14 +183,7 @@ struct SoftmaxAcc {
       e[t] = fastExp(p[t * step] - m);
       ts += e[t];
     }
-    // Merge (mx, s, a) with the tile's (m, ts, ta), shifting the smaller max.
-    double old = 1.0, add = 1.0;
-    if (mx[r] >= m) {
-      add = std::exp(static_cast<double>(m) - mx[r]);
-    } else {
-      old = std::exp(mx[r] - static_cast<double>(m));
-      mx[r] = m;
-    }
+    const auto [old, add] = mergeShift(mx[r], m);
     s[r] = s[r] * old + ts * add;
     if (Weighted) {
       for (int c = 0; c < dim; ++c) {

@@ -125,14 +125,24 @@ void PruneWalk::reserve(const ClusterTree& cols, int dv) {
 }
 
 void PruneWalk::start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-                      const double* rowHi, int tag, double scale) {
+                      const double* rowHi, int tag, double scale, double logShift) {
   cols_ = &cols;
   absB_ = &absB;
   dv_ = dv;
   tag_ = tag;
   scale_ = scale;
+  logShift_ = logShift;
   rowLo_ = rowLo;
   rowHi_ = rowHi;
+}
+
+double PruneWalk::bound(double gap) const {
+  const double s = scale_ * gap;
+  // In logs, so that a softmax's shifted weights do not underflow before the shift.
+  const double logPhi = tag_ == KERNEL_gaussian  ? -s
+                        : tag_ == KERNEL_laplace ? -std::sqrt(s)
+                                                 : std::log(radialPhi<double>(tag_, s));
+  return std::exp(logPhi - logShift_) * kUpperMargin;
 }
 
 double PruneWalk::gap(int node) const {
@@ -157,6 +167,7 @@ void PruneWalk::keep(int node) {
 
 void PruneWalk::keepTouching() {
   kept_.clear();
+  nearest_ = -1;
   if (cols_->count == 0) return;
   stack_.assign(1, 0);
   while (!stack_.empty()) {
@@ -171,6 +182,15 @@ void PruneWalk::keepTouching() {
     stack_.push_back(cols_->right[node]);
     stack_.push_back(cols_->left[node]);
   }
+  if (!kept_.empty()) return;
+  // No column box touches the rows' (queries away from the data): a near leaf, found by
+  // descending to the closer child, gives every row a finite part of its sum to budget
+  // against, and a softmax its shift.
+  int node = 0;
+  while (cols_->left[node] >= 0)
+    node = gap(cols_->right[node]) < gap(cols_->left[node]) ? cols_->right[node] : cols_->left[node];
+  keep(node);
+  nearest_ = node;
 }
 
 void PruneWalk::keepAbove(double theta) {
@@ -182,13 +202,13 @@ void PruneWalk::keepAbove(double theta) {
     const int node = stack_.back();
     stack_.pop_back();
     const double g = gap(node);
-    const double phi = radialPhi<double>(tag_, scale_ * g) * kUpperMargin;
+    const double phi = bound(g);
     if (phi <= theta) {
       for (int c = 0; c < dv_; ++c) dropped_[c] += phi * (*absB_)[static_cast<std::size_t>(node) * dv_ + c];
       continue;
     }
     if (cols_->left[node] < 0) {
-      if (g > 0) keep(node);  // touching leaves were kept by keepTouching
+      if (g > 0 && node != nearest_) keep(node);  // keepTouching kept the others
       continue;
     }
     stack_.push_back(cols_->right[node]);

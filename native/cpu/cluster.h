@@ -17,6 +17,15 @@
 // roundoff of the data's type (2^-24 for float32, 2^-53 for float64): below the
 // first-order bound on the rounding error of the sum itself, which is at least
 // u·Σ_j |K_ij b_jc| for two or more terms. pruneTolerance sets tol.
+//
+// A softmax-weighted sum out_i = Σ_j w_ij V_j / Σ_j w_ij with w_ij = exp(F_ij) = phi(s·d²)
+// (Gaussian or Laplace) is the same walk with b = [V, 1]: the ones column makes the
+// denominator one more column of the budget. Writing S for the dropped set,
+// out' − out = Σ_S w_ij (out'_i − V_j) / Σ_j w_ij, so with Σ_S w ≤ tol·Σ w and
+// Σ_S w|V_c| ≤ tol·Σ w|V_c| the result moves by at most tol·(Σ_j p_ij|V_jc| + |out'_ic|),
+// p = w / Σ w. Each row's weights are kept relative to its largest (they would underflow
+// otherwise); budgets and bounds are compared in units of exp(the least shift of the
+// cluster's rows), computed in logs.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -66,13 +75,15 @@ std::vector<double> absoluteSums(const ClusterTree& cols, const T* sortedB, int 
 class PruneWalk {
  public:
   // Starts the walks for the rows in the box [rowLo, rowHi]; phi(tag, ·) is the kernel
-  // profile (decreasing), scale > 0.
+  // profile (decreasing), scale > 0. Bounds are phi·exp(-logShift): a softmax's weights
+  // relative to its shift (0 for a sum).
   void start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-             const double* rowHi, int tag, double scale);
-  // Keeps the column clusters whose boxes touch the rows' box.
+             const double* rowHi, int tag, double scale, double logShift);
+  // Keeps the column clusters whose boxes touch the rows' box, or, when none does, one
+  // leaf near it: never none (unless there are no columns).
   void keepTouching();
-  // Keeps the other column clusters, but for subtrees where phi(scale·d_min²) <= theta;
-  // dropped() is then the sum of the dropped subtrees' bounds, per column of b.
+  // Keeps the other column clusters, but for subtrees where phi(scale·d_min²)·exp(-logShift)
+  // <= theta; dropped() is then the sum of the dropped subtrees' bounds, per column of b.
   void keepAbove(double theta);
   const std::vector<double>& dropped() const { return dropped_; }
   // The column ranges [first, second) kept by the last keep call, in order, merged where
@@ -83,6 +94,7 @@ class PruneWalk {
 
  private:
   double gap(int node) const;  // squared distance between the rows' box and the node's
+  double bound(double gap) const;  // phi(scale·gap)·exp(-logShift), with a safety margin
   void keep(int node);
 
   const ClusterTree* cols_ = nullptr;
@@ -90,6 +102,8 @@ class PruneWalk {
   int dv_ = 1;
   int tag_ = 0;
   double scale_ = 0;
+  double logShift_ = 0;
+  int nearest_ = -1;  // the leaf keepTouching kept without touching, or -1
   const double* rowLo_ = nullptr;
   const double* rowHi_ = nullptr;
   std::vector<int> stack_;

@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "../maths/radial.h"
@@ -49,6 +50,47 @@ RadialRowFn<T> fixedRadialRow(int d) {
   return nullptr;
 }
 
+// s[t] = |xi - y_{j0+t}|² for a tile of len columns of component-major y (n per component).
+template <typename T>
+void squaredDistances(const T* xi, const T* y, std::size_t n, std::size_t j0, int len, int d, T* __restrict s) {
+  {
+    const T xk = xi[0];
+    const T* __restrict yk = y + j0;
+    for (int t = 0; t < len; ++t) {
+      const T diff = xk - yk[t];
+      s[t] = diff * diff;
+    }
+  }
+  for (int c = 1; c < d; ++c) {
+    const T xk = xi[c];
+    const T* __restrict yk = y + c * n + j0;
+    for (int t = 0; t < len; ++t) {
+      const T diff = xk - yk[t];
+      s[t] += diff * diff;
+    }
+  }
+}
+
+// f(j0, len) for the tiles of at most `tile` columns that cover the j ranges, in order.
+template <typename F>
+void forEachTile(const JRange* j, std::size_t count, int tile, F&& f) {
+  for (std::size_t k = 0; k < count; ++k)
+    for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile)
+      f(j0, static_cast<int>(std::min<std::size_t>(tile, j[k].second - j0)));
+}
+
+// {Σ w[t]·b[t], Σ |w[t]·b[t]| (with Abs, else 0)} over a tile, in T.
+template <bool Abs, typename T>
+std::pair<T, T> weightedSum(const T* __restrict w, const T* __restrict b, int len) {
+  T sum = 0, asum = 0;
+#pragma omp simd reduction(+ : sum, asum)
+  for (int t = 0; t < len; ++t) {
+    sum += w[t] * b[t];
+    if (Abs) asum += std::fabs(w[t] * b[t]);
+  }
+  return {sum, asum};
+}
+
 // The fused radial-kernel sum: out_i = Σ_j phi(scale·|x_i - y_j|²)·b_j, for one block
 // of rows at a time (acc holds their sums). y and b are component-major with n values
 // per component; spans of j are at most one tile long.
@@ -68,6 +110,13 @@ struct RadialSum {
     std::fill(absAcc.begin(), absAcc.begin() + static_cast<std::size_t>(rows) * dv, 0.0);
   }
 
+  double shift(int) const { return 0; }  // sums are not rescaled (RadialSoftmax's are)
+
+  template <typename Out>
+  void write(int r, Out* out) const {
+    for (int c = 0; c < dv; ++c) out[c] = static_cast<Out>(acc[static_cast<std::size_t>(r) * dv + c]);
+  }
+
   // acc[r] += Σ_{j0 <= j < j0 + len} phi(scale·|xi - y_j|²)·b_j, len <= tile; with Abs,
   // absAcc[r] += Σ |phi·b_j| too.
   template <bool Abs>
@@ -80,31 +129,10 @@ struct RadialSum {
     }
     T* __restrict s = dist.data();
     T* __restrict f = phi.data();
-    {
-      const T xk = xi[0];
-      const T* __restrict yk = y + j0;
-      for (int t = 0; t < len; ++t) {
-        const T diff = xk - yk[t];
-        s[t] = diff * diff;
-      }
-    }
-    for (int c = 1; c < d; ++c) {
-      const T xk = xi[c];
-      const T* __restrict yk = y + c * n + j0;
-      for (int t = 0; t < len; ++t) {
-        const T diff = xk - yk[t];
-        s[t] += diff * diff;
-      }
-    }
+    squaredDistances(xi, y, n, j0, len, d, s);
     for (int t = 0; t < len; ++t) f[t] = radial<Tag>(scale * s[t]);
     for (int c = 0; c < dv; ++c) {
-      const T* __restrict bj = b + c * n + j0;
-      T sum = 0, asum = 0;
-#pragma omp simd reduction(+ : sum, asum)
-      for (int t = 0; t < len; ++t) {
-        sum += f[t] * bj[t];
-        if (Abs) asum += std::fabs(f[t] * bj[t]);
-      }
+      const auto [sum, asum] = weightedSum<Abs>(f, b + c * n + j0, len);
       acc[r * dv + c] += sum;
       if (Abs) absAcc[r * dv + c] += asum;
     }
@@ -114,11 +142,9 @@ struct RadialSum {
   template <bool Abs>
   void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
               std::size_t count) {
-    for (std::size_t k = 0; k < count; ++k)
-      for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile) {
-        const int len = static_cast<int>(std::min<std::size_t>(tile, j[k].second - j0));
-        for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
-      }
+    forEachTile(j, count, tile, [&](std::size_t j0, int len) {
+      for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
+    });
   }
 };
 

@@ -1,6 +1,6 @@
 // The CPU engine's entry: a program reduced over j, by the generic interpreter
-// (interpreter.h), a fused radial-kernel loop (radial_sum.h), or that loop over the
-// clusters pruning keeps (cluster.h). Compiled once per instruction-set level
+// (interpreter.h), a fused radial-kernel loop (radial_sum.h), or that loop, or the
+// softmax-weighted one (radial_softmax.h), over the clusters pruning keeps (cluster.h). Compiled once per instruction-set level
 // (LK_ISA_NS = base, avx2, avx512); dispatch.cc picks one.
 //
 // j-variables are laid out component-major first, so a tile of y is a set of contiguous
@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "interpreter.h"
 #include "kernels.h"
+#include "radial_softmax.h"
 #include "radial_sum.h"
 
 namespace lk {
@@ -36,37 +37,52 @@ void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunCo
       });
 }
 
-template <int Tag, typename T>
+// A softmax's b is [V, 1]: the ones column sums to its denominator (radial_softmax.h).
+template <bool Softmax, typename T>
+std::vector<T> withOnes(const T* v, std::size_t n, int dv) {
+  std::vector<T> out;
+  if (!Softmax) return out;
+  out.assign(n * (dv + 1), T(1));
+  std::copy(v, v + n * dv, out.begin());
+  return out;
+}
+
+template <int Tag, typename T, bool Softmax>
+using RadialLoop = std::conditional_t<Softmax, RadialSoftmax<Tag, T>, RadialSum<Tag, T>>;
+
+template <int Tag, typename T, bool Softmax>
 void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
-  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
+  const int d = p.vars[k.x].dim, dOut = p.vars[k.b].dim, dv = dOut + (Softmax ? 1 : 0);
   const T scale = in.params[k.scale].p[0];
-  forEachBlock<RadialSum<Tag, T>>(
-      p.m, p.n, ctx, [&](int blockRows) { return RadialSum<Tag, T>(blockRows, d, dv, in.plan.tile); },
-      [&](RadialSum<Tag, T>& w, const RowBlock& blk) {
+  const std::vector<T> ones = withOnes<Softmax>(in.soa[k.b], p.n, dOut);
+  const T* b = Softmax ? ones.data() : in.soa[k.b];
+  using Loop = RadialLoop<Tag, T, Softmax>;
+  forEachBlock<Loop>(
+      p.m, p.n, ctx, [&](int blockRows) { return Loop(blockRows, d, dv, in.plan.tile); },
+      [&](Loop& w, const RowBlock& blk) {
         w.clear(blk.rows);
-        w.template ranges<false>(in.args[k.x], in.soa[k.y], in.soa[k.b], p.n, scale, blk.i0, blk.rows, blk.j, blk.ranges);
-        for (int r = 0; r < blk.rows; ++r)
-          for (int c = 0; c < dv; ++c) values[(blk.i0 + r) * dv + c] = static_cast<T>(w.acc[r * dv + c]);
+        w.template ranges<false>(in.args[k.x], in.soa[k.y], b, p.n, scale, blk.i0, blk.rows, blk.j, blk.ranges);
+        for (int r = 0; r < blk.rows; ++r) w.write(r, values + (blk.i0 + r) * dOut);
       });
 }
 
-template <int Tag, typename T>
+template <typename Loop>
 struct PrunedWorker {
-  RadialSum<Tag, T> sum;
+  Loop sum;
   PruneWalk walk;
   std::vector<double> budget;  // per column of b: tol · the least partial Σ|K_ij b_j|
 };
 
-// The fused sum over the column clusters the pruning walk keeps (cluster.h says what is
-// dropped). Rows and columns are visited in cluster order; results go back to the
-// caller's row order.
-template <int Tag, typename T>
+// The fused sum (or softmax-weighted sum) over the column clusters the pruning walk
+// keeps (cluster.h says what is dropped). Rows and columns are visited in cluster order;
+// results go back to the caller's row order.
+template <int Tag, typename T, bool Softmax>
 void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, double tol) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
-  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
+  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim + (Softmax ? 1 : 0), dOut = p.vars[k.b].dim;
   const T* x = in.args[k.x];
   const T* y = in.args[k.y];
   PruneCache local;
@@ -85,18 +101,21 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const ClusterTree& cols = cache.cols;
   const T* xs = reinterpret_cast<const T*>(cache.sortedX.data());
   const T* ys = reinterpret_cast<const T*>(cache.sortedY.data());
-  std::vector<T> bs(p.n * dv);
-  gatherColumns(cols, in.args[k.b], dv, bs.data());
+  // With a softmax's ones column the same bound covers the numerator's and the
+  // denominator's dropped terms.
+  std::vector<T> bs(p.n * dv, T(1));
+  gatherColumns(cols, in.args[k.b], dOut, bs.data());
   // Σ |b| per column of b, per node of the column tree (the root, node 0, holds the
   // totals). NaN is left out: a NaN in b reaches the rows whose clusters keep it (those
   // with a kernel weight above the bound), not every row through 0·NaN.
   const std::vector<double> absB = absoluteSums(cols, bs.data(), dv);
   const T scale = in.params[k.scale].p[0];
-  using W = PrunedWorker<Tag, T>;
+  using Loop = RadialLoop<Tag, T, Softmax>;
+  using W = PrunedWorker<Loop>;
   parallelFor<W>(
       static_cast<int64_t>(rows.leaves.size()), threadsFor(p.m, p.n, ctx), ctx,
       [&]() {
-        W w{RadialSum<Tag, T>(kLeafSize, d, dv, in.plan.tile), PruneWalk(), std::vector<double>(dv)};
+        W w{Loop(kLeafSize, d, dv, in.plan.tile), PruneWalk(), std::vector<double>(dv)};
         w.walk.reserve(cols, dv);  // the walks must not allocate in the parallel region
         return w;
       },
@@ -104,19 +123,28 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         const int node = rows.leaves[leaf];
         const std::size_t i0 = rows.begin[node];
         const int count = static_cast<int>(rows.end[node] - i0);
-        w.walk.start(cols, absB, dv, &rows.lo[static_cast<std::size_t>(node) * d],
-                     &rows.hi[static_cast<std::size_t>(node) * d], Tag, static_cast<double>(scale));
+        const double* lo = &rows.lo[static_cast<std::size_t>(node) * d];
+        const double* hi = &rows.hi[static_cast<std::size_t>(node) * d];
         w.sum.clear(count);
         // The rows' own neighbourhood first: their partial Σ|K_ij b_j| set the budget.
+        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), 0);
         w.walk.keepTouching();
         w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        // Budgets and bounds in units of exp(shift), the least of the rows' log-scales
+        // (0 for a sum): a softmax's partial sums are relative to each row's own maximum.
+        double shift = INFINITY;
+        for (int r = 0; r < count; ++r) shift = std::min(shift, w.sum.shift(r));
+        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), std::isfinite(shift) ? shift : 0);
         double theta = INFINITY;  // phi <= theta for every dropped subtree keeps it within budget
         for (int c = 0; c < dv; ++c) {
           double least = INFINITY;
-          for (int r = 0; r < count; ++r) least = std::min(least, w.sum.absAcc[r * dv + c]);
+          for (int r = 0; r < count; ++r)
+            least = std::min(least, w.sum.absAcc[r * dv + c] * std::exp(w.sum.shift(r) - shift));
           w.budget[c] = tol * least;
           if (absB[c] > 0) theta = std::min(theta, w.budget[c] / absB[c]);
         }
+        // NaN or infinite log-scales (NaN points, no finite weight): nothing is dropped.
+        if (!std::isfinite(shift)) theta = -INFINITY;
         // That theta is safe whatever the layout (dropped bounds <= theta·Σ|b|), and far
         // too careful for most: try larger cut-offs first and keep the first whose dropped
         // bounds, added up, fit the budget. (Gaussian matvec, N = 1e6, gamma = 1e4: 3.5 s
@@ -130,10 +158,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         }
         if (!fits) w.walk.keepAbove(theta);
         w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
-        for (int r = 0; r < count; ++r) {
-          const std::size_t i = rows.order[i0 + r];
-          for (int c = 0; c < dv; ++c) values[i * dv + c] = static_cast<T>(w.sum.acc[r * dv + c]);
-        }
+        for (int r = 0; r < count; ++r) w.sum.write(r, values + static_cast<std::size_t>(rows.order[i0 + r]) * dOut);
       });
 }
 
@@ -169,6 +194,13 @@ void byKernel(int tag, F&& f) {
   }
 }
 
+// The same for the kernels a softmax may carry (program.cc admits no others).
+template <typename F>
+void byExpKernel(int tag, F&& f) {
+  if (tag == KERNEL_gaussian) return f(std::integral_constant<int, KERNEL_gaussian>());
+  return f(std::integral_constant<int, KERNEL_laplace>());
+}
+
 template <typename T>
 void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_t* indices, const RunContext& ctx) {
   const Plan plan = makePlan(p, sizeof(T));
@@ -183,7 +215,10 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
   // The pruned path sorts its own copies of the points: it needs nothing below.
   if (p.kernel.tag != KERNEL_none) {
     const double tol = pruneTolerance(in, ctx);
-    if (tol >= 0) return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value>(in, values, ctx, tol); });
+    if (tol >= 0 && p.reduction == RED_SumSoftMaxWeight)
+      return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, true>(in, values, ctx, tol); });
+    if (tol >= 0)
+      return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, false>(in, values, ctx, tol); });
   }
 
   // j-variables component-major, once per call: O(N·D) beside O(M·N) work.
@@ -203,8 +238,10 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
     in.soa[v] = t.data();
   }
 
+  if (p.kernel.tag != KERNEL_none && p.reduction == RED_SumSoftMaxWeight)
+    return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, true>(in, values, ctx); });
   if (p.kernel.tag != KERNEL_none)
-    return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value>(in, values, ctx); });
+    return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, false>(in, values, ctx); });
 
   const int dim = p.regDims[p.result];
   const int tile = plan.tile;

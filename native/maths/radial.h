@@ -26,6 +26,15 @@ LK_HD T radial(T s) {
   return (T(1) + r + s / T(3)) * fastExp(-r);
 }
 
+// log phi(s) for the kernels that are exponentials of s: the log-weights of a
+// softmax-weighted sum (SumSoftMaxWeight with F = -scale·SqDist or -Sqrt(scale·SqDist)),
+// which are shifted by their row maximum before exp, as phi itself would underflow.
+template <int Tag, typename T>
+LK_HD T logRadial(T s) {
+  static_assert(Tag == KERNEL_gaussian || Tag == KERNEL_laplace, "only exponential profiles have a softmax form");
+  return Tag == KERNEL_gaussian ? -s : -sqrt(s);
+}
+
 // Run-time tag, for code that picks the kernel per call (the CUDA plugin).
 template <typename T>
 LK_HD T radialPhi(int tag, T s) {

@@ -166,6 +166,15 @@ export const sqdist = (a: number[], b: number[]): number => {
   return s;
 };
 export const scale = (a: number[], s: number): number[] => a.map((v) => v * s);
+/** |x_r − y_t|² between rows of two row-major arrays with D columns (no allocation). */
+export function sqdistRows(x: ArrayLike<number>, r: number, y: ArrayLike<number>, t: number, D: number): number {
+  let q = 0;
+  for (let k = 0; k < D; k++) {
+    const d = x[r * D + k] - y[t * D + k];
+    q += d * d;
+  }
+  return q;
+}
 
 // ---------------------------------------------------------------------------------------
 // Reductions (API.md semantics)
