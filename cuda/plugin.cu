@@ -1,117 +1,135 @@
 // The CUDA plugin: a shared library with the small C ABI of plugin_abi.h, cudart linked
-// statically. The per-pair maths comes from native/maths/, the same headers the CPU
-// engine compiles, so the CPU tests exercise it.
+// statically. The kernel code is native/device/ (tiled.h, pair.h, row_acc.h) and the
+// per-pair maths native/maths/: the same headers the host emulator runs in the CPU
+// tests (test/cuda.emulated.test.ts). This file only adds what a GPU needs around them:
+// the program in constant memory, device buffers, launches and error codes.
 //
-// Kernel shape: one thread per output row; the block stages a tile of y_j and b_j (as
-// many rows as it has threads) in shared memory; each thread keeps x_i and its
-// accumulators in registers.
+// Kernel shape (device/tiled.h): one thread per output row, j-variables staged through
+// shared memory one tile of `block` rows at a time, the row's state in registers (local
+// memory for wide formulas); a 2D split with a merge pass for few rows and many columns.
 #include <cuda_runtime.h>
 
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
-#include "maths/radial.h"
+#include "device/tiled.h"
 #include "plugin_abi.h"
 
 namespace {
 
-constexpr int kBlock = 128;   // threads per block = j rows per shared-memory tile
-constexpr int kMaxDim = 32;   // x_i held in registers
-constexpr int kMaxCols = 16;  // accumulators per thread; wider b runs in column chunks
+__constant__ lk_dev_program c_program;
+
+// One CUDA thread's view of a block: each phase runs for this thread only.
+template <typename T>
+struct DeviceExec {
+  int block;
+  T* tile;
+  lk::RowThread<T>* me;
+  template <typename F>
+  __device__ void each(F&& f) {
+    f(static_cast<int>(threadIdx.x), *me);
+  }
+  __device__ void sync() { __syncthreads(); }
+};
+
+template <typename T>
+__global__ void reduceKernel(const T* const* args, T* values, int32_t* indices, lk::RowAcc<T>* partial,
+                             long long chunk) {
+  extern __shared__ unsigned char shared[];
+  const lk_dev_program& p = c_program;
+  lk::RowThread<T> th;
+  DeviceExec<T> ex{static_cast<int>(blockDim.x), reinterpret_cast<T*>(shared), &th};
+  const lk::TileKernel<T> k{p, args};
+  const long long rowBase = static_cast<long long>(blockIdx.x) * blockDim.x;
+  const long long jBegin = static_cast<long long>(blockIdx.y) * chunk;
+  const long long jEnd = gridDim.y > 1 ? (p.n < jBegin + chunk ? p.n : jBegin + chunk) : p.n;
+  lk::runBlock(ex, k, rowBase, jBegin, jEnd);
+  if (gridDim.y == 1)
+    k.finish(th, values, indices);
+  else if (th.live)
+    partial[static_cast<long long>(blockIdx.y) * p.m + th.i] = th.acc;
+}
+
+template <typename T>
+__global__ void mergeKernel(const lk::RowAcc<T>* partial, int splits, T* values, int32_t* indices) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < c_program.m) lk::mergeRow(partial, i, splits, c_program.m, values, indices);
+}
 
 void setError(char* err, int errlen, const char* what, cudaError_t code) {
   if (err && errlen > 0) std::snprintf(err, errlen, "%s: %s (%s)", what, cudaGetErrorString(code), cudaGetErrorName(code));
 }
 
-#define LK_CUDA_CHECK(call)                                  \
-  do {                                                       \
-    cudaError_t code_ = (call);                              \
-    if (code_ != cudaSuccess) {                              \
-      setError(err, errlen, #call, code_);                   \
-      return -1;                                             \
-    }                                                        \
+#define LK_CUDA_CHECK(call)                \
+  do {                                     \
+    cudaError_t code_ = (call);            \
+    if (code_ != cudaSuccess) {            \
+      setError(err, errlen, #call, code_); \
+      return -1;                           \
+    }                                      \
   } while (0)
 
-template <typename T>
-__global__ void radialSumKernel(int tag, long long m, long long n, int d, int dv, int c0, int cols,
-                                const T* __restrict__ x, const T* __restrict__ y,
-                                const T* __restrict__ b, T scale, T* __restrict__ out) {
-  extern __shared__ unsigned char shared[];
-  T* ys = reinterpret_cast<T*>(shared);  // kBlock x d
-  T* bs = ys + kBlock * d;               // kBlock x cols
-  long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  T xi[kMaxDim];
-  double acc[kMaxCols];
-  for (int c = 0; c < cols; ++c) acc[c] = 0;
-  if (i < m)
-    for (int k = 0; k < d; ++k) xi[k] = x[i * d + k];
-  for (long long j0 = 0; j0 < n; j0 += kBlock) {
-    long long j = j0 + threadIdx.x;
-    if (j < n) {
-      for (int k = 0; k < d; ++k) ys[threadIdx.x * d + k] = y[j * d + k];
-      for (int c = 0; c < cols; ++c) bs[threadIdx.x * cols + c] = b[j * dv + c0 + c];
-    }
-    __syncthreads();
-    int tile = static_cast<int>(n - j0 < kBlock ? n - j0 : kBlock);
-    if (i < m) {
-      T part[kMaxCols];
-      for (int c = 0; c < cols; ++c) part[c] = 0;
-      for (int t = 0; t < tile; ++t) {
-        T s = 0;
-        for (int k = 0; k < d; ++k) {
-          T diff = xi[k] - ys[t * d + k];
-          s += diff * diff;
-        }
-        T phi = lk::radialPhi<T>(tag, scale * s);
-        for (int c = 0; c < cols; ++c) part[c] += phi * bs[t * cols + c];
-      }
-      // float32: summed in float within a tile, in double across tiles, as on the CPU.
-      for (int c = 0; c < cols; ++c) acc[c] += part[c];
-    }
-    __syncthreads();
+// Device buffers freed on every return path.
+struct Buffers {
+  std::vector<void*> held;
+  ~Buffers() {
+    for (void* b : held) cudaFree(b);
   }
-  if (i < m)
-    for (int c = 0; c < cols; ++c) out[i * dv + c0 + c] = static_cast<T>(acc[c]);
-}
+  cudaError_t alloc(void** out, size_t bytes) {
+    cudaError_t code = cudaMalloc(out, bytes > 0 ? bytes : 1);
+    if (code == cudaSuccess) held.push_back(*out);
+    return code;
+  }
+};
 
 template <typename T>
-int radialSum(int tag, long long m, long long n, int d, int dv, const T* x, const T* y, const T* b,
-              double scale, T* out, char* err, int errlen) {
-  if (d < 1 || d > kMaxDim) {
-    std::snprintf(err, errlen, "the CUDA radial kernel supports 1 <= D <= %d, not %d", kMaxDim, d);
+int reduceOn(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block, int splits,
+             char* err, int errlen) {
+  const bool kred = p.reduction == lk::RED_KMin || p.reduction == lk::RED_ArgKMin || p.reduction == lk::RED_KMin_ArgKMin;
+  const int dim = p.code[p.reduction == lk::RED_SumSoftMaxWeight ? p.weights : p.result].dim;
+  const size_t outCount = static_cast<size_t>(p.m) * (kred ? dim * p.k : dim);
+  if (p.m == 0) return 0;
+  int multiprocessors = 0;
+  LK_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, 0));
+  const lk::LaunchPlan plan = lk::planLaunch(p, sizeof(T), multiprocessors, block, splits);
+  if (plan.sharedBytes > 48 * 1024 || plan.splits > 65535) {
+    std::snprintf(err, errlen, "the CUDA launch needs %lld bytes of shared memory and %d chunks (at most 49152, 65535)",
+                  plan.sharedBytes, plan.splits);
     return -1;
   }
-  if (m == 0) return 0;
-  T *dx = nullptr, *dy = nullptr, *db = nullptr, *dout = nullptr;
-  int status = -1;
-  auto body = [&]() -> int {
-    LK_CUDA_CHECK(cudaMalloc(&dx, sizeof(T) * m * d));
-    LK_CUDA_CHECK(cudaMalloc(&dy, sizeof(T) * (n > 0 ? n : 1) * d));
-    LK_CUDA_CHECK(cudaMalloc(&db, sizeof(T) * (n > 0 ? n : 1) * dv));
-    LK_CUDA_CHECK(cudaMalloc(&dout, sizeof(T) * m * dv));
-    LK_CUDA_CHECK(cudaMemcpy(dx, x, sizeof(T) * m * d, cudaMemcpyHostToDevice));
-    if (n > 0) {
-      LK_CUDA_CHECK(cudaMemcpy(dy, y, sizeof(T) * n * d, cudaMemcpyHostToDevice));
-      LK_CUDA_CHECK(cudaMemcpy(db, b, sizeof(T) * n * dv, cudaMemcpyHostToDevice));
-    }
-    unsigned blocks = static_cast<unsigned>((m + kBlock - 1) / kBlock);
-    for (int c0 = 0; c0 < dv; c0 += kMaxCols) {
-      int cols = dv - c0 < kMaxCols ? dv - c0 : kMaxCols;
-      size_t shared = sizeof(T) * kBlock * (d + cols);
-      radialSumKernel<T><<<blocks, kBlock, shared>>>(tag, m, n, d, dv, c0, cols, dx, dy, db,
-                                                    static_cast<T>(scale), dout);
-      LK_CUDA_CHECK(cudaGetLastError());
-    }
-    LK_CUDA_CHECK(cudaMemcpy(out, dout, sizeof(T) * m * dv, cudaMemcpyDeviceToHost));
-    return 0;
-  };
-  status = body();
-  cudaFree(dx);
-  cudaFree(dy);
-  cudaFree(db);
-  cudaFree(dout);
-  return status;
+  LK_CUDA_CHECK(cudaMemcpyToSymbol(c_program, &p, sizeof p));
+  Buffers buf;
+  std::vector<const T*> deviceArgs(p.nVars);
+  for (int v = 0; v < p.nVars; ++v) {
+    const long long rows = p.varCat[v] == 0 ? p.m : p.varCat[v] == 1 ? p.n : 1;
+    const size_t bytes = sizeof(T) * rows * p.varDim[v];
+    void* d = nullptr;
+    LK_CUDA_CHECK(buf.alloc(&d, bytes));
+    if (bytes) LK_CUDA_CHECK(cudaMemcpy(d, args[v], bytes, cudaMemcpyHostToDevice));
+    deviceArgs[v] = static_cast<const T*>(d);
+  }
+  void *dArgs = nullptr, *dValues = nullptr, *dIndices = nullptr, *dPartial = nullptr;
+  LK_CUDA_CHECK(buf.alloc(&dArgs, sizeof(T*) * p.nVars));
+  LK_CUDA_CHECK(cudaMemcpy(dArgs, deviceArgs.data(), sizeof(T*) * p.nVars, cudaMemcpyHostToDevice));
+  if (values) LK_CUDA_CHECK(buf.alloc(&dValues, sizeof(T) * outCount));
+  if (indices) LK_CUDA_CHECK(buf.alloc(&dIndices, sizeof(int32_t) * outCount));
+  if (plan.splits > 1)
+    LK_CUDA_CHECK(buf.alloc(&dPartial, sizeof(lk::RowAcc<T>) * static_cast<size_t>(p.m) * plan.splits));
+  const dim3 grid(static_cast<unsigned>(plan.rowBlocks), static_cast<unsigned>(plan.splits));
+  reduceKernel<T><<<grid, plan.block, plan.sharedBytes>>>(static_cast<const T* const*>(dArgs), static_cast<T*>(dValues),
+                                                          static_cast<int32_t*>(dIndices),
+                                                          static_cast<lk::RowAcc<T>*>(dPartial), plan.chunk);
+  LK_CUDA_CHECK(cudaGetLastError());
+  if (plan.splits > 1) {
+    const unsigned blocks = static_cast<unsigned>((p.m + 255) / 256);
+    mergeKernel<T><<<blocks, 256>>>(static_cast<const lk::RowAcc<T>*>(dPartial), plan.splits, static_cast<T*>(dValues),
+                                    static_cast<int32_t*>(dIndices));
+    LK_CUDA_CHECK(cudaGetLastError());
+  }
+  LK_CUDA_CHECK(cudaDeviceSynchronize());
+  if (values) LK_CUDA_CHECK(cudaMemcpy(values, dValues, sizeof(T) * outCount, cudaMemcpyDeviceToHost));
+  if (indices) LK_CUDA_CHECK(cudaMemcpy(indices, dIndices, sizeof(int32_t) * outCount, cudaMemcpyDeviceToHost));
+  return 0;
 }
 
 }  // namespace
@@ -131,18 +149,11 @@ int lk_cuda_device_count(char* err, int errlen) {
   return count;
 }
 
-int lk_cuda_radial_sum(int tag, int dtype, int64_t m, int64_t n, int d, int dv, const void* x,
-                       const void* y, const void* b, double scale, void* out, char* err,
-                       int errlen) {
-  if (tag <= 0 || tag >= lk::KERNEL_COUNT || dv < 1 || m < 0 || n < 0) {
-    std::snprintf(err, errlen, "lk_cuda_radial_sum: bad arguments");
-    return -1;
-  }
-  if (dtype == 0)
-    return radialSum<float>(tag, m, n, d, dv, static_cast<const float*>(x), static_cast<const float*>(y),
-                            static_cast<const float*>(b), scale, static_cast<float*>(out), err, errlen);
-  return radialSum<double>(tag, m, n, d, dv, static_cast<const double*>(x), static_cast<const double*>(y),
-                           static_cast<const double*>(b), scale, static_cast<double*>(out), err, errlen);
+int lk_cuda_reduce(const lk_dev_program* p, const void* const* args, void* values, int32_t* indices, int block,
+                   int splits, char* err, int errlen) {
+  if (!p || p->dtype == 0)
+    return p ? reduceOn<float>(*p, args, values, indices, block, splits, err, errlen) : -1;
+  return reduceOn<double>(*p, args, values, indices, block, splits, err, errlen);
 }
 
 }  // extern "C"

@@ -3,11 +3,39 @@
 #pragma once
 #include <stdint.h>
 
-#define LK_CUDA_ABI_VERSION 1
+#define LK_CUDA_ABI_VERSION 2
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+// A checked program (native/program.h) flattened for the device: fixed-size tables that
+// fit constant memory, every register with its own storage in a per-thread array.
+#define LK_DEV_MAX_INSTR 128
+#define LK_DEV_MAX_VARS 32
+#define LK_DEV_MAX_CONSTS 64
+#define LK_DEV_MAX_REG_VALUES 128 /* sum of the register dims, per thread */
+#define LK_DEV_MAX_ACC 64         /* reduction state per row: dim (times k for the k-reductions) */
+#define LK_DEV_MAX_DIM 32         /* the points of a fused kernel */
+
+typedef struct {
+  int32_t op, a, b, c, imm;
+  int32_t dim, offset; /* the register's values live at offset .. offset + dim - 1 */
+  int32_t level;       /* 0 parameters, 1 the i-row, 2 the j-row, 3 the pair */
+} lk_dev_instr;
+
+typedef struct {
+  int32_t dtype, reduction, k, result, weights;
+  int32_t nInstr, nVars, regValues;
+  int64_t m, n;
+  int32_t varCat[LK_DEV_MAX_VARS], varDim[LK_DEV_MAX_VARS];
+  /* j-variables are staged side by side: one tile row holds jWidth values, variable v at jOffset[v] */
+  int32_t jOffset[LK_DEV_MAX_VARS];
+  int32_t jWidth;
+  int32_t kernelTag, kernelX, kernelY, kernelB, kernelScale; /* a fused Sum kernel, tag 0 if none */
+  double consts[LK_DEV_MAX_CONSTS];
+  lk_dev_instr code[LK_DEV_MAX_INSTR];
+} lk_dev_program;
 
 // The ABI version the plugin was built with; the addon refuses any other.
 int lk_cuda_abi_version(void);
@@ -15,12 +43,12 @@ int lk_cuda_abi_version(void);
 // Number of CUDA devices, or -1 with a message in err (no driver, driver too old...).
 int lk_cuda_device_count(char* err, int errlen);
 
-// Fused radial-kernel sum on device 0: out[i*dv + c] = sum_j phi_tag(scale*|x_i-y_j|^2) b[j*dv + c],
-// for x (m x d), y (n x d), b (n x dv), float32 (dtype 0) or float64 (dtype 1) host arrays.
+// The reduction of program p over j on device 0. args[v] is variable v's host array in
+// p's dtype; values and indices (either may be null) receive the outputs, laid out as the
+// CPU engine's. block and splits force a launch shape (0: chosen from the program).
 // Returns 0, or -1 with the failing CUDA call and its message in err.
-int lk_cuda_radial_sum(int tag, int dtype, int64_t m, int64_t n, int d, int dv,
-                       const void* x, const void* y, const void* b, double scale,
-                       void* out, char* err, int errlen);
+int lk_cuda_reduce(const lk_dev_program* p, const void* const* args, void* values, int32_t* indices,
+                   int block, int splits, char* err, int errlen);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,14 @@ export interface NativeRunOptions {
   pruneTolerance?: number;
   /** [ranges_i, slices_i, redranges_j] of the engine's reduction over j. */
   ranges?: [Int32Array, Int32Array, Int32Array];
+  /**
+   * Where it runs: the CPU engine, the CUDA plugin, or the CUDA path's kernels emulated on
+   * the host (native/device/emulate.h; tests only).
+   */
+  device?: 'cpu' | 'cuda' | 'emulated';
+  /** A forced launch shape for the device paths: threads per block, chunks of j. */
+  block?: number;
+  splits?: number;
 }
 
 /** What native solve returns: x in float64 whatever the data's dtype. */

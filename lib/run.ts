@@ -48,19 +48,33 @@ export interface RunOptions {
   ranges?: Ranges;
 }
 
-export function checkBackend(opts: RunOptions): void {
+/**
+ * The device a call runs on, after checking `backend`: 'cpu' and 'auto' run on the CPU
+ * ('auto' stays there until the CUDA path has been run on a GPU; README says what has
+ * been), 'cuda' on the CUDA plugin, and is an error where no device is usable.
+ */
+export function checkBackend(opts: RunOptions): NonNullable<NativeRunOptions['device']> {
   const backend = opts.backend ?? 'auto';
   if (backend !== 'auto' && backend !== 'cpu' && backend !== 'cuda') {
     throw new OptionError(`backend must be 'auto', 'cpu' or 'cuda', not ${String(backend)}`);
   }
-  if (backend === 'cuda') {
-    const cuda = addon.info().cuda;
-    throw new OptionError(
-      cuda.available
-        ? 'backend "cuda": the CUDA reduction path is not built yet (issue 7); use "cpu" or "auto"'
-        : `backend "cuda" is unavailable: ${cuda.reason}`,
-    );
-  }
+  if (backend !== 'cuda') return 'cpu';
+  // LAZYKERNEL_CUDA=emulated runs the CUDA path's kernel code on the host, blocks and
+  // threads played in turn (native/device/emulate.h): how it is tested without a GPU.
+  if (process.env.LAZYKERNEL_CUDA === 'emulated') return 'emulated';
+  const cuda = addon.info().cuda;
+  if (!cuda.available) throw new OptionError(`backend "cuda" is unavailable: ${cuda.reason}`);
+  if (opts.ranges !== undefined) throw new OptionError('backend "cuda" does not take explicit ranges yet; use "cpu"');
+  return 'cuda';
+}
+
+/** A forced launch shape for the device paths, from LAZYKERNEL_CUDA_BLOCK / _SPLITS (tests, tuning). */
+function launchShape(): Pick<NativeRunOptions, 'block' | 'splits'> {
+  const read = (name: string): number | undefined => {
+    const v = process.env[name];
+    return v === undefined || v === '' ? undefined : Number(v);
+  };
+  return { block: read('LAZYKERNEL_CUDA_BLOCK'), splits: read('LAZYKERNEL_CUDA_SPLITS') };
 }
 
 /**
@@ -70,7 +84,7 @@ export function checkBackend(opts: RunOptions): void {
 export function engineOptions(opts: RunOptions, axis: 0 | 1): NativeRunOptions {
   // A tolerance asks for pruning; neither leaves the choice to the engine.
   const prune = opts.prune ?? (opts.pruneTolerance !== undefined ? true : undefined);
-  const native: NativeRunOptions = { prune, pruneTolerance: opts.pruneTolerance };
+  const native: NativeRunOptions = { prune, pruneTolerance: opts.pruneTolerance, device: checkBackend(opts), ...launchShape() };
   if (opts.ranges !== undefined) native.ranges = engineRanges(opts.ranges, axis);
   return native;
 }

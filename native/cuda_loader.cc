@@ -7,6 +7,9 @@
 namespace lk {
 namespace {
 
+using ReduceFn = int (*)(const lk_dev_program*, const void* const*, void*, int32_t*, int, int, char*, int);
+ReduceFn pluginReduce = nullptr;  // set by probe() when a device is usable
+
 std::string pluginPath() {
   Dl_info info{};
   if (!dladdr(reinterpret_cast<void*>(&pluginPath), &info) || !info.dli_fname) return "";
@@ -38,6 +41,8 @@ CudaStatus probe() {
     s.reason = std::string("no usable CUDA driver: ") + err;
   } else if (n == 0) {
     s.reason = "no CUDA device found";
+  } else if (!(pluginReduce = reinterpret_cast<ReduceFn>(dlsym(lib, "lk_cuda_reduce")))) {
+    s.reason = "the CUDA plugin at " + s.plugin + " has no lk_cuda_reduce";
   } else {
     s.available = true;
     s.devices = n;
@@ -51,6 +56,15 @@ CudaStatus probe() {
 const CudaStatus& cudaStatus() {
   static const CudaStatus status = probe();
   return status;
+}
+
+void cudaReduce(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block,
+                int splits) {
+  const CudaStatus& s = cudaStatus();
+  if (!s.available) throw CudaError("backend 'cuda' is unavailable: " + s.reason);
+  char err[512] = {0};
+  if (pluginReduce(&p, args, values, indices, block, splits, err, sizeof err) != 0)
+    throw CudaError(std::string("CUDA: ") + err);
 }
 
 }  // namespace lk

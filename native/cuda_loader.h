@@ -1,7 +1,11 @@
 // Finds the CUDA plugin beside the addon and asks it about devices. The addon never
 // links libcudart: the plugin carries it, and is only dlopen'ed here.
 #pragma once
+#include <cstdint>
+#include <stdexcept>
 #include <string>
+
+#include "../cuda/plugin_abi.h"
 
 namespace lk {
 
@@ -14,5 +18,14 @@ struct CudaStatus {
 
 // Probes once and caches the answer.
 const CudaStatus& cudaStatus();
+
+// A CUDA call that failed, or no usable device; the message names the call.
+struct CudaError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// lk_cuda_reduce of the plugin (plugin_abi.h); throws CudaError.
+void cudaReduce(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block,
+                int splits);
 
 }  // namespace lk

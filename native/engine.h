@@ -23,6 +23,10 @@ struct RunContext {
   PruneCache* cache = nullptr;
   // Explicit ranges (checked with checkRanges); they replace automatic pruning. May be null.
   const Ranges* ranges = nullptr;
+  // Where the reduction runs: the CPU engine, the CUDA plugin, or the CUDA path's kernels
+  // emulated on the host (device/emulate.h, for tests). The device computes every pair.
+  enum Device { CPU, CUDA, EMULATED } device = CPU;
+  int block = 0, splits = 0;  // a forced launch shape on the device paths (0: planned)
 };
 
 // Computes the reduction of `p` over j. args[slot] points at that slot's array in p's

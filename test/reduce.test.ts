@@ -23,7 +23,7 @@ import { Kernel, KernelName, ReductionName } from '../lib/formula/program';
 import {
   asPair, asTensor, dot, DType, DTYPES, dual, Dual, expectClose, expectCloseElementwise, expectIndices, expectSumClose,
   expectTensor, maxAbsFinite, refAbsSum, SUM_ATOL_FACTOR, pick, refKMin, refLogSumExp, refMax, refMin, refSum, refSumSoftMaxWeight, Rng, row,
-  sqdist, Table, tableValueAt, tabulate, TensorLike, uniform, PairFn,
+  sqdist, Table, tableValueAt, tabulate, TensorLike, uniform, PairFn, makeSizeData, SizeData,
 } from './helpers/reference';
 
 /** Math through a module binding: a global lookup is ~50× slower in jest's sandbox, and the references call it per pair. */
@@ -62,25 +62,7 @@ const SPECS: Spec[] = [
   { label: 'SumSoftMaxWeight', reduction: 'SumSoftMaxWeight', family: 'ssmw' },
 ];
 
-/** The data of one size: x = Vi(3), y = Vj(3), b = Vj(2), g a number. */
-interface SizeData {
-  M: number;
-  N: number;
-  x: Dual;
-  y: Dual;
-  b: Dual;
-  g: number;
-}
-
-function makeData(M: number, N: number, seed: number): SizeData {
-  const rng = new Rng(seed);
-  return {
-    M, N, g: 1.5,
-    x: dual(uniform(rng, M * 3, -1, 1)),
-    y: dual(uniform(rng, N * 3, -1, 1)),
-    b: dual(uniform(rng, N * 2, -1, 1)),
-  };
-}
+const makeData = makeSizeData;
 
 interface FamilyDef {
   formula: string;

@@ -162,6 +162,24 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
       throw Napi::RangeError::New(env, "options.pruneTolerance must be a finite number >= 0");
     ctx.pruneTolerance = t;
   }
+  Napi::Value device = o.Get("device");
+  if (!device.IsUndefined()) {
+    const std::string d = device.IsString() ? device.As<Napi::String>().Utf8Value() : "";
+    if (d == "cpu") ctx.device = RunContext::CPU;
+    else if (d == "cuda") ctx.device = RunContext::CUDA;
+    else if (d == "emulated") ctx.device = RunContext::EMULATED;
+    else throw Napi::TypeError::New(env, "options.device must be 'cpu', 'cuda' or 'emulated'");
+  }
+  auto launch = [&](const char* name, int most) {
+    Napi::Value v = o.Get(name);
+    if (v.IsUndefined()) return 0;
+    const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 1 && x <= most) || x != static_cast<int>(x))
+      throw Napi::RangeError::New(env, std::string("options.") + name + " must be an integer from 1 to " + std::to_string(most));
+    return static_cast<int>(x);
+  };
+  ctx.block = launch("block", 1024);
+  ctx.splits = launch("splits", 65535);
   Napi::Value r = o.Get("ranges");
   if (r.IsUndefined()) return;
   auto part = [&](uint32_t k, const char* name) {

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "../maths/kmin.h"
+#include "../maths/shift.h"
 #include "lanes.h"
 
 namespace lk {
@@ -111,20 +113,7 @@ struct KMinAcc {
       T* v = &vals[(static_cast<std::size_t>(r) * dim + c) * k];
       int32_t* x = &idx[(static_cast<std::size_t>(r) * dim + c) * k];
       int n = count[r * dim + c];
-      for (int t = 0; t < len; ++t) {
-        const T q = p[t * step];
-        // Only a value strictly below the current k-th enters: ties keep the lower j.
-        if (n == k && !(q < v[k - 1])) continue;
-        int pos = n < k - 1 ? n : k - 1;
-        while (pos > 0 && q < v[pos - 1]) {
-          v[pos] = v[pos - 1];
-          x[pos] = x[pos - 1];
-          --pos;
-        }
-        v[pos] = q;
-        x[pos] = static_cast<int32_t>(j0 + t);
-        if (n < k) ++n;
-      }
+      for (int t = 0; t < len; ++t) n = insertKMin(v, x, n, k, p[t * step], static_cast<int32_t>(j0 + t));
       count[r * dim + c] = n;
     }
   }
@@ -140,16 +129,6 @@ struct KMinAcc {
 };
 
 // log Σ exp(f) and Σ exp(f)·w / Σ exp(f): the running (max, Σ exp(f - max), Σ exp(f - max)·w).
-// Merging a row's running (max mx, sums) with a tile's (max m, sums): the factors that
-// bring each side to the larger maximum, which becomes mx. Returns {old, add}: the new
-// sums are old·sums + add·tile sums.
-inline std::pair<double, double> mergeShift(double& mx, double m) {
-  if (mx >= m) return {1.0, std::exp(m - mx)};
-  const double old = std::exp(mx - m);
-  mx = m;
-  return {old, 1.0};
-}
-
 template <typename T, bool Weighted>
 struct SoftmaxAcc {
   int dim;  // 1 for LogSumExp, dim(w) for SumSoftMaxWeight

@@ -37,7 +37,7 @@ Level current() {
 
 const char* simdLevel() { return kNames[current()]; }
 
-void reduce(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx) {
+void reduceCpu(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx) {
   switch (current()) {
 #if defined(__x86_64__) || defined(_M_X64)
     case AVX512: return avx512::reduceOnCpu(p, args, values, indices, ctx);

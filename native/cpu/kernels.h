@@ -19,4 +19,7 @@ LK_DECLARE_KERNELS(avx512)
 #endif
 #undef LK_DECLARE_KERNELS
 
+// The build for this CPU (dispatch.cc).
+void reduceCpu(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx);
+
 }  // namespace lk

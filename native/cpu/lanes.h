@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "../maths/exp.h"
+#include "../maths/scalar_ops.h"
 #include "../program.h"
 
 namespace lk {
@@ -57,11 +58,6 @@ inline void apply3(T* __restrict o, const T* a, bool al, const T* b, bool bl, co
   for (int t = 0; t < len; ++t) f(o[t], a[t * sa], b[t * sb], c[t * sc]);
 }
 
-template <typename T>
-inline T nan() {
-  return std::numeric_limits<T>::quiet_NaN();
-}
-
 // Runs element-wise op `op` for output component c. Dim-1 operands broadcast.
 template <typename T>
 inline void elementwise(const Instruction& in, int c, T* o, const Ref<T>* regs, const int* dims, int len) {
@@ -79,51 +75,15 @@ inline void elementwise(const Instruction& in, int c, T* o, const Ref<T>* regs, 
     apply3(o, a, A.lane, comp(in.b), B.lane, comp(in.c), C.lane, len,
            [&](T& out, T x, T y, T z) { out = f(x, y, z); });
   };
+  const int imm = in.imm;
   switch (in.op) {
-    case OP_NEG: return unary([](T x) { return -x; });
-    case OP_ADD: return binary([](T x, T y) { return x + y; });
-    case OP_SUB: return binary([](T x, T y) { return x - y; });
-    case OP_MUL: return binary([](T x, T y) { return x * y; });
-    case OP_DIV: return binary([](T x, T y) { return x / y; });
-    case OP_EXP: return unary([](T x) { return fastExp(x); });
-    case OP_LOG: return unary([](T x) { return std::log(x); });
-    case OP_SQRT: return unary([](T x) { return std::sqrt(x); });
-    // KeOps' convention: Rsqrt(0) = 0.
-    case OP_RSQRT: return unary([](T x) { return x == T(0) ? T(0) : T(1) / std::sqrt(x); });
-    case OP_SQUARE: return unary([](T x) { return x * x; });
-    case OP_INV: return unary([](T x) { return T(1) / x; });
-    case OP_ABS: return unary([](T x) { return std::fabs(x); });
-    case OP_SIGN: return unary([](T x) { return x > T(0) ? T(1) : x < T(0) ? T(-1) : x == T(0) ? T(0) : x; });
-    case OP_STEP: return unary([](T x) { return x >= T(0) ? T(1) : x < T(0) ? T(0) : x; });
-    case OP_RELU: return unary([](T x) { return x < T(0) ? T(0) : x; });
-    case OP_SIN: return unary([](T x) { return std::sin(x); });
-    case OP_COS: return unary([](T x) { return std::cos(x); });
-    case OP_ATAN: return unary([](T x) { return std::atan(x); });
-    case OP_ATAN2: return binary([](T y, T x) { return std::atan2(y, x); });
-    case OP_POWI: {
-      const int e = in.imm;
-      return unary([e](T x) {
-        // Exponentiation by squaring: exact for small exponents, as KeOps' Pow.
-        unsigned k = e < 0 ? 0u - static_cast<unsigned>(e) : static_cast<unsigned>(e);
-        T r = 1, base = x;
-        while (k) {
-          if (k & 1u) r *= base;
-          base *= base;
-          k >>= 1;
-        }
-        return e < 0 ? T(1) / r : r;
-      });
-    }
-    // KeOps' Powf(a, b) = exp(b log a): NaN for a < 0.
-    case OP_POWF: return binary([](T x, T y) { return x < T(0) ? nan<T>() : std::pow(x, y); });
-    case OP_CLAMP: return ternary([](T x, T lo, T hi) { return x < lo ? lo : x > hi ? hi : x; });
-    case OP_IFELSE: return ternary([](T f, T g, T h) { return f >= T(0) ? g : f < T(0) ? h : f; });
-    case OP_ROUND: {
-      const T scale = std::pow(T(10), static_cast<T>(in.imm));
-      return unary([scale](T x) { return std::round(x * scale) / scale; });
-    }
-    case OP_FLOOR: return unary([](T x) { return std::floor(x); });
-    case OP_MOD: return ternary([](T x, T n, T off) { return x - n * std::floor((x - off) / n); });
+#define LK_UNARY(name) case OP_##name: return unary([imm](T x) { return unaryOp<OP_##name>(x, imm); });
+#define LK_BINARY(name) case OP_##name: return binary([](T x, T y) { return binaryOp<OP_##name>(x, y); });
+#define LK_TERNARY(name) case OP_##name: return ternary([](T x, T y, T z) { return ternaryOp<OP_##name>(x, y, z); });
+    LK_ELEMENTWISE_OPS(LK_UNARY, LK_BINARY, LK_TERNARY)
+#undef LK_UNARY
+#undef LK_BINARY
+#undef LK_TERNARY
   }
 }
 

@@ -10,3 +10,11 @@
 #else
 #define LK_HD static inline __attribute__((always_inline))
 #endif
+
+// The same for member functions, which cannot be static (class templates are instantiated
+// per use anyway, and only the baseline build and the plugin use them).
+#if defined(__CUDACC__)
+#define LK_HDM __host__ __device__ inline
+#else
+#define LK_HDM inline
+#endif

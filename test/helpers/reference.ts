@@ -678,3 +678,23 @@ export function refKeptSoftMax(f: Table, v: Table, axis: 0 | 1, kept: KeptLists)
   for (let r = 0; r < R; r++) out.set(refSumSoftMaxWeight(keptRow(f, axis, r, kept[r]), keptRow(v, axis, r, kept[r]), 1), r * v.dim);
   return out;
 }
+
+/** The data most reduction tests use: x = Vi(3), y = Vj(3) in [-1, 1], b = Vj(2) in [-1, 1], g = 1.5. */
+export interface SizeData {
+  M: number;
+  N: number;
+  x: Dual;
+  y: Dual;
+  b: Dual;
+  g: number;
+}
+
+export function makeSizeData(M: number, N: number, seed: number): SizeData {
+  const rng = new Rng(seed);
+  return {
+    M, N, g: 1.5,
+    x: dual(uniform(rng, M * 3, -1, 1)),
+    y: dual(uniform(rng, N * 3, -1, 1)),
+    b: dual(uniform(rng, N * 2, -1, 1)),
+  };
+}
