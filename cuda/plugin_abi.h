@@ -50,6 +50,26 @@ int lk_cuda_device_count(char* err, int errlen);
 int lk_cuda_reduce(const lk_dev_program* p, const void* const* args, void* values, int32_t* indices,
                    int block, int splits, char* err, int errlen);
 
+typedef struct {
+  int32_t iterations;
+  double residual;
+  int32_t converged;
+} lk_cg_report;
+
+typedef void (*lk_progress_fn)(void* ctx, int iteration, double residual);
+
+// Conjugate gradients for (alpha I + K) x = b on device 0 (native/solve/cg_loop.h, the
+// CPU's algorithm): p computes K·v, v the j-variable in argument slot `slot` (dv
+// columns, args[slot] unused); b and x are n × dv float64 host arrays, x the start and
+// then the solution. Inputs are copied once; every CG vector stays on the device and
+// only per-column scalars cross per iteration. cancel (may be null) is read between
+// iterations; progress (may be null) is called after each.
+// Returns 0; -1 with the failing CUDA call in err; -2 when cancelled; -3 when the
+// iteration broke down (NaN, or a kernel that is not positive semi-definite: err says).
+int lk_cuda_solve(const lk_dev_program* p, const void* const* args, int slot, const double* b, double* x,
+                  double alpha, double tol, int maxIter, const int32_t* cancel, lk_progress_fn progress,
+                  void* progressCtx, lk_cg_report* report, int block, int splits, char* err, int errlen);
+
 #ifdef __cplusplus
 }
 #endif

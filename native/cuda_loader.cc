@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include "engine.h"
+
 #include "../cuda/plugin_abi.h"
 
 namespace lk {
@@ -9,6 +11,9 @@ namespace {
 
 using ReduceFn = int (*)(const lk_dev_program*, const void* const*, void*, int32_t*, int, int, char*, int);
 ReduceFn pluginReduce = nullptr;  // set by probe() when a device is usable
+using SolveFn = int (*)(const lk_dev_program*, const void* const*, int, const double*, double*, double, double, int,
+                        const int32_t*, lk_progress_fn, void*, lk_cg_report*, int, int, char*, int);
+SolveFn pluginSolve = nullptr;
 
 std::string pluginPath() {
   Dl_info info{};
@@ -41,8 +46,9 @@ CudaStatus probe() {
     s.reason = std::string("no usable CUDA driver: ") + err;
   } else if (n == 0) {
     s.reason = "no CUDA device found";
-  } else if (!(pluginReduce = reinterpret_cast<ReduceFn>(dlsym(lib, "lk_cuda_reduce")))) {
-    s.reason = "the CUDA plugin at " + s.plugin + " has no lk_cuda_reduce";
+  } else if (!(pluginReduce = reinterpret_cast<ReduceFn>(dlsym(lib, "lk_cuda_reduce"))) ||
+             !(pluginSolve = reinterpret_cast<SolveFn>(dlsym(lib, "lk_cuda_solve")))) {
+    s.reason = "the CUDA plugin at " + s.plugin + " lacks lk_cuda_reduce or lk_cuda_solve";
   } else {
     s.available = true;
     s.devices = n;
@@ -58,10 +64,40 @@ const CudaStatus& cudaStatus() {
   return status;
 }
 
-void cudaReduce(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block,
-                int splits) {
+namespace {
+
+void requireDevice() {
   const CudaStatus& s = cudaStatus();
   if (!s.available) throw CudaError("backend 'cuda' is unavailable: " + s.reason);
+}
+
+void forwardProgress(void* ctx, int iteration, double residual) {
+  (*static_cast<const Progress*>(ctx))(iteration, residual);
+}
+
+}  // namespace
+
+CgReport cudaSolve(const lk_dev_program& p, const void* const* args, int slot, const double* b, double* x,
+                   const CgOptions& o, const Progress& progress, int block, int splits) {
+  requireDevice();
+  char err[512] = {0};
+  lk_cg_report r{};
+  const int status = pluginSolve(&p, args, slot, b, x, o.alpha, o.tol, o.maxIter, o.cancel,
+                                 progress ? forwardProgress : nullptr, const_cast<Progress*>(&progress), &r, block,
+                                 splits, err, sizeof err);
+  if (status == -2) throw Cancelled();
+  if (status == -3) throw SolveBreakdown(err);
+  if (status != 0) throw CudaError(std::string("CUDA: ") + err);
+  CgReport report;
+  report.iterations = r.iterations;
+  report.residual = r.residual;
+  report.converged = r.converged != 0;
+  return report;
+}
+
+void cudaReduce(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block,
+                int splits) {
+  requireDevice();
   char err[512] = {0};
   if (pluginReduce(&p, args, values, indices, block, splits, err, sizeof err) != 0)
     throw CudaError(std::string("CUDA: ") + err);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../cuda/plugin_abi.h"
+#include "solve/cg.h"
 
 namespace lk {
 
@@ -23,6 +24,11 @@ const CudaStatus& cudaStatus();
 struct CudaError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// lk_cuda_solve of the plugin: CG with its vectors on the device. Throws CudaError,
+// Cancelled or SolveBreakdown (solve/cg.h) as the CPU solve would.
+CgReport cudaSolve(const lk_dev_program& p, const void* const* args, int slot, const double* b, double* x,
+                   const CgOptions& options, const Progress& progress, int block, int splits);
 
 // lk_cuda_reduce of the plugin (plugin_abi.h); throws CudaError.
 void cudaReduce(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block,

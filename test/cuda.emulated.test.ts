@@ -7,7 +7,7 @@
  * test/cuda.test.ts on a machine with a device.
  */
 import { Genred, OptionError } from '../lib/index';
-import { deviceOpSuite, deviceSuite } from './helpers/device_suite';
+import { deviceOpSuite, deviceSolveSuite, deviceSuite } from './helpers/device_suite';
 import { caught } from './helpers/reference';
 
 process.env.LAZYKERNEL_CUDA = 'emulated';
@@ -18,6 +18,7 @@ const SHAPES = [{}, { block: 32 }, { block: 64, splits: 5 }];
 
 deviceSuite([[1, 1], [7, 5], [303, 207], [5, 4003]], SHAPES);
 deviceOpSuite(SHAPES);
+deviceSolveSuite();
 
 describe('the emulated device path: limits and options', () => {
   const g = new Genred('SqDist(x,y)', ['x = Vi(3)', 'y = Vj(3)'], { reduction: 'Sum', axis: 1 });

@@ -4,7 +4,7 @@
  * that info() says why and that backend 'cuda' fails with an error naming CUDA.
  */
 import { Genred, info, OptionError } from '../lib/index';
-import { deviceOpSuite, deviceSuite } from './helpers/device_suite';
+import { deviceOpSuite, deviceSolveSuite, deviceSuite } from './helpers/device_suite';
 import { asTensor, caught } from './helpers/reference';
 
 delete process.env.LAZYKERNEL_CUDA;
@@ -13,6 +13,7 @@ const cuda = info().cuda;
 if (cuda.available) {
   deviceSuite([[1, 1], [7, 5], [303, 207], [5, 4003], [2000, 3001]], [{}, { block: 32 }, { block: 64, splits: 5 }]);
   deviceOpSuite([{}]);
+  deviceSolveSuite();
 } else {
   describe.skip(`the CUDA backend on a device (skipped: ${cuda.reason})`, () => {
     test('every reduction against the float64 reference', () => undefined);

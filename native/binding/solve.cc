@@ -7,6 +7,8 @@
 #include <string>
 
 #include "../cpu/cluster.h"
+#include "../cuda_loader.h"
+#include "../device/lower.h"
 #include "../engine.h"
 #include "../queue.h"
 #include "../solve/cg.h"
@@ -80,6 +82,14 @@ struct SolveSetup {
   // Runs CG with K·v through the engine: v goes into the unknown's slot in the data's
   // dtype, the product comes back and is widened to float64.
   CgReport run(const int32_t* cancel, const Progress& progress) {
+    options.cancel = cancel;
+    // On a GPU the whole iteration stays there; emulated, the products run the device
+    // kernels on the host and the vectors stay here.
+    if (runOptions.device == RunContext::CUDA) {
+      if (runOptions.ranges) throw ProgramError("explicit ranges are not supported by the CUDA backend yet; use backend 'cpu'");
+      return cudaSolve(toDeviceProgram(*program), args.ptrs.data(), static_cast<int>(slot), b.data(), x.data(), options,
+                       progress, runOptions.block, runOptions.splits);
+    }
     RunContext ctx = runOptions;
     ctx.threads = threadCount();
     // The points do not change between products: cluster them once per solve (unless
@@ -88,7 +98,6 @@ struct SolveSetup {
     const FusedKernel& k = program->kernel;
     if (k.x != static_cast<int>(slot) && k.y != static_cast<int>(slot)) ctx.cache = &clusters;
     ctx.cancel = cancel;
-    options.cancel = cancel;
     std::size_t len = n * dv, width = dtype == F32 ? 4 : 8;
     std::vector<unsigned char> vbuf(len * width), out(len * width);
     std::vector<const void*> ptrs = args.ptrs;

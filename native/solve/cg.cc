@@ -1,119 +1,68 @@
 #include "cg.h"
 
 #include <algorithm>
-#include <cmath>
-#include <string>
 #include <vector>
 
 #include "../engine.h"
+#include "cg_loop.h"
 
 namespace lk {
 namespace {
 
-// The recurrence's residual drifts from the true one (rounding in K·p, float32 data),
-// so a column that looks converged is checked against a fresh product and restarted
-// from its true residual if it is not. A few checks suffice; past them the accuracy
-// of the products themselves is the limit and the report says so.
-constexpr int kMaxTrueResidualChecks = 4;
+// The CG vectors in host memory; x is the caller's array (it receives the solution).
+class HostOps {
+ public:
+  HostOps(const BlockProduct& kv, std::size_t n, int dv, const double* b, double* x, const int32_t* cancel)
+      : kv_(kv), len_(n * dv), dv_(dv), b_(b), x_(x), cancel_(cancel), r_(len_), p_(len_), q_(len_) {}
 
-// r = b - (alpha x + K x); returns per-column |r|^2.
-std::vector<double> trueResidual(const BlockProduct& kv, std::size_t n, int dv, double alpha,
-                                 const double* b, const double* x, std::vector<double>& r) {
-  kv(x, r.data());
-  std::vector<double> rr(dv, 0.0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int c = 0; c < dv; ++c) {
-      std::size_t k = i * dv + c;
-      r[k] = b[k] - alpha * x[k] - r[k];
-      rr[c] += r[k] * r[k];
+  void product(CgVec v, CgVec out) { kv_(at(v), at(out)); }
+  void copy(CgVec dst, CgVec src) { std::copy(at(src), at(src) + len_, at(dst)); }
+  void axpby(CgVec y, const std::vector<double>& a, CgVec x, const std::vector<double>& b) {
+    double* yy = at(y);
+    const double* xx = at(x);
+    for (std::size_t k = 0; k < len_; ++k) yy[k] = a[k % dv_] * xx[k] + b[k % dv_] * yy[k];
+  }
+  void mask(CgVec y, const std::vector<char>& keep) {
+    double* yy = at(y);
+    for (std::size_t k = 0; k < len_; ++k)
+      if (!keep[k % dv_]) yy[k] = 0;
+  }
+  std::vector<double> dots(CgVec u, CgVec v) {
+    std::vector<double> out(dv_, 0.0);
+    const double *uu = at(u), *vv = at(v);
+    for (std::size_t k = 0; k < len_; ++k) out[k % dv_] += uu[k] * vv[k];
+    return out;
+  }
+  bool allZero(CgVec v) { return std::all_of(at(v), at(v) + len_, [](double e) { return e == 0.0; }); }
+  void checkCancel() {
+    if (cancel_ && __atomic_load_n(cancel_, __ATOMIC_RELAXED)) throw Cancelled();
+  }
+
+ private:
+  double* at(CgVec v) {
+    switch (v) {
+      case CG_B: return const_cast<double*>(b_);  // never written: b only ever appears as a source
+      case CG_X: return x_;
+      case CG_R: return r_.data();
+      case CG_P: return p_.data();
+      default: return q_.data();
     }
-  return rr;
-}
-
-void checkCancel(const int32_t* cancel) {
-  if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) throw Cancelled();
-}
+  }
+  const BlockProduct& kv_;
+  std::size_t len_;
+  int dv_;
+  const double* b_;
+  double* x_;
+  const int32_t* cancel_;
+  std::vector<double> r_, p_, q_;
+};
 
 }  // namespace
 
-CgReport conjugateGradient(const BlockProduct& kv, std::size_t n, int dv, const double* b,
-                           double* x, const CgOptions& opts, const Progress& progress) {
-  const std::size_t len = n * static_cast<std::size_t>(dv);
-  std::vector<double> r(len), p(len), q(len);
-  std::vector<double> bb(dv, 0.0);
-  for (std::size_t k = 0; k < len; ++k) bb[k % dv] += b[k] * b[k];
-
-  auto relative = [&](const std::vector<double>& rr, int c) {
-    return bb[c] > 0 ? std::sqrt(rr[c] / bb[c]) : std::sqrt(rr[c]);
-  };
-  auto worst = [&](const std::vector<double>& rr) {
-    double w = 0;
-    for (int c = 0; c < dv; ++c) w = std::max(w, relative(rr, c));
-    return w;
-  };
-  auto breakdown = [&](int it, const std::string& what) {
-    throw SolveBreakdown("KernelSolve stopped at iteration " + std::to_string(it) + ": " + what +
-                         " (NaN or infinity in the inputs, or a kernel that is not positive "
-                         "semi-definite)");
-  };
-
-  CgReport report;
-  // From a zero start the residual is b itself: no product needed (the common case).
-  const bool cold = std::all_of(x, x + len, [](double v) { return v == 0.0; });
-  std::vector<double> rr = cold ? bb : trueResidual(kv, n, dv, opts.alpha, b, x, r);
-  if (cold) std::copy(b, b + len, r.begin());
-  p = r;
-  std::vector<char> active(dv);
-  int checks = 0;
-  for (;;) {
-    for (int c = 0; c < dv; ++c) {
-      if (!std::isfinite(rr[c])) breakdown(report.iterations, "the residual is not finite");
-      active[c] = relative(rr, c) > opts.tol;
-    }
-    bool any = std::any_of(active.begin(), active.end(), [](char a) { return a; });
-    if (any && report.iterations < opts.maxIter) {
-      checkCancel(opts.cancel);
-      // Finished columns keep p = 0, so they neither move nor disturb the others.
-      for (std::size_t k = 0; k < len; ++k)
-        if (!active[k % dv]) p[k] = 0;
-      kv(p.data(), q.data());
-      std::vector<double> pq(dv, 0.0);
-      for (std::size_t k = 0; k < len; ++k) {
-        q[k] += opts.alpha * p[k];
-        pq[k % dv] += p[k] * q[k];
-      }
-      std::vector<double> step(dv, 0.0), rrNew(dv, 0.0);
-      for (int c = 0; c < dv; ++c) {
-        if (!active[c]) continue;
-        if (!(pq[c] > 0)) breakdown(report.iterations, "p'(alpha I + K)p is not positive");
-        step[c] = rr[c] / pq[c];
-      }
-      for (std::size_t k = 0; k < len; ++k) {
-        int c = static_cast<int>(k % dv);
-        if (!active[c]) continue;
-        x[k] += step[c] * p[k];
-        r[k] -= step[c] * q[k];
-        rrNew[c] += r[k] * r[k];
-      }
-      for (std::size_t k = 0; k < len; ++k) {
-        int c = static_cast<int>(k % dv);
-        if (active[c]) p[k] = r[k] + (rrNew[c] / rr[c]) * p[k];
-      }
-      for (int c = 0; c < dv; ++c)
-        if (active[c]) rr[c] = rrNew[c];
-      ++report.iterations;
-      if (progress) progress(report.iterations, worst(rr));
-      continue;
-    }
-    // The recurrence says done (or the budget is spent): measure the truth.
-    rr = trueResidual(kv, n, dv, opts.alpha, b, x, r);
-    report.residual = worst(rr);
-    if (!std::isfinite(report.residual)) breakdown(report.iterations, "the residual is not finite");
-    report.converged = report.residual <= opts.tol;
-    if (report.converged || report.iterations >= opts.maxIter || ++checks >= kMaxTrueResidualChecks)
-      return report;
-    p = r;  // restart the lagging columns from their true residual
-  }
+CgReport conjugateGradient(const BlockProduct& kv, std::size_t n, int dv, const double* b, double* x,
+                           const CgOptions& opts, const Progress& progress) {
+  HostOps ops(kv, n, dv, b, x, opts.cancel);
+  return runCg(ops, dv, opts, progress);
 }
 
 }  // namespace lk

@@ -12,11 +12,12 @@
  * LogSumExp 2e-5 relative + 1e-5 absolute (F within ±4.5); softmax weights 2e-5 + 2e-6.
  */
 import * as util from 'util';
-import { Genred } from '../../lib/index';
+import { AbortError, Genred, KernelSolve } from '../../lib/index';
+import { cholesky, cholSolve, columnError, gram, trueResidual } from './dense';
 import type { ReductionName } from '../../lib/formula/program';
 import {
   asPair, asTensor, dot, DType, DTYPES, dual, Dual, expectClose, expectCloseElementwise, expectIndices, expectSumClose,
-  makeSizeData, pick, refKMin, refLogSumExp, refMax, refMin, refSumSoftMaxWeight, Rng, row, sqdist, Table, tableValueAt, tabulate,
+  makeSizeData, normal, pick, refKMin, refLogSumExp, refMax, refMin, refSumSoftMaxWeight, Rng, row, sqdist, Table, tableValueAt, tabulate,
   SizeData, uniform,
 } from './reference';
 
@@ -195,6 +196,48 @@ export function deviceOpSuite(shapes: readonly Shape[]): void {
         const t = asTensor(withShape(shape, () => g.runSync([pick(x, dtype), pick(y, dtype)], { backend: 'cuda' })));
         expectSumClose(t.data, F, 1, dtype, op.formula);
       }
+    });
+  });
+}
+
+/**
+ * KernelSolve through the CUDA backend, against a dense float64 Cholesky solve: the
+ * reference setting's kernel (γ = 1e4 would leave points nearly independent at this N,
+ * so γ = 30 couples them), α = 0.8, one and three right-hand sides, N = 300 + 7.
+ * Tolerances: the returned x's true residual (float64, dense K) within 10× tol, and x
+ * within 1e-4 (float32) or 1e-8 (float64) of the dense solution, relative per column.
+ */
+export function deviceSolveSuite(): void {
+  const n = 307;
+  const alpha = 0.8;
+  const gamma = 30;
+  describe('KernelSolve through the CUDA backend', () => {
+    const cases = [1, 3].flatMap((dv) => DTYPES.map((dtype) => ({ name: `dv = ${dv}, ${dtype}`, dv, dtype })));
+    test.each(cases)('$name: the dense float64 solution, the stated residual', async ({ dv, dtype }) => {
+      const rng = new Rng(400 + dv);
+      const x = dual(uniform(rng, n * 3));
+      const b = dual(normal(rng, n * dv));
+      const K = gram(x.f64, n, (d2) => math.exp(-gamma * d2));
+      const ref = cholSolve(cholesky(K, n, alpha), n, b.f64, dv);
+      const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', ['x = Vi(3)', 'y = Vj(3)', `a = Vj(${dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
+      const tol = dtype === 'float32' ? 1e-5 : 1e-10;
+      const args = [pick(x, dtype), pick(x, dtype), pick(b, dtype), gamma];
+      const progress: number[] = [];
+      const r = await solver.run(args, { alpha, tol, backend: 'cuda', onProgress: (p) => progress.push(p.iteration) });
+      expect(r.converged).toBe(true);
+      expect(r.residual).toBeLessThanOrEqual(tol);
+      expect(progress.length).toBe(r.iterations);
+      expect(trueResidual(K, n, alpha, r.x.data, b.f64, dv)).toBeLessThanOrEqual(10 * tol);
+      expect(columnError(r.x.data, ref, n, dv)).toBeLessThanOrEqual(dtype === 'float32' ? 1e-4 : 1e-8);
+    });
+    test('an aborted solve rejects with an AbortError', async () => {
+      const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', ['x = Vi(3)', 'y = Vj(3)', 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
+      const x = uniform(new Rng(5), n * 3);
+      const controller = new AbortController();
+      const run = solver.run([x, x, uniform(new Rng(6), n), gamma], {
+        alpha, tol: 1e-12, backend: 'cuda', signal: controller.signal, onProgress: () => controller.abort(),
+      });
+      await expect(run).rejects.toBeInstanceOf(AbortError);
     });
   });
 }
