@@ -6,7 +6,15 @@ import type { FloatArray } from './tensor';
 
 /** Options every heavy call takes (API.md). */
 export interface RunOptions {
-  /** 'auto' (default) uses a GPU when one is usable, else the CPU. */
+  /**
+   * Where the call runs. 'cuda' runs it on device 0 through the CUDA plugin (every pair:
+   * no pruning, no explicit ranges yet) and is an OptionError where no device is usable;
+   * 'auto' (default) and 'cpu' run on the CPU ('auto' will pick a GPU once the CUDA path
+   * has been run on one: README says what has been checked).
+   *
+   * @example
+   * if (info().cuda.available) await gauss.run(args, { backend: 'cuda' });
+   */
   backend?: 'auto' | 'cpu' | 'cuda';
   /** Cancels a queued or running job; the promise rejects with an AbortError. */
   signal?: AbortSignal;
