@@ -8,7 +8,7 @@
  */
 import { Genred, OptionError } from '../lib/index';
 import { deviceOpSuite, deviceSolveSuite, deviceSuite } from './helpers/device_suite';
-import { caught } from './helpers/reference';
+import { asTensor, caught } from './helpers/reference';
 
 process.env.LAZYKERNEL_CUDA = 'emulated';
 
@@ -41,6 +41,17 @@ describe('the emulated device path: limits and options', () => {
     } finally {
       delete process.env.LAZYKERNEL_CUDA_BLOCK;
     }
+  });
+  test('empty inputs: N = 0 gives the reductions\' identities, M = 0 an empty result', () => {
+    const none = new Float64Array(0);
+    const three = Float64Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8);
+    expect(Array.from(asTensor(g.runSync([three, none], { backend: 'cuda' })).data)).toEqual([0, 0, 0]);
+    const min = new Genred('SqDist(x,y)', ['x = Vi(3)', 'y = Vj(3)'], { reduction: 'Min_ArgMin', axis: 1 });
+    const r = min.runSync([three, none], { backend: 'cuda' }) as { values: { data: Float64Array }; indices: { data: Int32Array } };
+    expect(Array.from(r.values.data)).toEqual([Infinity, Infinity, Infinity]);
+    expect(Array.from(r.indices.data)).toEqual([-1, -1, -1]);
+    const empty = asTensor(g.runSync([none, three], { backend: 'cuda' }));
+    expect(empty.shape).toEqual([0, 1]);
   });
   test('an unknown backend is an OptionError', async () => {
     expect(await caught(() => g.runSync([x, x], { backend: 'gpu' as never }))).toBeInstanceOf(OptionError);
