@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { info } from '../lib';
-import { AnswerCheck, CHECK_MAX_N } from './check';
+import { AnswerCheck, CHECK_MAX_N, SAMPLED_ROWS } from './check';
 import { Options, parseCli, UsageError, USAGE } from './cli';
 import { formatBytes, MEMORY_BUDGET } from './dense';
 import { formatCount, formatSeconds } from './format';
@@ -63,7 +63,12 @@ async function runAll(options: Options, set: RoutineSet, progress: Progress): Pr
       const m = await routine.measure(p, loops);
       const error = await check.check(p, m.answer, routine.tolerance);
       if (error !== undefined) maxError = Math.max(maxError ?? 0, error);
-      note = [m.iterations === undefined ? '' : `${m.iterations} iteration${m.iterations === 1 ? '' : 's'}`, error === undefined ? '' : `rel. err ${error.toExponential(1)}`]
+      const residual = check.residuals.get(n);
+      note = [
+        m.iterations === undefined ? '' : `${m.iterations} iteration${m.iterations === 1 ? '' : 's'}`,
+        error === undefined ? '' : `rel. err ${error.toExponential(1)}`,
+        error === undefined && residual !== undefined ? `sampled residual ${residual.toExponential(1)} (${SAMPLED_ROWS} rows)` : '',
+      ]
         .filter((s) => s !== '').join(', ');
       return m.seconds;
     }, {
