@@ -20,6 +20,8 @@
 
 namespace {
 
+// One program at a time: every reduce and solve holds the engine mutex (binding/), so
+// no two launches ever need different programs here.
 __constant__ lk_dev_program c_program;
 
 // One CUDA thread's view of a block: each phase runs for this thread only.
@@ -38,7 +40,7 @@ struct DeviceExec {
 template <typename T>
 __global__ void reduceKernel(const T* const* args, T* values, int32_t* indices, lk::RowAcc<T>* partial,
                              long long chunk) {
-  extern __shared__ unsigned char shared[];
+  extern __shared__ __align__(16) unsigned char shared[];
   const lk_dev_program& p = c_program;
   lk::RowThread<T> th;
   DeviceExec<T> ex{static_cast<int>(blockDim.x), reinterpret_cast<T*>(shared), &th};
@@ -69,11 +71,16 @@ struct CallError {
 };
 struct Cancelled {};
 
+// A kernel that fails while running is reported by the next synchronising call, under
+// that call's name: the message says so, and that the CUDA context is then unusable.
 #define LK_CUDA_CHECK(call)                                                                                   \
   do {                                                                                                        \
     cudaError_t code_ = (call);                                                                               \
     if (code_ != cudaSuccess)                                                                                 \
-      throw CallError{std::string(#call) + ": " + cudaGetErrorString(code_) + " (" + cudaGetErrorName(code_) + ")"}; \
+      throw CallError{std::string(#call) + ": " + cudaGetErrorString(code_) + " (" + cudaGetErrorName(code_) + ")" + \
+                      (code_ == cudaErrorIllegalAddress || code_ == cudaErrorLaunchFailure                      \
+                           ? "; a kernel launched earlier may have failed, and CUDA needs a new process"       \
+                           : "")};                                                                            \
   } while (0)
 
 // Device memory freed with its owner.
@@ -165,6 +172,7 @@ class DeviceReduction {
 
 constexpr int kVecThreads = 256;
 constexpr int kDotBlocks = 256;  // partial sums per column, added on the host in a fixed order
+static_assert((kVecThreads & (kVecThreads - 1)) == 0, "dotKernel's tree reduction halves a power-of-two block");
 
 template <typename From, typename To>
 __global__ void convertKernel(const From* in, To* out, long long len) {
@@ -306,6 +314,9 @@ int guarded(char* err, int errlen, F&& f) {
     return -3;
   } catch (const std::exception& e) {
     say(e.what());
+    return -1;
+  } catch (...) {  // nothing may unwind out of the C ABI
+    say("an unknown C++ exception in the CUDA plugin");
     return -1;
   }
 }

@@ -52,6 +52,13 @@ describe('the emulated device path: limits and options', () => {
     expect(Array.from(r.indices.data)).toEqual([-1, -1, -1]);
     const empty = asTensor(g.runSync([none, three], { backend: 'cuda' }));
     expect(empty.shape).toEqual([0, 1]);
+    // A forced 2D split of no columns (once a division by zero in the launch plan).
+    process.env.LAZYKERNEL_CUDA_SPLITS = '5';
+    try {
+      expect(Array.from(asTensor(g.runSync([three, none], { backend: 'cuda' })).data)).toEqual([0, 0, 0]);
+    } finally {
+      delete process.env.LAZYKERNEL_CUDA_SPLITS;
+    }
   });
   test('an unknown backend is an OptionError', async () => {
     expect(await caught(() => g.runSync([x, x], { backend: 'gpu' as never }))).toBeInstanceOf(OptionError);

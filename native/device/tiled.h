@@ -148,6 +148,7 @@ LK_HD LaunchPlan planLaunch(const lk_dev_program& p, int valueBytes, int multipr
       if (splits < 1) splits = 1;
     }
   }
+  if (p.n <= 0) splits = 1;  // nothing to split (and no chunk size to divide by)
   // Chunks are whole tiles; splits shrinks if the rounding leaves chunks empty.
   const long long per = (p.n + splits - 1) / splits;
   l.chunk = splits > 1 ? (per + block - 1) / block * block : (p.n > 0 ? p.n : 1);
