@@ -45,14 +45,10 @@ __global__ void reduceKernel(const T* const* args, T* values, int32_t* indices, 
   lk::RowThread<T> th;
   DeviceExec<T> ex{static_cast<int>(blockDim.x), reinterpret_cast<T*>(shared), &th};
   const lk::TileKernel<T> k{p, args};
-  const long long rowBase = static_cast<long long>(blockIdx.x) * blockDim.x;
-  const long long jBegin = static_cast<long long>(blockIdx.y) * chunk;
-  const long long jEnd = gridDim.y > 1 ? (p.n < jBegin + chunk ? p.n : jBegin + chunk) : p.n;
-  lk::runBlock(ex, k, rowBase, jBegin, jEnd);
-  if (gridDim.y == 1)
-    k.finish(th, values, indices);
-  else if (th.live)
-    partial[static_cast<long long>(blockIdx.y) * p.m + th.i] = th.acc;
+  const int split = static_cast<int>(blockIdx.y), splits = static_cast<int>(gridDim.y);
+  lk::runBlock(ex, k, static_cast<long long>(blockIdx.x) * blockDim.x, lk::chunkBegin(chunk, split),
+               lk::chunkEnd(p.n, chunk, split, splits));
+  k.finish(th, split, splits, partial, values, indices);
 }
 
 template <typename T>
@@ -109,9 +105,7 @@ class DeviceReduction {
   DeviceReduction(const lk_dev_program& p, const void* const* args, int skipSlot, bool wantValues, bool wantIndices,
                   int block, int splits)
       : p_(p) {
-    const bool kred = p.reduction == lk::RED_KMin || p.reduction == lk::RED_ArgKMin || p.reduction == lk::RED_KMin_ArgKMin;
-    const int dim = p.code[p.reduction == lk::RED_SumSoftMaxWeight ? p.weights : p.result].dim;
-    outCount_ = static_cast<size_t>(p.m) * (kred ? dim * p.k : dim);
+    outCount_ = static_cast<size_t>(p.m) * p.outColumns;
     int multiprocessors = 0;
     LK_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, 0));
     plan_ = lk::planLaunch(p, sizeof(T), multiprocessors, block, splits);
@@ -323,7 +317,6 @@ int guarded(char* err, int errlen, F&& f) {
 
 template <typename T>
 void reduceOn(const lk_dev_program& p, const void* const* args, void* values, int32_t* indices, int block, int splits) {
-  if (p.m == 0) return;
   DeviceReduction<T> r(p, args, -1, values != nullptr, indices != nullptr, block, splits);
   r.launch();
   r.download(values, indices);

@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
   int32_t dtype, reduction, k, result, weights;
   int32_t nInstr, nVars, regValues;
+  int32_t outColumns; /* output values per row (native/program.h outputSizes) */
   int64_t m, n;
   int32_t varCat[LK_DEV_MAX_VARS], varDim[LK_DEV_MAX_VARS];
   /* j-variables are staged side by side: one tile row holds jWidth values, variable v at jOffset[v] */

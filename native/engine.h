@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "program.h"
+#include "solve/cg.h"
 
 namespace lk {
 
@@ -33,6 +34,12 @@ struct RunContext {
 // dtype; values (p's dtype) and indices receive outputSizes(p).count entries each, where
 // the reduction has them. Throws Cancelled.
 void reduce(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx);
+
+// Conjugate gradients (solve/cg.h) on the CUDA plugin, every CG vector on the device;
+// `slot` is the unknown's argument slot in p, which computes K·v. Throws CudaError,
+// Cancelled, SolveBreakdown or ProgramError.
+CgReport solveOnCuda(const Program& p, const void* const* args, int slot, const double* b, double* x,
+                     const CgOptions& options, const Progress& progress, const RunContext& ctx);
 
 // The instruction-set level the hot loops run at now: "base", "avx2" or "avx512"
 // (the best this CPU supports, or lower if LAZYKERNEL_SIMD asks for it).

@@ -7,8 +7,6 @@
 #include <string>
 
 #include "../cpu/cluster.h"
-#include "../cuda_loader.h"
-#include "../device/lower.h"
 #include "../engine.h"
 #include "../queue.h"
 #include "../solve/cg.h"
@@ -85,11 +83,9 @@ struct SolveSetup {
     options.cancel = cancel;
     // On a GPU the whole iteration stays there; emulated, the products run the device
     // kernels on the host and the vectors stay here.
-    if (runOptions.device == RunContext::CUDA) {
-      if (runOptions.ranges) throw ProgramError("explicit ranges are not supported by the CUDA backend yet; use backend 'cpu'");
-      return cudaSolve(toDeviceProgram(*program), args.ptrs.data(), static_cast<int>(slot), b.data(), x.data(), options,
-                       progress, runOptions.block, runOptions.splits);
-    }
+    if (runOptions.device == RunContext::CUDA)
+      return solveOnCuda(*program, args.ptrs.data(), static_cast<int>(slot), b.data(), x.data(), options, progress,
+                         runOptions);
     RunContext ctx = runOptions;
     ctx.threads = threadCount();
     // The points do not change between products: cluster them once per solve (unless

@@ -125,24 +125,23 @@ void PruneWalk::reserve(const ClusterTree& cols, int dv) {
 }
 
 void PruneWalk::start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-                      const double* rowHi, int tag, double scale, double logShift) {
+                      const double* rowHi, int tag, double scale) {
   cols_ = &cols;
   absB_ = &absB;
   dv_ = dv;
   tag_ = tag;
   scale_ = scale;
-  logShift_ = logShift;
   rowLo_ = rowLo;
   rowHi_ = rowHi;
 }
 
-double PruneWalk::bound(double gap) const {
+double PruneWalk::bound(double gap, double logShift) const {
   const double s = scale_ * gap;
   // In logs, so that a softmax's shifted weights do not underflow before the shift.
   const double logPhi = tag_ == KERNEL_gaussian  ? -s
                         : tag_ == KERNEL_laplace ? -std::sqrt(s)
                                                  : std::log(radialPhi<double>(tag_, s));
-  return std::exp(logPhi - logShift_) * kUpperMargin;
+  return std::exp(logPhi - logShift) * kUpperMargin;
 }
 
 double PruneWalk::gap(int node) const {
@@ -193,7 +192,7 @@ void PruneWalk::keepTouching() {
   nearest_ = node;
 }
 
-void PruneWalk::keepAbove(double theta) {
+void PruneWalk::keepAbove(double theta, double logShift) {
   kept_.clear();
   dropped_.assign(dv_, 0.0);
   if (cols_->count == 0) return;
@@ -202,7 +201,7 @@ void PruneWalk::keepAbove(double theta) {
     const int node = stack_.back();
     stack_.pop_back();
     const double g = gap(node);
-    const double phi = bound(g);
+    const double phi = bound(g, logShift);
     if (phi <= theta) {
       for (int c = 0; c < dv_; ++c) dropped_[c] += phi * (*absB_)[static_cast<std::size_t>(node) * dv_ + c];
       continue;

@@ -75,16 +75,16 @@ std::vector<double> absoluteSums(const ClusterTree& cols, const T* sortedB, int 
 class PruneWalk {
  public:
   // Starts the walks for the rows in the box [rowLo, rowHi]; phi(tag, ·) is the kernel
-  // profile (decreasing), scale > 0. Bounds are phi·exp(-logShift): a softmax's weights
-  // relative to its shift (0 for a sum).
+  // profile (decreasing), scale > 0.
   void start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-             const double* rowHi, int tag, double scale, double logShift);
+             const double* rowHi, int tag, double scale);
   // Keeps the column clusters whose boxes touch the rows' box, or, when none does, one
   // leaf near it: never none (unless there are no columns).
   void keepTouching();
   // Keeps the other column clusters, but for subtrees where phi(scale·d_min²)·exp(-logShift)
-  // <= theta; dropped() is then the sum of the dropped subtrees' bounds, per column of b.
-  void keepAbove(double theta);
+  // <= theta (logShift: a softmax's weights are relative to its shift; 0 for a sum);
+  // dropped() is then the sum of the dropped subtrees' bounds, per column of b.
+  void keepAbove(double theta, double logShift);
   const std::vector<double>& dropped() const { return dropped_; }
   // The column ranges [first, second) kept by the last keep call, in order, merged where
   // adjacent.
@@ -94,7 +94,7 @@ class PruneWalk {
 
  private:
   double gap(int node) const;  // squared distance between the rows' box and the node's
-  double bound(double gap) const;  // phi(scale·gap)·exp(-logShift), with a safety margin
+  double bound(double gap, double logShift) const;  // phi(scale·gap)·exp(-logShift), with a safety margin
   void keep(int node);
 
   const ClusterTree* cols_ = nullptr;
@@ -102,7 +102,6 @@ class PruneWalk {
   int dv_ = 1;
   int tag_ = 0;
   double scale_ = 0;
-  double logShift_ = 0;
   int nearest_ = -1;  // the leaf keepTouching kept without touching, or -1
   const double* rowLo_ = nullptr;
   const double* rowHi_ = nullptr;

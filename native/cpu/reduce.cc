@@ -127,14 +127,13 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         const double* hi = &rows.hi[static_cast<std::size_t>(node) * d];
         w.sum.clear(count);
         // The rows' own neighbourhood first: their partial Σ|K_ij b_j| set the budget.
-        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), 0);
+        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale));
         w.walk.keepTouching();
         w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         // Budgets and bounds in units of exp(shift), the least of the rows' log-scales
         // (0 for a sum): a softmax's partial sums are relative to each row's own maximum.
         double shift = INFINITY;
         for (int r = 0; r < count; ++r) shift = std::min(shift, w.sum.shift(r));
-        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), std::isfinite(shift) ? shift : 0);
         double theta = INFINITY;  // phi <= theta for every dropped subtree keeps it within budget
         for (int c = 0; c < dv; ++c) {
           double least = INFINITY;
@@ -144,19 +143,22 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
           if (absB[c] > 0) theta = std::min(theta, w.budget[c] / absB[c]);
         }
         // NaN or infinite log-scales (NaN points, no finite weight): nothing is dropped.
-        if (!std::isfinite(shift)) theta = -INFINITY;
+        if (!std::isfinite(shift)) {
+          theta = -INFINITY;
+          shift = 0;
+        }
         // That theta is safe whatever the layout (dropped bounds <= theta·Σ|b|), and far
         // too careful for most: try larger cut-offs first and keep the first whose dropped
         // bounds, added up, fit the budget. (Gaussian matvec, N = 1e6, gamma = 1e4: 3.5 s
         // with 1e3 alone, 2.9 s with 1e9, 1e6, 1e3.)
         bool fits = false;
         for (double factor : {1e9, 1e6, 1e3}) {
-          w.walk.keepAbove(theta * factor);
+          w.walk.keepAbove(theta * factor, shift);
           fits = true;
           for (int c = 0; c < dv; ++c) fits = fits && w.walk.dropped()[c] <= w.budget[c];
           if (fits) break;
         }
-        if (!fits) w.walk.keepAbove(theta);
+        if (!fits) w.walk.keepAbove(theta, shift);
         w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         for (int r = 0; r < count; ++r) w.sum.write(r, values + static_cast<std::size_t>(rows.order[i0 + r]) * dOut);
       });

@@ -1,6 +1,5 @@
 #include "emulate.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "../engine.h"
@@ -35,13 +34,8 @@ void emulate(const lk_dev_program& p, const T* const* args, T* values, int32_t* 
   for (long long bx = 0; bx < l.rowBlocks; ++bx) {
     if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) throw Cancelled();
     for (int s = 0; s < l.splits; ++s) {
-      const long long jBegin = s * l.chunk;
-      const long long jEnd = l.splits > 1 ? std::min<long long>(p.n, jBegin + l.chunk) : p.n;
-      runBlock(ex, k, bx * l.block, jBegin, jEnd);
-      for (const RowThread<T>& th : threads) {
-        if (l.splits == 1) k.finish(th, values, indices);
-        else if (th.live) partial[static_cast<std::size_t>(s) * p.m + th.i] = th.acc;
-      }
+      runBlock(ex, k, bx * l.block, chunkBegin(l.chunk, s), chunkEnd(p.n, l.chunk, s, l.splits));
+      for (const RowThread<T>& th : threads) k.finish(th, s, l.splits, partial.data(), values, indices);
     }
   }
   if (l.splits > 1)

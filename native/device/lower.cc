@@ -66,6 +66,7 @@ lk_dev_program toDeviceProgram(const Program& p) {
   for (std::size_t c = 0; c < p.consts.size(); ++c) d.consts[c] = p.consts[c];
   const OutputSizes out = outputSizes(p);
   limit(out.columns, LK_DEV_MAX_ACC, "reduction values per row");
+  d.outColumns = static_cast<int32_t>(out.columns);
   const bool fusedSum = p.kernel.tag != KERNEL_none && p.reduction == RED_Sum;
   if (fusedSum) limit(p.vars[p.kernel.x].dim, LK_DEV_MAX_DIM, "point dimensions");
   d.kernelTag = fusedSum ? p.kernel.tag : KERNEL_none;

@@ -67,9 +67,13 @@ struct TileKernel {
     th.acc.flush();
   }
 
-  // Phase 3: the row's outputs.
-  LK_HDM void finish(const RowThread<T>& th, T* values, int32_t* indices) const {
-    if (th.live) th.acc.write(th.i, values, indices);
+  // Phase 3: the row's outputs or, under the 2D split, its state for chunk `split` (of
+  // `splits`) at partial[split·m + i], for mergeRow.
+  LK_HDM void finish(const RowThread<T>& th, int split, int splits, RowAcc<T>* partial, T* values,
+                     int32_t* indices) const {
+    if (!th.live) return;
+    if (splits == 1) th.acc.write(th.i, values, indices);
+    else partial[static_cast<long long>(split) * p.m + th.i] = th.acc;
   }
 
  private:
@@ -92,6 +96,13 @@ struct TileKernel {
     }
   }
 };
+
+// Chunk `split` of j under a launch of `splits` chunks of `chunk` columns: [begin, end).
+LK_HD long long chunkBegin(long long chunk, int split) { return split * chunk; }
+LK_HD long long chunkEnd(long long n, long long chunk, int split, int splits) {
+  const long long end = (split + 1) * chunk;
+  return splits > 1 && end < n ? end : n;
+}
 
 // One block's schedule over the j-range [jBegin, jEnd). Exec runs a phase for the
 // block's threads: on a GPU each thread runs its own part and sync() is __syncthreads();
