@@ -23,7 +23,7 @@
  */
 import * as util from 'util';
 import { Genred, RunOptions } from '../lib';
-import { asTensor, dual, Dual, pick, Rng, sqdistRows } from './helpers/reference';
+import { asTensor, dual, Dual, lazily, pick, Rng, sqdistRows } from './helpers/reference';
 
 const { abs: mAbs, exp: mExp, sqrt: mSqrt, max: mMax } = Math;
 const { isNaN: numIsNaN, isFinite: numIsFinite } = Number;
@@ -226,14 +226,9 @@ const SPECS: Spec[] = [
   },
 ];
 
-const memo = <T>(f: () => T): (() => T) => {
-  let v: T | undefined;
-  return () => (v ??= f());
-};
-
 const CASES = SPECS.flatMap((spec) => {
-  const p = memo(spec.make);
-  const ref = memo(() => reference(p()));
+  const p = lazily(spec.make);
+  const ref = lazily(() => reference(p()));
   return DTYPES.map((dtype) => ({ name: `${spec.name}, ${dtype}`, dtype, p, ref }));
 });
 
@@ -249,8 +244,8 @@ describe('pruned SumSoftMaxWeight vs prune: false vs the float64 brute force', (
 });
 
 describe('pruneTolerance trades accuracy for speed within its stated bound', () => {
-  const p = memo(() => problem(12, 'gaussian', 3e2, 3, 2, 800 + 3, 1000 + 7, 1));
-  const ref = memo(() => reference(p()));
+  const p = lazily(() => problem(12, 'gaussian', 3e2, 3, 2, 800 + 3, 1000 + 7, 1));
+  const ref = lazily(() => reference(p()));
   test.each(DTYPES)('%s: tol 1e-2 stays within tol·(Σ p|V| + |out|)', (dtype) => {
     const prob = p();
     expectBound(run(prob, dtype, { pruneTolerance: 1e-2 }), ref(), 1e-2, dtype, prob.dv, 'pruneTolerance 1e-2');

@@ -28,7 +28,7 @@
 import * as util from 'util';
 import { Genred, KernelSolve, OptionError, info, setNumThreads } from '../lib';
 import type { RunOptions, SolveResult } from '../lib';
-import { asTensor, caught, dual, Dual, pick, Rng, sqdistRows, uniform } from './helpers/reference';
+import { asTensor, caught, dual, Dual, lazily, pick, Rng, sqdistRows, uniform } from './helpers/reference';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
 const { abs: mAbs, exp: mExp, sqrt: mSqrt, max: mMax } = Math;
@@ -493,11 +493,6 @@ for (const [n, kernel] of KERNELS.entries()) {
   });
 }
 
-/** Problems and references are built once, on first use. */
-function memo<T>(make: () => T): () => T {
-  let v: T | undefined;
-  return () => (v === undefined ? (v = make()) : v);
-}
 
 // ---------------------------------------------------------------------------------------
 // Tests
@@ -505,8 +500,8 @@ function memo<T>(make: () => T): () => T {
 
 describe('pruned (default) vs prune: false vs the float64 brute force', () => {
   const cases = SPECS.flatMap((spec) => {
-    const p = memo(spec.make);
-    const ref = memo(() => reference(p()));
+    const p = lazily(spec.make);
+    const ref = lazily(() => reference(p()));
     return DTYPES.map((dtype) => ({ name: `${spec.name}, ${dtype}`, dtype, p, ref }));
   });
   test.each(cases)('$name: both within the bound of the exact sum, and within rounding of each other', ({ dtype, p, ref }) => {
@@ -528,8 +523,8 @@ describe('the bound |pruned − exact| ≤ tol·Σ_j |K_ij b_jc| per row and col
     gaussian: 1e2, laplace: 1e3, cauchy: 1e4, imq: 1e5, matern32: 1e3, matern52: 1e3,
   };
   const probs = new Map(KERNELS.map((k, n) => {
-    const p = memo(() => uniformProblem(400 + n, k, MID_SCALE[k], 3, 3, 1003, 1003));
-    return [k, { p, ref: memo(() => reference(p())) }];
+    const p = lazily(() => uniformProblem(400 + n, k, MID_SCALE[k], 3, 3, 1003, 1003));
+    return [k, { p, ref: lazily(() => reference(p())) }];
   }));
   const cases = KERNELS.flatMap((kernel) => DTYPES.flatMap((dtype) =>
     [undefined, 1e-3, 1e-1].map((tol) => ({ kernel, dtype, tol, label: tol === undefined ? 'the default tolerance' : `pruneTolerance ${tol}` }))));
@@ -563,8 +558,8 @@ describe('the bound |pruned − exact| ≤ tol·Σ_j |K_ij b_jc| per row and col
     },
   ];
   const dropCases = dropSpecs.flatMap((spec) => {
-    const p = memo(spec.make);
-    const ref = memo(() => reference(p()));
+    const p = lazily(spec.make);
+    const ref = lazily(() => reference(p()));
     return DTYPES.map((dtype) => ({ ...spec, dtype, p, ref }));
   });
   test.each(dropCases)('$kernel, $dtype: pruneTolerance 0.1 really drops terms ($what)', ({ dtype, p, ref }) => {
@@ -590,8 +585,8 @@ describe('other spellings of the kernels (lib/formula/kernels.ts) prune with the
   ];
   const cases = spellings.flatMap((sp, n) => {
     const D = sp.kernel === 'cauchy' ? 1 : 2;
-    const p = memo(() => uniformProblem(650 + n, sp.kernel, sp.gEff, D, 1, 1003, 1003));
-    const ref = memo(() => reference(p()));
+    const p = lazily(() => uniformProblem(650 + n, sp.kernel, sp.gEff, D, 1, 1003, 1003));
+    const ref = lazily(() => reference(p()));
     return DTYPES.map((dtype) => ({ ...sp, D, dtype, p, ref }));
   });
   test.each(cases)('$formula, $dtype: within the bound by default and with pruneTolerance 0.1, which drops something', ({ formula, aliases, params, D, dtype, p, ref }) => {
@@ -609,8 +604,8 @@ describe('other spellings of the kernels (lib/formula/kernels.ts) prune with the
 });
 
 describe('pruneTolerance and prune options', () => {
-  const p = memo(() => uniformProblem(600, 'gaussian', NARROW, 3, 3, 1003, 1003));
-  const ref = memo(() => reference(p()));
+  const p = lazily(() => uniformProblem(600, 'gaussian', NARROW, 3, 3, 1003, 1003));
+  const ref = lazily(() => reference(p()));
 
   test.each(DTYPES)('pruneTolerance 0 is allowed and stays within float rounding of prune: false (%s)', (dtype) => {
     const got = runSync(p(), dtype, { pruneTolerance: 0 });
@@ -670,7 +665,7 @@ describe('pruning inside KernelSolve', () => {
   const n = 3001;
   const alpha = 0.8;
   const tol = 1e-6;
-  const data = memo(() => {
+  const data = lazily(() => {
     const rng = new Rng(700);
     return { x: dual(points(rng, n, 3)), b: dual(uniform(rng, n, -1, 1)) };
   });
@@ -777,8 +772,8 @@ describe('kernels that do not decay (scale ≤ 0 or NaN) are never pruned', () =
     },
   ];
   const all = cases.flatMap((c) => {
-    const p = memo(c.make);
-    const ref = memo(() => reference(p()));
+    const p = lazily(c.make);
+    const ref = lazily(() => reference(p()));
     return DTYPES.map((dtype) => ({ ...c, dtype, p, ref }));
   });
   test.each(all)('$name, $dtype: pruneTolerance 0.1 changes nothing beyond rounding', ({ p, ref, dtype, formula }) => {
@@ -876,7 +871,7 @@ describe('NaN in the data', () => {
 });
 
 describe('determinism', () => {
-  const p = memo(() => uniformProblem(1000, 'gaussian', 1e3, 3, 3, 2003, 2003));
+  const p = lazily(() => uniformProblem(1000, 'gaussian', 1e3, 3, 3, 2003, 2003));
 
   test.each(DTYPES)('the same pruned call twice gives bit-identical results (%s)', (dtype) => {
     const a = runSync(p(), dtype);

@@ -45,8 +45,10 @@ import type { ReductionName } from '../lib/formula/program';
 import {
   ArgResult, asPair, asTensor, caught, dot, DType, DTYPES, dual, Dual, expectClose, expectCloseElementwise, expectIndices,
   expectTensor, f32exact, keptAll, KeptLists, keptFromClusters, keptFromTriple, normal, pick, refAbsSum, refKept, refKeptArg,
-  refKeptSoftMax, refKMin, refLogSumExp, refMax, refMin, refSum, Rng, row, sqdist, Table, tableValueAt, tabulate, TensorLike, uniform,
+  lazily, refKeptSoftMax, refKMin, refLogSumExp, refMax, refMin, refSum, Rng, row, sqdist, Table, tableValueAt, tabulate, TensorLike,
+  uniform,
 } from './helpers/reference';
+import { cholesky, cholSolve } from './helpers/dense';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
 const math = Math;
@@ -680,7 +682,7 @@ describe('rows in no cluster, and ties across ranges', () => {
   // SqDist is exact in float32 and each row ties across every j of a class. Each cluster
   // of rows lists its ranges in decreasing order (and leaves j = 0..2 out for the first).
   const MT = 37;
-  const tieData = memoLazy(() => {
+  const tieData = lazily(() => {
     const rng = new Rng(99);
     const P = Array.from({ length: 4 * 3 }, () => rng.int(16) / 4);
     const x = dual(Float64Array.from({ length: MT * 3 }, () => rng.int(16) / 4));
@@ -721,46 +723,9 @@ describe('rows in no cluster, and ties across ranges', () => {
   );
 });
 
-function memoLazy<T>(make: () => T): () => T {
-  let v: T | undefined;
-  return () => (v ??= make());
-}
-
 // ---------------------------------------------------------------------------------------
 // KernelSolve and LazyTensor.solve with ranges
 // ---------------------------------------------------------------------------------------
-
-/** Solves A X = B for a symmetric positive definite n × n A (Cholesky, float64); B is n × cols row-major. */
-function denseSolve(A: Float64Array, n: number, B: Float64Array, cols: number): Float64Array {
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
-      if (i === j) {
-        if (!(s > 0)) throw new Error('denseSolve: not positive definite');
-        L[i * n + i] = math.sqrt(s);
-      } else {
-        L[i * n + j] = s / L[j * n + j];
-      }
-    }
-  }
-  const X = new Float64Array(n * cols);
-  for (let c = 0; c < cols; c++) {
-    const z = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = B[i * cols + c];
-      for (let k = 0; k < i; k++) s -= L[i * n + k] * z[k];
-      z[i] = s / L[i * n + i];
-    }
-    for (let i = n - 1; i >= 0; i--) {
-      let s = z[i];
-      for (let k = i + 1; k < n; k++) s -= L[k * n + i] * X[k * cols + c];
-      X[i * cols + c] = s / L[i * n + i];
-    }
-  }
-  return X;
-}
 
 /** max_k |a_k − e_k| / max_k |e_k|. */
 function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
@@ -778,7 +743,7 @@ describe('KernelSolve with ranges (axis 1, N = 300)', () => {
   const GS = 4;
   const ALPHA = 0.5;
   const DV = 2;
-  const setup = memoLazy(() => {
+  const setup = lazily(() => {
     const rng = new Rng(4242);
     const raw = f32exact(uniform(rng, NS * 3));
     const labels = gridCluster(raw, 3, 0.5);
@@ -802,7 +767,7 @@ describe('KernelSolve with ranges (axis 1, N = 300)', () => {
       x, b, nc, sizes: Array.from({ length: nc }, (_v, l) => r[2 * l + 1] - r[2 * l]),
       blockDiag: fromMatrix(r, r, identity),
       full: fromMatrix(r, r, new Uint8Array(nc * nc).fill(1)),
-      exact: denseSolve(A, NS, b.f64, DV),
+      exact: cholSolve(cholesky(A, NS, 0), NS, b.f64, DV),
     };
   });
   const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', ['x = Vi(3)', 'y = Vj(3)', 'a = Vj(2)', 'g = Pm(1)'], 'a', { axis: 1 });

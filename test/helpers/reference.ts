@@ -698,3 +698,9 @@ export function makeSizeData(M: number, N: number, seed: number): SizeData {
     b: dual(uniform(rng, N * 2, -1, 1)),
   };
 }
+
+/** make(), computed on the first call and kept: data a test table shares across its cases. */
+export function lazily<T>(make: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= make());
+}
