@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { AbortError, LazyKernelError, MemoryError, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
 import type { FloatArray } from './tensor';
 
@@ -14,21 +15,33 @@ export interface Addon {
     reductions: Record<string, number>;
     kernels: Record<string, number>;
   };
-  reduce(program: Program, args: FloatArray[], cancel?: Int32Array, options?: NativeRunOptions): Promise<NativeResult>;
+  /**
+   * The flag that stops a job (native/binding/cancel.h): its memory is the addon's, so a
+   * job never reads memory the caller let go of. `cancel()` sets it; jobs poll it.
+   */
+  CancelFlag: new () => CancelFlag;
+  /** The classes native errors are made from (every error also carries a `code`). */
+  setErrorClasses(classes: Record<string, new (message: string) => Error>): void;
+  reduce(program: Program, args: FloatArray[], cancel?: CancelFlag, options?: NativeRunOptions): Promise<NativeResult>;
   reduceSync(program: Program, args: FloatArray[], options?: NativeRunOptions): NativeResult;
   /**
    * Conjugate gradients for (alpha I + K) x = b on the job queue (native/binding/solve.cc).
    * `program` is a Sum computing K·v with v the j-variable in argument slot `slot`; b and
-   * x0 are n × dv row-major float64. `cancel[0] != 0` stops it between iterations
-   * (rejects with an error named 'AbortError'); a non-finite residual rejects with an
-   * Error saying so.
+   * x0 are n × dv row-major float64. A set `cancel` flag stops it (rejects with an
+   * AbortError); a non-finite residual rejects with an error saying so (ERR_LK_SOLVE).
    */
   solve(
     program: Program, args: FloatArray[], slot: number, b: Float64Array, options: NativeSolveOptions,
-    cancel?: Int32Array, onProgress?: (p: { iteration: number; residual: number }) => void,
+    cancel?: CancelFlag, onProgress?: (p: { iteration: number; residual: number }) => void,
   ): Promise<NativeSolveResult>;
   /** The same as {@link Addon.solve}, on the calling thread, without progress or cancel. */
   solveSync(program: Program, args: FloatArray[], slot: number, b: Float64Array, options: NativeSolveOptions): NativeSolveResult;
+}
+
+/** A job's cancel flag, made by the addon. */
+export interface CancelFlag {
+  cancel(): void;
+  readonly cancelled: boolean;
 }
 
 /** The options native solve reads; every field is checked again there. */
@@ -84,5 +97,9 @@ function load(): Addon {
   }
 }
 
-/** The loaded addon; loading happens once, when lazykernel is first required. */
+/**
+ * The loaded addon; loading happens once, when lazykernel is first required. From then on
+ * its errors are instances of lib/errors.ts' classes.
+ */
 export const addon: Addon = load();
+addon.setErrorClasses({ LazyKernelError, OptionError, MemoryError, AbortError });

@@ -15,6 +15,7 @@
  */
 import { types } from 'node:util';
 import { OptionError, ShapeError } from './errors';
+import { checkAllocation } from './memory';
 import type { Ranges } from './ranges';
 import { checkDimension, FloatArray, readMatrix } from './tensor';
 
@@ -38,7 +39,9 @@ function labelCount(lab: Int32Array, nlab: number | undefined, name: string): nu
   let most = -1;
   for (let k = 0; k < lab.length; k++) most = Math.max(most, lab[k]);
   if (nlab === undefined) return most + 1;
-  if (!Number.isInteger(nlab) || nlab <= most) throw new OptionError(`${name}: nlab = ${nlab} must be an integer above the largest label ${most}`);
+  if (!Number.isInteger(nlab) || nlab <= most || nlab > 0x7fffffff) {
+    throw new OptionError(`${name}: nlab = ${nlab} must be an integer above the largest label ${most} and below 2^31`);
+  }
   return nlab;
 }
 
@@ -53,15 +56,27 @@ export function gridCluster(x: FloatArray, dim: number, size: number): Int32Arra
   const { data, rows, dim: d } = points(x, dim, 'gridCluster');
   if (!(typeof size === 'number' && size > 0 && Number.isFinite(size))) throw new OptionError(`gridCluster: size must be a finite number > 0, not ${String(size)}`);
   const lo = new Float64Array(d).fill(Infinity);
-  for (let i = 0; i < rows; i++) for (let c = 0; c < d; c++) lo[c] = Math.min(lo[c], data[i * d + c]);
-  const cells = new Array<string>(rows);
+  const hi = new Float64Array(d).fill(-Infinity);
   for (let i = 0; i < rows; i++) {
-    const key: number[] = [];
     for (let c = 0; c < d; c++) {
       const v = data[i * d + c];
       if (!Number.isFinite(v)) throw new OptionError(`gridCluster: point ${i} has a non-finite coordinate`);
-      key.push(Math.floor((v - lo[c]) / size));
+      lo[c] = Math.min(lo[c], v);
+      hi[c] = Math.max(hi[c], v);
     }
+  }
+  // Cell numbers must stay exact integers: a tiny size (or a span that overflows) would
+  // put distinct cells at the same rounded, or infinite, number.
+  for (let c = 0; c < d; c++) {
+    const cells = (hi[c] - lo[c]) / size;
+    if (!(cells < Number.MAX_SAFE_INTEGER)) {
+      throw new OptionError(`gridCluster: size ${size} cuts the span ${hi[c] - lo[c]} of coordinate ${c} into more than 2^53 cells`);
+    }
+  }
+  const cells = new Array<string>(rows);
+  for (let i = 0; i < rows; i++) {
+    const key: number[] = [];
+    for (let c = 0; c < d; c++) key.push(Math.floor((data[i * d + c] - lo[c]) / size));
     cells[i] = key.join(',');
   }
   const order = [...new Set(cells)].map((k) => k.split(',').map(Number)).sort((a, b) => {
@@ -101,6 +116,7 @@ export function clusterRanges(labels: Int32Array, nlab?: number): Int32Array {
     if (lab[k] < lab[k - 1]) throw new OptionError('clusterRanges: labels must be sorted (see sortClusters)');
   }
   const n = labelCount(lab, nlab, 'clusterRanges');
+  checkAllocation(2 * n, 4, 'clusterRanges');
   const out = new Int32Array(2 * n);
   let k = 0;
   for (let l = 0; l < n; l++) {
@@ -121,6 +137,7 @@ export function clusterCentroids(x: FloatArray, dim: number, labels: Int32Array,
   const { data, rows, dim: d } = points(x, dim, 'clusterCentroids');
   const lab = checkLabels(labels, rows, 'clusterCentroids');
   const n = labelCount(lab, nlab, 'clusterCentroids');
+  checkAllocation(n * (d + 1), 8, 'clusterCentroids');
   const sums = new Float64Array(n * d);
   const counts = new Float64Array(n);
   for (let i = 0; i < rows; i++) {

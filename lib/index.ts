@@ -16,5 +16,5 @@ export type { Tensor, FloatArray, DType } from './tensor';
 export { info, setNumThreads } from './info';
 export type { Info } from './info';
 export {
-  LazyKernelError, FormulaSyntaxError, ShapeError, DTypeError, OptionError, AbortError,
+  LazyKernelError, FormulaSyntaxError, ShapeError, DTypeError, OptionError, MemoryError, AbortError,
 } from './errors';

@@ -3,12 +3,13 @@
  * share. The formula is lowered once (at construction); each call checks its arrays,
  * completes the program with the call's dtype and sizes, runs it and shapes the result.
  */
-import { LazyKernelError, OptionError } from './errors';
+import { LazyKernelError, OptionError, ShapeError } from './errors';
 import { Node, printFormula, VarNode } from './formula/ir';
 import { LoweredProgram, lowerFormula, withSizes } from './formula/lower';
 import { NativeResult, Program, Reduction, ReductionName } from './formula/program';
+import { MAX_TYPED_ARRAY_LENGTH } from './memory';
 import { checkRanges } from './ranges';
-import { execute, executeSync, RunOptions } from './run';
+import { checkSignal, execute, executeSync, RunOptions } from './run';
 import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from './tensor';
 
 /** A reduction's result: one Tensor, or values with their indices (Min_ArgMin, KMin_ArgKMin…). */
@@ -107,6 +108,9 @@ export class CompiledReduction {
     if (this.k !== undefined && this.k > n) {
       throw new OptionError(`${this.reduction}: k = ${this.k} is more than the ${n} rows being reduced`);
     }
+    if (m * this.cols > MAX_TYPED_ARRAY_LENGTH) {
+      throw new ShapeError(`${this.reduction}: the result would hold ${m} x ${this.cols} values; a typed array holds at most 2^32 - 1`);
+    }
     return { program: withSizes(this.lowered, bound.dtype, m, n), args: bound.args, dtype: bound.dtype, rows: m, cols: this.cols };
   }
 
@@ -146,7 +150,5 @@ export function checkRunOptions(opts: unknown): asserts opts is RunOptions {
   if (pruneTolerance !== undefined && !(typeof pruneTolerance === 'number' && pruneTolerance >= 0 && Number.isFinite(pruneTolerance))) {
     throw new OptionError(`pruneTolerance must be a finite number >= 0, not ${String(pruneTolerance)}`);
   }
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
-    throw new OptionError('signal must be an AbortSignal');
-  }
+  checkSignal(signal);
 }

@@ -1,4 +1,4 @@
-import { addon, NativeRunOptions } from './addon';
+import { addon, CancelFlag, NativeRunOptions } from './addon';
 import { AbortError, fromNative, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
 import { engineRanges, Ranges } from './ranges';
@@ -98,37 +98,87 @@ export function engineOptions(opts: RunOptions, axis: 0 | 1): NativeRunOptions {
 }
 
 /**
+ * Checks that `signal` is an AbortSignal (or undefined): something with a boolean
+ * `aborted` and add/removeEventListener, from any realm. Throws OptionError otherwise.
+ */
+export function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal === undefined) return;
+  const s = signal as Partial<AbortSignal> | null;
+  if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' ||
+      typeof s.addEventListener !== 'function' || typeof s.removeEventListener !== 'function') {
+    throw new OptionError('signal must be an AbortSignal (from an AbortController)');
+  }
+}
+
+/**
+ * The flags of the jobs each signal stops, behind one 'abort' listener per signal: a
+ * service that shares one signal among many calls gets no MaxListenersExceededWarning,
+ * and the listener goes when the last of them settles.
+ */
+const watched = new WeakMap<AbortSignal, { flags: Set<CancelFlag>; listener: () => void }>();
+
+function watch(signal: AbortSignal, flag: CancelFlag): () => void {
+  let entry = watched.get(signal);
+  if (entry === undefined) {
+    const flags = new Set<CancelFlag>();
+    const listener = (): void => flags.forEach((f) => f.cancel());
+    try {
+      signal.addEventListener('abort', listener, { once: true });
+    } catch (err) {
+      throw new OptionError(`signal.addEventListener failed: ${(err as Error)?.message ?? String(err)}`);
+    }
+    entry = { flags, listener };
+    watched.set(signal, entry);
+  }
+  const { flags, listener } = entry;
+  flags.add(flag);
+  return () => {
+    flags.delete(flag);
+    if (flags.size > 0 || watched.get(signal) !== entry) return;
+    watched.delete(signal);
+    try {
+      signal.removeEventListener('abort', listener);
+    } catch {
+      // A signal whose removeEventListener throws keeps a listener that does nothing.
+    }
+  };
+}
+
+/**
  * Starts a native job with a cancel flag wired to `signal`, and settles as the library
- * does: an AbortError when the job saw the flag set, the library's error class for any
- * other failure. `start` may set the flag itself (lib/solve.ts does, when a progress
- * callback throws).
+ * does: an AbortError when the flag was set, the library's error class for any other
+ * failure. `start` may set the flag itself (lib/solve.ts does, when a progress callback
+ * throws). Whatever `signal` or `start` do, the returned promise is the only one that
+ * can reject: no job is left without a handler.
  *
  * @example
  * const result = await cancellable(opts.signal, (cancel) => addon.reduce(program, args, cancel));
  */
-export function cancellable<T>(signal: AbortSignal | undefined, start: (cancel: Int32Array) => Promise<T>): Promise<T> {
-  if (signal?.aborted) return Promise.reject(new AbortError());
-  // The native job polls this flag between blocks of rows (and a solve between
-  // iterations); a SharedArrayBuffer keeps the store visible to the worker thread.
-  const cancel = new Int32Array(new SharedArrayBuffer(4));
+export function cancellable<T>(signal: AbortSignal | undefined, start: (cancel: CancelFlag) => Promise<T>): Promise<T> {
+  let unwatch = (): void => {};
+  const flag = new addon.CancelFlag();
+  try {
+    checkSignal(signal);
+    if (signal?.aborted) return Promise.reject(new AbortError());
+    if (signal !== undefined) unwatch = watch(signal, flag);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   let pending: Promise<T>;
   try {
-    pending = start(cancel);
+    pending = start(flag);
   } catch (err) {
+    unwatch();
     return Promise.reject(fromNative(err));
   }
-  // Attached after the call, so a call rejected at once leaves no listener behind; no
-  // abort can be dispatched in between (both happen in this synchronous turn).
-  const onAbort = (): void => { Atomics.store(cancel, 0, 1); };
-  signal?.addEventListener('abort', onAbort, { once: true });
   return pending.then(
     (result) => {
-      signal?.removeEventListener('abort', onAbort);
+      unwatch();
       return result;
     },
     (err: unknown) => {
-      signal?.removeEventListener('abort', onAbort);
-      throw Atomics.load(cancel, 0) ? new AbortError() : fromNative(err);
+      unwatch();
+      throw flag.cancelled ? new AbortError() : fromNative(err);
     },
   );
 }

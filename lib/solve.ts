@@ -185,7 +185,7 @@ function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
       } catch (e) {
         callbackFailed = true;
         callbackError = e;
-        Atomics.store(cancel, 0, 1);
+        cancel.cancel();
       }
     };
     return addon.solve(p.program, p.args, p.slot, p.b, p.native, cancel, progress);

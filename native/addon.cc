@@ -3,9 +3,12 @@
 #include <napi.h>
 
 #include "binding/bindings.h"
+#include "binding/cancel.h"
 #include "binding/convert.h"
+#include "binding/errors.h"
 #include "cuda_loader.h"
 #include "engine.h"
+#include "errors.h"
 #include "ops.h"
 
 namespace lk {
@@ -29,11 +32,13 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-  if (!(n >= 1 && n <= 4096) || n != static_cast<int>(n))
-    throw Napi::RangeError::New(env, "setNumThreads expects an integer from 1 to 4096");
-  setThreadCount(static_cast<int>(n));
-  return env.Undefined();
+  return rethrowAsJs(env, [&] {
+    double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 1 && n <= 4096) || n != static_cast<int>(n))
+      throw ArgumentError("setNumThreads expects an integer from 1 to 4096");
+    setThreadCount(static_cast<int>(n));
+    return env.Undefined();
+  });
 }
 
 // The native numbering of ops.h, so that tests can check lib/formula/program.ts against it.
@@ -64,6 +69,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reduceSync", Napi::Function::New(env, ReduceSync));
   exports.Set("solve", Napi::Function::New(env, Solve));
   exports.Set("solveSync", Napi::Function::New(env, SolveSync));
+  exports.Set("CancelFlag", CancelFlag::Define(env));
+  exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   return exports;
 }
 

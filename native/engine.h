@@ -1,14 +1,13 @@
 // The engine's entry point, free of N-API: run a decoded program over argument arrays.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
+#include "errors.h"
 #include "program.h"
 #include "solve/cg.h"
 
 namespace lk {
-
-// Thrown when a job's cancel flag is seen set; the binding rejects with AbortError.
-struct Cancelled {};
 
 struct PruneCache;  // cpu/cluster.h
 
@@ -34,6 +33,11 @@ struct RunContext {
 // dtype; values (p's dtype) and indices receive outputSizes(p).count entries each, where
 // the reduction has them. Throws Cancelled.
 void reduce(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx);
+
+// The bytes a reduction of p allocates besides its inputs: its outputs and the engine's
+// scratch, estimated from above, so that a call can be refused before it starts
+// (memory.h). `threads` is the team size the call will use.
+std::size_t reductionBytes(const Program& p, const RunContext& ctx);
 
 // Conjugate gradients (solve/cg.h) on the CUDA plugin, every CG vector on the device;
 // `slot` is the unknown's argument slot in p, which computes K·v. Throws CudaError,

@@ -8,6 +8,7 @@ namespace {
 // Dimensions stay below 2^24 (lib/formula/ir.ts MAX_DIM), so products of two fit in int64.
 constexpr int kMaxDim = 1 << 24;
 constexpr int64_t kMaxRows = 0x7fffffff;  // indices are returned as int32
+constexpr std::size_t kMaxOutputValues = 0xffffffffu;  // a JS typed array's most elements
 
 [[noreturn]] void fail(const std::string& what) { throw ProgramError("invalid program: " + what); }
 
@@ -138,7 +139,7 @@ void checkKernel(const ProgramSpec& s, Program& p) {
 }  // namespace
 
 void checkRanges(const Ranges& r, std::size_t m, std::size_t n) {
-  auto bad = [](const std::string& what) { throw ProgramError("invalid ranges: " + what); };
+  auto bad = [](const std::string& what) { throw RangesError("invalid ranges: " + what); };
   if (r.rangesI.size() % 2 || r.redrangesJ.size() % 2) bad("ranges_i and redranges_j hold (start, end) pairs");
   const std::size_t clusters = r.rangesI.size() / 2, reductions = r.redrangesJ.size() / 2;
   if (r.slicesI.size() != clusters)
@@ -233,9 +234,21 @@ Program decodeProgram(const ProgramSpec& s, const std::vector<ArgInfo>& args) {
   p.k = s.k;
   checkKernel(s, p);
 
-  // The output must be addressable and its int32 indices meaningful.
-  OutputSizes out = outputSizes(p);
-  if (out.columns > (std::size_t(1) << 40) / (p.m ? p.m : 1)) fail("the output would be too large");
+  // A side without variables has one row (lib/ sends 1): any more would fold the same
+  // term that many times, for nothing but time.
+  bool hasI = false, hasJ = false;
+  for (const Variable& v : p.vars) {
+    hasI |= v.cat == CAT_I;
+    hasJ |= v.cat == CAT_J;
+  }
+  if (!hasI && p.m > 1) fail("m is " + std::to_string(p.m) + " but no variable is an i-variable (at most 1 row)");
+  if (!hasJ && p.n > 1) fail("n is " + std::to_string(p.n) + " but no variable is a j-variable (at most 1 row)");
+
+  // Each output must fit one typed array.
+  const OutputSizes out = outputSizes(p);
+  if (out.columns > 0 && p.m > kMaxOutputValues / out.columns)
+    fail("the output would hold " + std::to_string(p.m) + " x " + std::to_string(out.columns) +
+         " values; a typed array holds at most 2^32 - 1");
   return p;
 }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "errors.h"
 #include "ops.h"
 
 namespace lk {
@@ -30,10 +31,6 @@ struct ProgramSpec {
   std::vector<int32_t> vars, regDims, code, kernel;
   std::vector<double> consts;
   int32_t result = -1, weights = -1, reduction = -1, k = 0;
-};
-
-struct ProgramError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 struct Variable {
@@ -73,7 +70,7 @@ struct Ranges {
 };
 
 // Checks ranges against m rows and n columns: clusters in increasing order without
-// overlap, slices non-decreasing, every range inside its side. Throws ProgramError.
+// overlap, slices non-decreasing, every range inside its side. Throws RangesError.
 void checkRanges(const Ranges& r, std::size_t m, std::size_t n);
 
 // Which outputs a reduction has and how many values each holds (rows × columns).

@@ -496,9 +496,11 @@ describe('the raw addon answers malformed programs with a JS error, never a cras
       syncErr = e;
     }
     if (syncErr === undefined) throw new Error('reduceSync accepted the malformed program');
-    expect(util.types.isNativeError(syncErr)).toBe(true);
-    const asyncErr = await caught(() => addon.reduce(program as never, args as never, new Int32Array(new SharedArrayBuffer(4))));
-    expect(util.types.isNativeError(asyncErr)).toBe(true);
+    expect(syncErr).toBeInstanceOf(LazyKernelError);
+    expect((syncErr as LazyKernelError).code).toMatch(/^ERR_LK_(PROGRAM|ARGUMENT)$/);
+    const asyncErr = await caught(() => addon.reduce(program as never, args as never, new addon.CancelFlag()));
+    expect(asyncErr).toBeInstanceOf(LazyKernelError);
+    expect((asyncErr as LazyKernelError).code).toBe((syncErr as LazyKernelError).code);
   });
 
   test('the unmodified programs still run after all the malformed ones', checkValidPrograms);

@@ -1,5 +1,7 @@
 #include "convert.h"
 
+#include "../errors.h"
+
 #include <omp.h>
 
 #include <atomic>
@@ -13,7 +15,7 @@ namespace {
 std::atomic<int> g_threads{0};
 
 Napi::Value field(const Napi::Object& o, const char* name) {
-  if (!o.Has(name)) throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " is missing");
+  if (!o.Has(name)) throw ArgumentError(std::string("program.") + name + " is missing");
   return o.Get(name);
 }
 
@@ -21,17 +23,17 @@ int32_t int32Field(const Napi::Object& o, const char* name);
 
 int64_t intField(const Napi::Object& o, const char* name) {
   Napi::Value v = field(o, name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " must be a number");
+  if (!v.IsNumber()) throw ArgumentError(std::string("program.") + name + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= -2147483648.0 && d <= 9.0e15) || d != static_cast<double>(static_cast<int64_t>(d)))
-    throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " must be an integer");
+    throw ArgumentError(std::string("program.") + name + " must be an integer");
   return static_cast<int64_t>(d);
 }
 
 // A field that must fit an int32 (a register, a reduction code, k): no silent wrap.
 int32_t int32Field(const Napi::Object& o, const char* name) {
   int64_t v = intField(o, name);
-  if (v < INT32_MIN || v > INT32_MAX) throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " is out of range");
+  if (v < INT32_MIN || v > INT32_MAX) throw ArgumentError(std::string("program.") + name + " is out of range");
   return static_cast<int32_t>(v);
 }
 
@@ -39,29 +41,22 @@ template <typename T, napi_typedarray_type Kind>
 std::vector<T> arrayField(const Napi::Object& o, const char* name) {
   Napi::Value v = field(o, name);
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Kind)
-    throw Napi::TypeError::New(o.Env(), std::string("program.") + name + " has the wrong array type");
+    throw ArgumentError(std::string("program.") + name + " has the wrong array type");
   auto a = v.As<Napi::TypedArrayOf<T>>();
   return std::vector<T>(a.Data(), a.Data() + a.ElementLength());
-}
-
-template <typename T>
-Napi::TypedArrayOf<T> copyOut(Napi::Env env, const T* data, std::size_t count) {
-  auto buf = Napi::ArrayBuffer::New(env, count * sizeof(T));
-  if (count) std::memcpy(buf.Data(), data, count * sizeof(T));
-  return Napi::TypedArrayOf<T>::New(env, count, buf, 0);
 }
 
 }  // namespace
 
 ProgramSpec readSpec(const Napi::Value& value) {
-  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "program must be an object");
+  if (!value.IsObject()) throw ArgumentError("program must be an object");
   Napi::Object o = value.As<Napi::Object>();
   ProgramSpec s;
   s.version = int32Field(o, "version");
   Napi::Value dtype = field(o, "dtype");
   std::string dt = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
   if (dt != "float32" && dt != "float64")
-    throw Napi::TypeError::New(o.Env(), "program.dtype must be 'float32' or 'float64'");
+    throw ArgumentError("program.dtype must be 'float32' or 'float64'");
   s.dtype = dt == "float32" ? F32 : F64;
   s.m = intField(o, "m");
   s.n = intField(o, "n");
@@ -77,9 +72,8 @@ ProgramSpec readSpec(const Napi::Value& value) {
   return s;
 }
 
-Args readArgs(const Napi::Value& value, bool copy) {
-  Napi::Env env = value.Env();
-  if (!value.IsArray()) throw Napi::TypeError::New(env, "args must be an array of typed arrays");
+Args readArgs(const Napi::Value& value) {
+  if (!value.IsArray()) throw ArgumentError("args must be an array of typed arrays");
   Napi::Array arr = value.As<Napi::Array>();
   // Every element first: a getter may run JS (and detach an earlier array's buffer), so
   // no pointer is taken until no more JS can run.
@@ -90,76 +84,113 @@ Args readArgs(const Napi::Value& value, bool copy) {
     Napi::Value v = values[s];
     napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
     if (t != napi_float32_array && t != napi_float64_array)
-      throw Napi::TypeError::New(env, "argument " + std::to_string(s) + " must be a Float32Array or Float64Array");
+      throw ArgumentError("argument " + std::to_string(s) + " must be a Float32Array or Float64Array");
     // TypedArrayOf::Data() also works for arrays over a SharedArrayBuffer.
     bool f32 = t == napi_float32_array;
     std::size_t length = v.As<Napi::TypedArray>().ElementLength();
     const unsigned char* data =
         f32 ? reinterpret_cast<const unsigned char*>(v.As<Napi::Float32Array>().Data())
             : reinterpret_cast<const unsigned char*>(v.As<Napi::Float64Array>().Data());
+    // Only a SharedArrayBuffer can change while the main thread waits in a call.
+    bool plain = false;
+    napi_is_arraybuffer(v.Env(), v.As<Napi::TypedArray>().ArrayBuffer(), &plain);
     a.info.push_back({f32 ? F32 : F64, length});
-    if (copy) {
-      a.owned.emplace_back(data, data + length * (f32 ? 4 : 8));
-      a.ptrs.push_back(a.owned.back().data());
-    } else {
-      a.ptrs.push_back(data);
-    }
+    a.ptrs.push_back(data);
+    a.shared.push_back(!plain);
   }
   return a;
 }
 
+std::size_t argumentBytes(const Args& a, bool all) {
+  std::size_t bytes = 0;
+  for (std::size_t s = 0; s < a.ptrs.size(); ++s)
+    if (all || a.shared[s]) bytes += a.info[s].length * (a.info[s].dtype == F32 ? 4 : 8);
+  return bytes;
+}
+
+void ownArguments(Args& a, bool all) {
+  a.owned.reserve(a.ptrs.size());
+  for (std::size_t s = 0; s < a.ptrs.size(); ++s) {
+    if (!all && !a.shared[s]) continue;
+    const auto* data = static_cast<const unsigned char*>(a.ptrs[s]);
+    a.owned.emplace_back(data, data + a.info[s].length * (a.info[s].dtype == F32 ? 4 : 8));
+    a.ptrs[s] = a.owned.back().data();
+  }
+}
+
 std::vector<double> readFloat64(const Napi::Value& value, std::size_t length, const std::string& what) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw Napi::TypeError::New(value.Env(), what + " must be a Float64Array");
+    throw ArgumentError(what + " must be a Float64Array");
   auto a = value.As<Napi::Float64Array>();
   if (a.ElementLength() != length)
-    throw Napi::RangeError::New(value.Env(), what + " has " + std::to_string(a.ElementLength()) +
-                                                 " values; expected " + std::to_string(length));
+    throw ArgumentError(what + " has " + std::to_string(a.ElementLength()) + " values; expected " +
+                        std::to_string(length));
   return std::vector<double>(a.Data(), a.Data() + length);
 }
 
-Result allocateResult(const Program& p, int dtype) {
+Result allocateResult(const Program& p) {
   OutputSizes sizes = outputSizes(p);
   Result r;
-  r.dtype = dtype;
+  r.dtype = p.dtype;
   r.hasValues = sizes.hasValues;
   r.hasIndices = sizes.hasIndices;
-  if (sizes.hasValues) r.values.resize(sizes.count * (dtype == F32 ? 4 : 8));
+  if (sizes.hasValues && p.dtype == F32) r.valuesF32.resize(sizes.count);
+  if (sizes.hasValues && p.dtype == F64) r.valuesF64.resize(sizes.count);
   if (sizes.hasIndices) r.indices.resize(sizes.count);
   return r;
 }
 
-Napi::Object toJs(Napi::Env env, const Result& r) {
+namespace {
+
+// Hands a result's buffer to JS without a copy (an output may be most of the memory a
+// call uses); a runtime that refuses external buffers gets a copy.
+template <typename T>
+Napi::TypedArrayOf<T> handOver(Napi::Env env, std::vector<T>&& data) {
+  const std::size_t count = data.size();
+  if (count == 0) return Napi::TypedArrayOf<T>::New(env, 0);
+  auto* owned = new std::vector<T>(std::move(data));
+  Napi::ArrayBuffer buf;
+  try {
+    buf = Napi::ArrayBuffer::New(env, owned->data(), count * sizeof(T),
+                                 [](Napi::Env, void*, std::vector<T>* v) { delete v; }, owned);
+  } catch (const Napi::Error&) {
+    buf = Napi::ArrayBuffer::New(env, count * sizeof(T));
+    std::memcpy(buf.Data(), owned->data(), count * sizeof(T));
+    delete owned;
+  }
+  return Napi::TypedArrayOf<T>::New(env, count, buf, 0);
+}
+
+}  // namespace
+
+Napi::Object toJs(Napi::Env env, Result& r) {
   Napi::Object out = Napi::Object::New(env);
   if (r.hasValues) {
-    if (r.dtype == F32)
-      out.Set("values", copyOut(env, reinterpret_cast<const float*>(r.values.data()), r.values.size() / 4));
-    else
-      out.Set("values", copyOut(env, reinterpret_cast<const double*>(r.values.data()), r.values.size() / 8));
+    if (r.dtype == F32) out.Set("values", handOver(env, std::move(r.valuesF32)));
+    else out.Set("values", handOver(env, std::move(r.valuesF64)));
   }
-  if (r.hasIndices) out.Set("indices", copyOut(env, r.indices.data(), r.indices.size()));
+  if (r.hasIndices) out.Set("indices", handOver(env, std::move(r.indices)));
   return out;
 }
 
-Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data) {
-  return copyOut(env, data.data(), data.size());
+Napi::Float64Array float64Array(Napi::Env env, std::vector<double>&& data) {
+  return handOver(env, std::move(data));
 }
 
 void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
   if (value.IsUndefined() || value.IsNull()) return;
-  Napi::Env env = value.Env();
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "run options must be an object");
+  if (!value.IsObject()) throw ArgumentError("run options must be an object");
   Napi::Object o = value.As<Napi::Object>();
   Napi::Value prune = o.Get("prune");
   if (!prune.IsUndefined()) {
-    if (!prune.IsBoolean()) throw Napi::TypeError::New(env, "options.prune must be a boolean");
+    if (!prune.IsBoolean()) throw ArgumentError("options.prune must be a boolean");
     ctx.prune = prune.As<Napi::Boolean>().Value() ? RunContext::ON : RunContext::OFF;
   }
   Napi::Value tol = o.Get("pruneTolerance");
   if (!tol.IsUndefined()) {
     double t = tol.IsNumber() ? tol.As<Napi::Number>().DoubleValue() : -1;
     if (!(t >= 0) || !std::isfinite(t))
-      throw Napi::RangeError::New(env, "options.pruneTolerance must be a finite number >= 0");
+      throw ArgumentError("options.pruneTolerance must be a finite number >= 0");
     ctx.pruneTolerance = t;
   }
   Napi::Value device = o.Get("device");
@@ -168,14 +199,14 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
     if (d == "cpu") ctx.device = RunContext::CPU;
     else if (d == "cuda") ctx.device = RunContext::CUDA;
     else if (d == "emulated") ctx.device = RunContext::EMULATED;
-    else throw Napi::TypeError::New(env, "options.device must be 'cpu', 'cuda' or 'emulated'");
+    else throw ArgumentError("options.device must be 'cpu', 'cuda' or 'emulated'");
   }
   auto launch = [&](const char* name, int most) {
     Napi::Value v = o.Get(name);
     if (v.IsUndefined()) return 0;
     const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
     if (!(x >= 1 && x <= most) || x != static_cast<int>(x))
-      throw Napi::RangeError::New(env, std::string("options.") + name + " must be an integer from 1 to " + std::to_string(most));
+      throw ArgumentError(std::string("options.") + name + " must be an integer from 1 to " + std::to_string(most));
     return static_cast<int>(x);
   };
   ctx.block = launch("block", 1024);
@@ -185,30 +216,16 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
   auto part = [&](uint32_t k, const char* name) {
     Napi::Value v = r.As<Napi::Array>().Get(k);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw Napi::TypeError::New(env, std::string("options.ranges: ") + name + " must be an Int32Array");
+      throw ArgumentError(std::string("options.ranges: ") + name + " must be an Int32Array");
     auto a = v.As<Napi::Int32Array>();
     return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
   };
   if (!r.IsArray() || r.As<Napi::Array>().Length() != 3)
-    throw Napi::TypeError::New(env, "options.ranges must be [ranges_i, slices_i, redranges_j]");
+    throw ArgumentError("options.ranges must be [ranges_i, slices_i, redranges_j]");
   ranges.rangesI = part(0, "ranges_i");
   ranges.slicesI = part(1, "slices_i");
   ranges.redrangesJ = part(2, "redranges_j");
   ctx.ranges = &ranges;
-}
-
-const int32_t* readCancel(const Napi::Value& value, Napi::Reference<Napi::Int32Array>& keep) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-      value.As<Napi::Int32Array>().ElementLength() < 1)
-    return nullptr;
-  keep = Napi::Persistent(value.As<Napi::Int32Array>());
-  return keep.Value().Data();
-}
-
-Napi::Value abortError(Napi::Env env) {
-  Napi::Error e = Napi::Error::New(env, "The operation was aborted");
-  e.Set("name", Napi::String::New(env, "AbortError"));
-  return e.Value();
 }
 
 int threadCount() {

@@ -12,58 +12,51 @@
 
 namespace lk {
 
-// Reads the program object of lib/formula/program.ts; a TypeError names the bad field.
+// Reads the program object of lib/formula/program.ts; an ArgumentError names the bad field.
 ProgramSpec readSpec(const Napi::Value& value);
 
-// The argument arrays of one call. Async jobs copy them: a caller may transfer (detach)
-// or overwrite an array while the job runs, and O((M+N)·D) bytes is nothing beside
-// O(M·N) work.
+// The argument arrays of one call, borrowed from JS: ptrs point into the callers'
+// arrays until ownArguments copies them. Async jobs copy every array (a caller may
+// transfer or overwrite one while the job runs; O((M+N)·D) bytes is nothing beside O(M·N)
+// work); Sync calls copy only arrays over a SharedArrayBuffer, which another thread may
+// write while the call runs (a point moving mid-sort breaks the clustering's order).
 struct Args {
   std::vector<ArgInfo> info;
-  std::vector<std::vector<unsigned char>> owned;
   std::vector<const void*> ptrs;
+  std::vector<char> shared;  // the array's buffer is a SharedArrayBuffer
+  std::vector<std::vector<unsigned char>> owned;
 };
-Args readArgs(const Napi::Value& value, bool copy);
+Args readArgs(const Napi::Value& value);
+// Bytes ownArguments(a, all) will copy.
+std::size_t argumentBytes(const Args& a, bool all);
+// Copies every array (all) or the shared ones, and points ptrs at the copies. No JS may
+// run between readArgs and this.
+void ownArguments(Args& a, bool all);
 
 // A Float64Array of exactly `length` elements, copied; `what` names it in errors.
 std::vector<double> readFloat64(const Napi::Value& value, std::size_t length, const std::string& what);
 
-// The engine's output buffers for one reduction, and their JS form.
+// The engine's output buffers for one reduction, and their JS form (handed over, not copied).
 struct Result {
   int dtype = F32;
-  std::vector<unsigned char> values;
+  std::vector<float> valuesF32;
+  std::vector<double> valuesF64;
   std::vector<int32_t> indices;
   bool hasValues = false, hasIndices = false;
+  void* values() { return dtype == F32 ? static_cast<void*>(valuesF32.data()) : static_cast<void*>(valuesF64.data()); }
 };
-Result allocateResult(const Program& p, int dtype);
-Napi::Object toJs(Napi::Env env, const Result& r);
+Result allocateResult(const Program& p);
+Napi::Object toJs(Napi::Env env, Result& r);
 
-// A fresh Float64Array holding `data`.
-Napi::Float64Array float64Array(Napi::Env env, const std::vector<double>& data);
+// A Float64Array taking over `data`.
+Napi::Float64Array float64Array(Napi::Env env, std::vector<double>&& data);
 
 // The run options of lib/run.ts that reach the engine: { prune?, pruneTolerance?,
-// ranges? }, or undefined for the defaults (prune left out: automatic). Sets ctx's fields; explicit ranges
-// ([ranges_i, slices_i, redranges_j], Int32Arrays) are copied into `ranges`, which ctx
-// then points at. They are checked against the sizes later, with checkRanges.
+// ranges?, device?, block?, splits? }, or undefined for the defaults (prune left out:
+// automatic). Sets ctx's fields; explicit ranges ([ranges_i, slices_i, redranges_j],
+// Int32Arrays) are copied into `ranges`, which ctx then points at. They are checked
+// against the sizes later, with checkRanges.
 void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges);
-
-// The cancel flag of lib/run.ts (an Int32Array over a SharedArrayBuffer), or null.
-const int32_t* readCancel(const Napi::Value& value, Napi::Reference<Napi::Int32Array>& keep);
-
-// The error a cancelled job rejects with; lib/ turns it into its AbortError.
-Napi::Value abortError(Napi::Env env);
-
-// Runs f, turning a C++ exception (a ProgramError, say) into a JS Error.
-template <typename F>
-auto rethrowAsJs(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
 
 // Threads each job uses (setNumThreads, else OpenMP's default).
 int threadCount();

@@ -5,32 +5,32 @@
 
 #include "../engine.h"
 #include "../queue.h"
-#include "convert.h"
+#include "cancel.h"
 
 namespace lk {
 
 Job::Job(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
 
-Napi::Promise Job::start(Napi::Env env, Napi::Value cancel, Napi::Function progressFn) {
-  cancel_ = readCancel(cancel, cancelRef_);
-  channel_ = Channel::New(env, progressFn, "lazykernel.job", 0, 1, this);
-  Napi::Promise promise = deferred_.Promise();
-  enqueue([this] {
-    try {
-      std::lock_guard<std::mutex> lock(engineMutex());
-      run();
-    } catch (const Cancelled&) {
-      cancelled_ = true;
-    } catch (const std::exception& e) {
-      error_ = e.what();
-    } catch (...) {
-      error_ = "unknown native error";
-    }
-    Channel channel = channel_;
-    channel.BlockingCall(new Message{true, 0, 0});
-    channel.Release();
-  });
+Napi::Promise Job::start(std::unique_ptr<Job> owned, Napi::Env env, Napi::Value cancel, Napi::Function progressFn) {
+  owned->cancelFlag_ = CancelFlag::from(cancel);
+  owned->channel_ = Channel::New(env, progressFn, "lazykernel.job", 0, 1, owned.get());
+  Job* job = owned.release();  // from here on the queue owns it, and deliver() deletes it
+  Napi::Promise promise = job->deferred_.Promise();
+  enqueue([job] { job->work(); });
   return promise;
+}
+
+void Job::work() {
+  try {
+    std::lock_guard<std::mutex> lock(engineMutex());
+    run();
+  } catch (...) {
+    failed_ = true;
+    failure_ = describeFailure(std::current_exception());
+  }
+  Channel channel = channel_;
+  channel.BlockingCall(new Message{true, 0, 0});
+  channel.Release();
 }
 
 void Job::progress(int iteration, double residual) {
@@ -41,10 +41,7 @@ void Job::progress(int iteration, double residual) {
 void Job::deliver(Napi::Env env, Napi::Function fn, Job* job, Message* msg) {
   std::unique_ptr<Message> owned(msg);
   if (env == nullptr) {  // the environment is going away: no JS may run
-    if (msg->done) {
-      job->cancelRef_.SuppressDestruct();
-      delete job;
-    }
+    if (msg->done) delete job;
     return;
   }
   if (msg->done) {
@@ -67,16 +64,16 @@ void Job::deliver(Napi::Env env, Napi::Function fn, Job* job, Message* msg) {
 
 void Job::settle(Napi::Env env) {
   Napi::HandleScope scope(env);
-  if (cancelled_) {
-    deferred_.Reject(abortError(env));
-  } else if (!error_.empty()) {
-    deferred_.Reject(Napi::Error::New(env, error_).Value());
-  } else {
-    try {
-      deferred_.Resolve(result(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+  if (failed_) {
+    deferred_.Reject(errorValue(env, failure_));
+    return;
+  }
+  try {
+    deferred_.Resolve(result(env));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  } catch (...) {
+    deferred_.Reject(errorValue(env, describeFailure(std::current_exception())));
   }
 }
 

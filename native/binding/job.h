@@ -5,7 +5,9 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <string>
+#include <memory>
+
+#include "errors.h"
 
 namespace lk {
 
@@ -14,9 +16,10 @@ class Job {
   explicit Job(Napi::Env env);
   virtual ~Job() = default;
 
-  // Hands the job to the queue; the job deletes itself once settled. `progress` may be
-  // empty. Call last: `this` belongs to the queue afterwards.
-  Napi::Promise start(Napi::Env env, Napi::Value cancel, Napi::Function progress = Napi::Function());
+  // Hands the job to the queue, which deletes it once settled. `cancel` is a CancelFlag
+  // or undefined; anything else throws (and the job is freed). `progress` may be empty.
+  static Napi::Promise start(std::unique_ptr<Job> job, Napi::Env env, Napi::Value cancel,
+                             Napi::Function progress = Napi::Function());
 
  protected:
   // On the worker thread, holding the engine. Throw Cancelled to reject with AbortError.
@@ -26,7 +29,9 @@ class Job {
   // From run(): queues a progress call; never blocks the engine.
   void progress(int iteration, double residual);
 
-  const int32_t* cancel_ = nullptr;
+  // The job's own reference to the caller's flag: alive as long as the job is.
+  std::shared_ptr<int32_t> cancelFlag_;
+  const int32_t* cancel() const { return cancelFlag_.get(); }
 
  private:
   struct Message {
@@ -37,13 +42,13 @@ class Job {
   static void deliver(Napi::Env env, Napi::Function fn, Job* job, Message* msg);
   using Channel = Napi::TypedThreadSafeFunction<Job, Message, deliver>;
 
+  void work();  // on the worker thread: run(), then hand the job back to the main thread
   void settle(Napi::Env env);
 
   Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Int32Array> cancelRef_;
   Channel channel_;
-  std::string error_;
-  bool cancelled_ = false;
+  bool failed_ = false;
+  Failure failure_;
 };
 
 }  // namespace lk

@@ -1,9 +1,10 @@
 // reduce(program, args, cancel?, options?) -> Promise<{values?, indices?}>, and
-// reduceSync(program, args, options?). options: { prune?, pruneTolerance?, ranges? }.
+// reduceSync(program, args, options?). options: { prune?, pruneTolerance?, ranges?, … }.
 #include <memory>
 #include <mutex>
 
 #include "../engine.h"
+#include "../memory.h"
 #include "../queue.h"
 #include "bindings.h"
 #include "convert.h"
@@ -12,58 +13,66 @@
 namespace lk {
 namespace {
 
-void runReduction(const Program& p, const Args& a, Result& r, RunContext ctx, const int32_t* cancel) {
-  ctx.threads = threadCount();
-  ctx.cancel = cancel;
-  reduce(p, a.ptrs.data(), r.values.data(), r.indices.data(), ctx);
-}
+// Everything one reduction needs, read and checked on the main thread. Nothing is
+// copied or allocated until the program has been checked against the arrays and the
+// whole call's memory against what the machine has free.
+struct ReduceSetup {
+  RunContext ctx;
+  Ranges ranges;
+  std::unique_ptr<Program> program;
+  Args args;
+  Result result;
+
+  ReduceSetup(const Napi::Value& programValue, const Napi::Value& argsValue, const Napi::Value& options, bool async) {
+    readRunOptions(options, ctx, ranges);
+    ProgramSpec spec = readSpec(programValue);
+    args = readArgs(argsValue);  // the last read that may run JS
+    program = std::make_unique<Program>(decodeProgram(spec, args.info));
+    if (ctx.ranges) checkRanges(ranges, program->m, program->n);
+    ctx.threads = threadCount();
+    reserveMemory(addSat(reductionBytes(*program, ctx), argumentBytes(args, async)), "this reduction");
+    ownArguments(args, async);
+    result = allocateResult(*program);
+  }
+
+  void run(const int32_t* cancel) {
+    ctx.cancel = cancel;
+    ctx.threads = threadCount();  // setNumThreads may have changed it while the job waited
+    reduce(*program, args.ptrs.data(), result.values(), result.indices.data(), ctx);
+  }
+};
 
 class ReduceJob : public Job {
  public:
   ReduceJob(Napi::Env env, const Napi::Value& program, const Napi::Value& args, const Napi::Value& options)
-      : Job(env) {
-    readRunOptions(options, ctx_, ranges_);
-    ProgramSpec spec = readSpec(program);
-    args_ = readArgs(args, /*copy=*/true);
-    program_ = std::make_unique<Program>(decodeProgram(spec, args_.info));
-    if (ctx_.ranges) checkRanges(ranges_, program_->m, program_->n);
-    result_ = allocateResult(*program_, spec.dtype);
-  }
+      : Job(env), setup_(program, args, options, /*async=*/true) {}
 
  protected:
-  void run() override { runReduction(*program_, args_, result_, ctx_, cancel_); }
-  Napi::Value result(Napi::Env env) override { return toJs(env, result_); }
+  void run() override { setup_.run(cancel()); }
+  Napi::Value result(Napi::Env env) override { return toJs(env, setup_.result); }
 
  private:
-  RunContext ctx_;
-  Ranges ranges_;
-  std::unique_ptr<Program> program_;
-  Args args_;
-  Result result_;
+  ReduceSetup setup_;
 };
 
 }  // namespace
 
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ReduceJob* job = rethrowAsJs(env, [&] { return new ReduceJob(env, info[0], info[1], info[3]); });
-  return job->start(env, info[2]);
+  return rethrowAsJs(env, [&] {
+    return Job::start(std::make_unique<ReduceJob>(env, info[0], info[1], info[3]), env, info[2]);
+  });
 }
 
 Napi::Value ReduceSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return rethrowAsJs(env, [&] {
-    RunContext ctx;
-    Ranges ranges;
-    readRunOptions(info[2], ctx, ranges);
-    ProgramSpec spec = readSpec(info[0]);
-    Args args = readArgs(info[1], /*copy=*/false);
-    Program program = decodeProgram(spec, args.info);
-    if (ctx.ranges) checkRanges(ranges, program.m, program.n);
-    Result result = allocateResult(program, spec.dtype);
-    std::lock_guard<std::mutex> lock(engineMutex());
-    runReduction(program, args, result, ctx, nullptr);
-    return toJs(env, result);
+  return rethrowAsJs(env, [&]() -> Napi::Value {
+    ReduceSetup setup(info[0], info[1], info[2], /*async=*/false);
+    {
+      std::lock_guard<std::mutex> lock(engineMutex());
+      setup.run(nullptr);
+    }
+    return toJs(env, setup.result);
   });
 }
 

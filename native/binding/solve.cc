@@ -8,6 +8,7 @@
 
 #include "../cpu/cluster.h"
 #include "../engine.h"
+#include "../memory.h"
 #include "../queue.h"
 #include "../solve/cg.h"
 #include "bindings.h"
@@ -19,7 +20,7 @@ namespace {
 
 double numberOption(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("options.") + name + " must be a number");
+  if (!v.IsNumber()) throw ArgumentError(std::string("options.") + name + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
@@ -35,15 +36,14 @@ struct SolveSetup {
   RunContext runOptions;  // prune, pruneTolerance, ranges
   Ranges ranges;
 
-  SolveSetup(const Napi::CallbackInfo& info, bool copy) {
-    Napi::Env env = info.Env();
+  SolveSetup(const Napi::CallbackInfo& info, bool async) {
     ProgramSpec spec = readSpec(info[0]);
     dtype = spec.dtype;
-    if (spec.reduction != RED_Sum) throw Napi::Error::New(env, "solve: the program must be a Sum reduction");
+    if (spec.reduction != RED_Sum) throw ProgramError("solve: the program must be a Sum reduction");
     if (spec.m != spec.n)
-      throw Napi::Error::New(env, "solve: the kernel must be square; it has " + std::to_string(spec.m) +
-                                      " rows and " + std::to_string(spec.n) + " columns");
-    if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "solve: slot must be a number");
+      throw ProgramError("solve: the kernel must be square; it has " + std::to_string(spec.m) + " rows and " +
+                         std::to_string(spec.n) + " columns");
+    if (!info[2].IsNumber()) throw ArgumentError("solve: slot must be a number");
     double s = info[2].As<Napi::Number>().DoubleValue();
     bool found = false;
     for (std::size_t v = 0; v + 2 < spec.vars.size(); v += 3)
@@ -52,29 +52,36 @@ struct SolveSetup {
         dv = spec.vars[v + 1];
         slot = static_cast<std::size_t>(s);
       }
-    if (!found) throw Napi::Error::New(env, "solve: the unknown must be a j-variable of the program");
+    if (!found) throw ProgramError("solve: the unknown must be a j-variable of the program");
+    if (spec.n < 0 || spec.n > 0x7fffffff || dv < 1) throw ProgramError("solve: n and the unknown's dimension are out of range");
     n = static_cast<std::size_t>(spec.n);
-    b = readFloat64(info[3], n * dv, "b");
-    if (!info[4].IsObject()) throw Napi::TypeError::New(env, "solve: options must be an object");
+    const std::size_t len = mulSat(n, static_cast<std::size_t>(dv));
+    // b, x0 and the CG vectors: checked before b is even copied.
+    reserveMemory(mulSat(len, 8 * 7), "this solve's vectors");
+    b = readFloat64(info[3], len, "b");
+    if (!info[4].IsObject()) throw ArgumentError("solve: options must be an object");
     Napi::Object o = info[4].As<Napi::Object>();
     readRunOptions(o, runOptions, ranges);
     if (runOptions.ranges) checkRanges(ranges, n, n);
     options.alpha = numberOption(o, "alpha");
     options.tol = numberOption(o, "tol");
     double maxIter = numberOption(o, "maxIter");
-    if (!(options.alpha >= 0) || !std::isfinite(options.alpha)) throw Napi::RangeError::New(env, "alpha must be finite and >= 0");
-    if (!(options.tol >= 0) || !std::isfinite(options.tol)) throw Napi::RangeError::New(env, "tol must be finite and >= 0");
+    if (!(options.alpha >= 0) || !std::isfinite(options.alpha)) throw ArgumentError("alpha must be finite and >= 0");
+    if (!(options.tol >= 0) || !std::isfinite(options.tol)) throw ArgumentError("tol must be finite and >= 0");
     if (!(maxIter >= 0 && maxIter <= 1e9) || maxIter != static_cast<int>(maxIter))
-      throw Napi::RangeError::New(env, "maxIter must be an integer from 0 to 1e9");
+      throw ArgumentError("maxIter must be an integer from 0 to 1e9");
     options.maxIter = static_cast<int>(maxIter);
-    x = o.Has("x0") && !o.Get("x0").IsUndefined() ? readFloat64(o.Get("x0"), n * dv, "x0")
-                                                  : std::vector<double>(n * dv, 0.0);
+    x = o.Has("x0") && !o.Get("x0").IsUndefined() ? readFloat64(o.Get("x0"), len, "x0") : std::vector<double>(len, 0.0);
     // The arrays last: reading the options above may run JS (getters) that could detach
     // a buffer whose pointer had already been taken.
-    args = readArgs(info[1], copy);
+    args = readArgs(info[1]);
     program = std::make_unique<Program>(decodeProgram(spec, args.info));
-    if (program->regDims[program->result] != dv)
-      throw Napi::Error::New(env, "solve: the formula's dimension differs from the unknown's");
+    if (program->regDims[program->result] != dv) throw ProgramError("solve: the formula's dimension differs from the unknown's");
+    RunContext ctx = runOptions;
+    ctx.threads = threadCount();
+    const std::size_t products = mulSat(len, 2 * (dtype == F32 ? 4 : 8));  // v and K·v in the data's type
+    reserveMemory(addSat(addSat(reductionBytes(*program, ctx), products), argumentBytes(args, async)), "this solve");
+    ownArguments(args, async);
   }
 
   // Runs CG with K·v through the engine: v goes into the unknown's slot in the data's
@@ -117,9 +124,9 @@ struct SolveSetup {
     return conjugateGradient(kv, n, dv, b.data(), x.data(), options, progress);
   }
 
-  Napi::Object toJs(Napi::Env env, const CgReport& report) const {
+  Napi::Object toJs(Napi::Env env, const CgReport& report) {
     Napi::Object out = Napi::Object::New(env);
-    out.Set("x", float64Array(env, x));
+    out.Set("x", float64Array(env, std::move(x)));
     out.Set("iterations", report.iterations);
     out.Set("residual", report.residual);
     out.Set("converged", report.converged);
@@ -130,13 +137,13 @@ struct SolveSetup {
 class SolveJob : public Job {
  public:
   SolveJob(const Napi::CallbackInfo& info, bool reportProgress)
-      : Job(info.Env()), setup_(info, /*copy=*/true), reportProgress_(reportProgress) {}
+      : Job(info.Env()), setup_(info, /*async=*/true), reportProgress_(reportProgress) {}
 
  protected:
   void run() override {
     Progress p;
     if (reportProgress_) p = [this](int it, double r) { progress(it, r); };
-    report_ = setup_.run(cancel_, p);
+    report_ = setup_.run(cancel(), p);
   }
   Napi::Value result(Napi::Env env) override { return setup_.toJs(env, report_); }
 
@@ -150,17 +157,22 @@ class SolveJob : public Job {
 
 Napi::Value Solve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool hasProgress = info.Length() > 6 && info[6].IsFunction();
-  SolveJob* job = rethrowAsJs(env, [&] { return new SolveJob(info, hasProgress); });
-  return job->start(env, info[5], hasProgress ? info[6].As<Napi::Function>() : Napi::Function());
+  return rethrowAsJs(env, [&] {
+    const bool hasProgress = info.Length() > 6 && info[6].IsFunction();
+    return Job::start(std::make_unique<SolveJob>(info, hasProgress), env, info[5],
+                      hasProgress ? info[6].As<Napi::Function>() : Napi::Function());
+  });
 }
 
 Napi::Value SolveSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return rethrowAsJs(env, [&] {
-    SolveSetup setup(info, /*copy=*/false);
-    std::lock_guard<std::mutex> lock(engineMutex());
-    CgReport report = setup.run(nullptr, Progress());
+  return rethrowAsJs(env, [&]() -> Napi::Value {
+    SolveSetup setup(info, /*async=*/false);
+    CgReport report;
+    {
+      std::lock_guard<std::mutex> lock(engineMutex());
+      report = setup.run(nullptr, Progress());
+    }
     return setup.toJs(env, report);
   });
 }
