@@ -35,6 +35,8 @@ struct DeviceExec {
     f(static_cast<int>(threadIdx.x), *me);
   }
   __device__ void sync() { __syncthreads(); }
+  // A launched kernel runs to its end: cancellation is checked between launches.
+  __device__ bool stopped() const { return false; }
 };
 
 template <typename T>

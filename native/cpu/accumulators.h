@@ -8,6 +8,7 @@
 // - LogSumExp and SumSoftMaxWeight: online max-shift, tile by tile; empty: -Infinity and
 //   NaN (0/0).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -17,6 +18,8 @@
 #include "../maths/kmin.h"
 #include "../maths/shift.h"
 #include "lanes.h"
+#include "parallel.h"
+#include "sizes.h"
 
 namespace lk {
 namespace LK_ISA_NS {
@@ -86,45 +89,138 @@ struct ExtremumAcc {
   }
 };
 
+// The k smallest per component. Small k: each value goes straight into the sorted list
+// (insertKMin). Large k (sizes.h): values below the current k-th wait in a buffer that
+// is sorted and merged into the list when full, which keeps the list exactly what
+// one-by-one insertion would give (the k smallest by (value, index)) at O(log) per
+// value. A NaN has no place in that order: at the first one the buffer is merged and
+// the component goes on one value at a time, as the small-k path (and the device) do.
 template <typename T>
 struct KMinAcc {
   int dim, k;
+  const int32_t* cancel;      // checked within a tile when one-by-one insertion is slow
+  bool batched;
+  std::size_t cap;            // buffer entries per component (batched)
   std::vector<T> vals;        // rows × dim × k, ascending
   std::vector<int32_t> idx;
   std::vector<int> count;     // rows × dim
-  KMinAcc(int rows, int dim, int k)
-      : dim(dim), k(k), vals(static_cast<std::size_t>(rows) * dim * k), idx(vals.size()),
-        count(static_cast<std::size_t>(rows) * dim) {}
+  std::vector<T> pendV;       // rows × dim × cap, arrival order
+  std::vector<int32_t> pendI;
+  std::vector<std::size_t> pending;  // rows × dim
+  std::vector<char> oneByOne;        // rows × dim: a NaN arrived
+  std::vector<std::pair<T, int32_t>> sorted;  // one component's buffer, being merged
+  std::vector<T> mergedV;
+  std::vector<int32_t> mergedI;
+
+  // The bytes one row's state takes (forEachBlock caps a block's rows with it).
+  static std::size_t rowBytes(int dim, int k) {
+    const std::size_t entries = static_cast<std::size_t>(k) + (k > kKMinInsertMax ? kMinPending(k) : 0);
+    return static_cast<std::size_t>(dim) * entries * (sizeof(T) + sizeof(int32_t));
+  }
+
+  KMinAcc(int rows, int dim, int k, const int32_t* cancel = nullptr)
+      : dim(dim), k(k), cancel(cancel), batched(k > kKMinInsertMax), cap(batched ? kMinPending(k) : 0),
+        vals(static_cast<std::size_t>(rows) * dim * k), idx(vals.size()), count(static_cast<std::size_t>(rows) * dim) {
+    if (!batched) return;
+    pendV.resize(static_cast<std::size_t>(rows) * dim * cap);
+    pendI.resize(pendV.size());
+    pending.resize(count.size());
+    oneByOne.resize(count.size());
+    sorted.reserve(cap);
+    mergedV.resize(k);
+    mergedI.resize(k);
+  }
   void reset(int r) {
     for (int c = 0; c < dim; ++c) {
-      T* v = &vals[(static_cast<std::size_t>(r) * dim + c) * k];
-      int32_t* x = &idx[(static_cast<std::size_t>(r) * dim + c) * k];
-      for (int l = 0; l < k; ++l) {
-        v[l] = std::numeric_limits<T>::infinity();
-        x[l] = -1;
-      }
-      count[r * dim + c] = 0;
+      const std::size_t s = static_cast<std::size_t>(r) * dim + c;
+      std::fill(&vals[s * k], &vals[s * k] + k, std::numeric_limits<T>::infinity());
+      std::fill(&idx[s * k], &idx[s * k] + k, -1);
+      count[s] = 0;
+      if (!batched) continue;
+      pending[s] = 0;
+      oneByOne[s] = 0;
     }
   }
   void fold(int r, const Ref<T>& f, const Ref<T>&, int len, int64_t j0) {
     for (int c = 0; c < dim; ++c) {
       const T* p = f.comp(c);
       const int step = f.lane;
-      T* v = &vals[(static_cast<std::size_t>(r) * dim + c) * k];
-      int32_t* x = &idx[(static_cast<std::size_t>(r) * dim + c) * k];
-      int n = count[r * dim + c];
-      for (int t = 0; t < len; ++t) n = insertKMin(v, x, n, k, p[t * step], static_cast<int32_t>(j0 + t));
-      count[r * dim + c] = n;
+      const std::size_t s = static_cast<std::size_t>(r) * dim + c;
+      T* v = &vals[s * k];
+      int32_t* x = &idx[s * k];
+      int t = 0;
+      if (batched && !oneByOne[s]) {
+        T* pv = &pendV[s * cap];
+        int32_t* pi = &pendI[s * cap];
+        for (; t < len; ++t) {
+          const T q = p[t * step];
+          if (q != q) {  // from here on, one by one
+            merge(s);
+            oneByOne[s] = 1;
+            break;
+          }
+          // Below the k-th of the merged list, or the list is not full: a candidate.
+          if (count[s] == k && !(q < v[k - 1])) continue;
+          pv[pending[s]] = q;
+          pi[pending[s]] = static_cast<int32_t>(j0 + t);
+          if (++pending[s] == cap) merge(s);
+        }
+      }
+      int n = count[s];
+      for (; t < len; ++t) {
+        // One-by-one insertion moves up to k entries: with a large k, check the flag often.
+        if (batched && (t & 15) == 0 && cancelled(cancel)) break;
+        n = insertKMin(v, x, n, k, p[t * step], static_cast<int32_t>(j0 + t));
+      }
+      count[s] = n;
     }
   }
-  void write(int r, std::size_t i, T* values, int32_t* indices) const {
-    for (int c = 0; c < dim; ++c)
+  void write(int r, std::size_t i, T* values, int32_t* indices) {
+    for (int c = 0; c < dim; ++c) {
+      const std::size_t s = static_cast<std::size_t>(r) * dim + c;
+      if (batched) merge(s);
       for (int l = 0; l < k; ++l) {
-        std::size_t from = (static_cast<std::size_t>(r) * dim + c) * k + l;
+        std::size_t from = s * k + l;
         std::size_t to = (i * k + l) * dim + c;
         if (values) values[to] = vals[from];
         if (indices) indices[to] = idx[from];
       }
+    }
+  }
+
+ private:
+  // Sorts component s's buffer by (value, index) and merges it into its list, keeping
+  // the k smallest; on equal values the list's entries (earlier j) come first.
+  void merge(std::size_t s) {
+    const std::size_t np = pending[s];
+    if (np == 0) return;
+    const T* pv = &pendV[s * cap];
+    const int32_t* pi = &pendI[s * cap];
+    sorted.clear();
+    for (std::size_t e = 0; e < np; ++e) sorted.emplace_back(pv[e], pi[e]);
+    // No NaN here: a strict weak order. Indices arrive increasing, so a stable sort by
+    // value would do the same.
+    std::sort(sorted.begin(), sorted.end(), [](const std::pair<T, int32_t>& a, const std::pair<T, int32_t>& b) {
+      return a.first < b.first || (!(b.first < a.first) && a.second < b.second);
+    });
+    T* v = &vals[s * k];
+    int32_t* x = &idx[s * k];
+    const std::size_t n = static_cast<std::size_t>(count[s]);
+    const std::size_t out = std::min<std::size_t>(k, n + np);
+    std::size_t a = 0, b = 0;
+    for (std::size_t o = 0; o < out; ++o) {
+      if (b >= np || (a < n && !(sorted[b].first < v[a]))) {
+        mergedV[o] = v[a];
+        mergedI[o] = x[a++];
+      } else {
+        mergedV[o] = sorted[b].first;
+        mergedI[o] = sorted[b++].second;
+      }
+    }
+    std::copy(mergedV.begin(), mergedV.begin() + out, v);
+    std::copy(mergedI.begin(), mergedI.begin() + out, x);
+    count[s] = static_cast<int>(out);
+    pending[s] = 0;
   }
 };
 

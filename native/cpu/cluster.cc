@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 
+#include "../errors.h"
 #include "../maths/radial.h"
 
 namespace lk {
@@ -13,8 +15,22 @@ namespace {
 // coordinates rounded to the data type, a relative wobble far below this.
 constexpr double kUpperMargin = 1.0 + 1e-3;
 
+// The state of one tree build: the points, the sorted positions, a scratch of keys.
 template <typename T>
-void split(ClusterTree& t, const T* points, std::vector<uint32_t>& idx, std::size_t b, std::size_t e) {
+struct Build {
+  ClusterTree& t;
+  const T* points;
+  std::vector<uint32_t>& idx;
+  std::vector<std::pair<double, uint32_t>> keys;
+  const int32_t* cancel;
+};
+
+template <typename T>
+void split(Build<T>& bd, std::size_t b, std::size_t e) {
+  if (bd.cancel && __atomic_load_n(bd.cancel, __ATOMIC_RELAXED)) throw Cancelled();
+  ClusterTree& t = bd.t;
+  const T* points = bd.points;
+  std::vector<uint32_t>& idx = bd.idx;
   const int node = static_cast<int>(t.begin.size());
   const int d = t.dim;
   t.begin.push_back(b);
@@ -53,30 +69,38 @@ void split(ClusterTree& t, const T* points, std::vector<uint32_t>& idx, std::siz
   for (int c = 1; c < d; ++c)
     if (hi[c] - lo[c] > hi[axis] - lo[axis]) axis = c;
   const std::size_t mid = b + (e - b) / 2;
-  // NaN sorts last: the comparison must stay a strict weak order, or nth_element may
-  // run past the range.
-  auto key = [&](uint32_t p) {
-    const double v = points[static_cast<std::size_t>(p) * d + axis];
-    return v != v ? INFINITY : v;
-  };
-  std::nth_element(idx.begin() + b, idx.begin() + mid, idx.begin() + e,
-                   [&](uint32_t p, uint32_t q) { return key(p) < key(q); });
+  // The keys are read once into the scratch and sorted there: the comparison must stay a
+  // strict weak order, or nth_element may run past the range, so NaN sorts last and no
+  // key may change while it runs.
+  std::vector<std::pair<double, uint32_t>>& keys = bd.keys;
+  keys.clear();
+  for (std::size_t k = b; k < e; ++k) {
+    const double v = points[static_cast<std::size_t>(idx[k]) * d + axis];
+    keys.emplace_back(v != v ? INFINITY : v, idx[k]);
+  }
+  std::nth_element(keys.begin(), keys.begin() + (mid - b), keys.end(),
+                   [](const std::pair<double, uint32_t>& p, const std::pair<double, uint32_t>& q) {
+                     return p.first < q.first;
+                   });
+  for (std::size_t k = b; k < e; ++k) idx[k] = keys[k - b].second;
   t.left[node] = static_cast<int>(t.begin.size());
-  split(t, points, idx, b, mid);
+  split(bd, b, mid);
   t.right[node] = static_cast<int>(t.begin.size());
-  split(t, points, idx, mid, e);
+  split(bd, mid, e);
 }
 
 }  // namespace
 
 template <typename T>
-ClusterTree buildClusterTree(const T* points, std::size_t count, int dim) {
+ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel) {
   ClusterTree t;
   t.dim = dim;
   t.count = count;
   std::vector<uint32_t> idx(count);
   std::iota(idx.begin(), idx.end(), 0u);
-  if (count > 0) split(t, points, idx, 0, count);
+  Build<T> bd{t, points, idx, {}, cancel};
+  bd.keys.reserve(count);
+  if (count > 0) split(bd, 0, count);
   t.order = std::move(idx);
   return t;
 }
@@ -215,8 +239,8 @@ void PruneWalk::keepAbove(double theta, double logShift) {
   }
 }
 
-template ClusterTree buildClusterTree<float>(const float*, std::size_t, int);
-template ClusterTree buildClusterTree<double>(const double*, std::size_t, int);
+template ClusterTree buildClusterTree<float>(const float*, std::size_t, int, const int32_t*);
+template ClusterTree buildClusterTree<double>(const double*, std::size_t, int, const int32_t*);
 template void gatherRows<float>(const ClusterTree&, const float*, int, float*);
 template void gatherRows<double>(const ClusterTree&, const double*, int, double*);
 template void gatherColumns<float>(const ClusterTree&, const float*, int, float*);

@@ -53,8 +53,11 @@ struct ClusterTree {
 };
 
 // Builds the tree of `count` points of `dim` coordinates (row-major, float or double).
+// Each coordinate is read once per level into the node's own keys, so points that change
+// meanwhile (another thread's) can make a poor tree but never a broken one. Throws
+// Cancelled once `cancel` is set.
 template <typename T>
-ClusterTree buildClusterTree(const T* points, std::size_t count, int dim);
+ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel = nullptr);
 
 // Gathers rows of a row-major array into sorted order: out[k] = in[order[k]].
 template <typename T>

@@ -9,6 +9,7 @@
 #include "../program.h"
 #include "lanes.h"
 #include "parallel.h"
+#include "sizes.h"
 
 namespace lk {
 namespace LK_ISA_NS {
@@ -16,13 +17,7 @@ namespace LK_ISA_NS {
 // What a register depends on (bit 0: the i-row, bit 1: the j-tile).
 enum Level : int { PARAM = 0, ROW = 1, TILE = 2, PAIR = 3 };
 
-// Lanes per tile: the working set of one (row, tile) step — every tile-level register —
-// should stay within L2; wide formulas get fewer lanes. Measured (N = 20000, D = 3,
-// float32, 2 threads, AVX-512; medians of 7): the generic Gaussian took 0.34 s at 128
-// lanes, 0.31 at 256, 0.23-0.29 at 512, 0.22-0.25 at 1024 to 4096 (noise ±10%); the fused
-// loop and ArgKMin(8) did not care. Past 1024 nothing is gained and buffers grow.
-constexpr std::size_t kTileBytes = 128 * 1024;
-constexpr int kMaxTile = 1024, kMinTile = 16;
+// The tile's lanes (sizes.h) for this program's registers.
 struct Plan {
   std::vector<int> level;
   std::vector<std::size_t> offset;  // in its level's buffer, in components
@@ -76,6 +71,7 @@ struct Inputs {
   const Program& p;
   const Plan& plan;
   const T* const* args;
+  const int32_t* cancel;      // checked once per tile: a long row stops within a tile
   std::vector<const T*> soa;  // j-variables, component-major (n values per component)
   std::vector<Ref<T>> params;
   std::vector<T> paramBuf;
@@ -133,6 +129,7 @@ void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, const RowBlock& blk) {
   const int tile = plan.tile;
   for (std::size_t k = 0; k < blk.ranges; ++k)
     for (std::size_t j0 = blk.j[k].first; j0 < blk.j[k].second; j0 += tile) {
+      if (cancelled(in.cancel)) return;  // parallelFor throws Cancelled
       const int len = static_cast<int>(std::min<std::size_t>(tile, blk.j[k].second - j0));
       for (int reg : plan.byLevel[TILE]) evaluate(in, reg, refs, w.tileBuf.data(), tile, len, 0, j0, true);
       for (int r = 0; r < blk.rows; ++r) {

@@ -14,6 +14,11 @@
 namespace lk {
 namespace LK_ISA_NS {
 
+// The per-lane lambdas must be inlined into their loops, or the loops do not vectorise;
+// GCC's early inliner gave up on some (Exp, once its polynomial used fmadd) and the
+// generic interpreter ran 4x slower.
+#define LK_LANE __attribute__((always_inline))
+
 // Where a register's values are: component c, lane t at p[c·cs + t] when `lane`, else
 // p[c·cs] for every lane (a value that does not depend on j: a parameter, an i-row).
 template <typename T>
@@ -64,22 +69,22 @@ inline void elementwise(const Instruction& in, int c, T* o, const Ref<T>* regs, 
   auto comp = [&](int reg) { return regs[reg].comp(dims[reg] == 1 ? 0 : c); };
   const Ref<T>& A = regs[in.a];
   const T* a = comp(in.a);
-  auto unary = [&](auto f) { apply1(o, a, A.lane, len, [&](T& out, T x) { out = f(x); }); };
+  auto unary = [&](auto f) { apply1(o, a, A.lane, len, [&](T& out, T x) LK_LANE { out = f(x); }); };
   auto binary = [&](auto f) {
     const Ref<T>& B = regs[in.b];
-    apply2(o, a, A.lane, comp(in.b), B.lane, len, [&](T& out, T x, T y) { out = f(x, y); });
+    apply2(o, a, A.lane, comp(in.b), B.lane, len, [&](T& out, T x, T y) LK_LANE { out = f(x, y); });
   };
   auto ternary = [&](auto f) {
     const Ref<T>& B = regs[in.b];
     const Ref<T>& C = regs[in.c];
     apply3(o, a, A.lane, comp(in.b), B.lane, comp(in.c), C.lane, len,
-           [&](T& out, T x, T y, T z) { out = f(x, y, z); });
+           [&](T& out, T x, T y, T z) LK_LANE { out = f(x, y, z); });
   };
   const int imm = in.imm;
   switch (in.op) {
-#define LK_UNARY(name) case OP_##name: return unary([imm](T x) { return unaryOp<OP_##name>(x, imm); });
-#define LK_BINARY(name) case OP_##name: return binary([](T x, T y) { return binaryOp<OP_##name>(x, y); });
-#define LK_TERNARY(name) case OP_##name: return ternary([](T x, T y, T z) { return ternaryOp<OP_##name>(x, y, z); });
+#define LK_UNARY(name) case OP_##name: return unary([imm](T x) LK_LANE { return unaryOp<OP_##name>(x, imm); });
+#define LK_BINARY(name) case OP_##name: return binary([](T x, T y) LK_LANE { return binaryOp<OP_##name>(x, y); });
+#define LK_TERNARY(name) case OP_##name: return ternary([](T x, T y, T z) LK_LANE { return ternaryOp<OP_##name>(x, y, z); });
     LK_ELEMENTWISE_OPS(LK_UNARY, LK_BINARY, LK_TERNARY)
 #undef LK_UNARY
 #undef LK_BINARY

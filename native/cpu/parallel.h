@@ -11,13 +11,11 @@
 #include <vector>
 
 #include "../engine.h"
+#include "sizes.h"
 
 namespace lk {
 namespace LK_ISA_NS {
 
-// Rows per block: enough blocks for dynamic scheduling to balance the threads, and rows
-// enough per block to reuse each j tile (and its tile-level registers) while it is hot.
-constexpr int kMaxBlockRows = 64, kBlocksPerThread = 8;
 // Below this many pairs per thread a second thread costs more than it saves: waking a
 // team takes tens of microseconds, far more on a loaded machine (a KernelSolve at N = 200
 // took 56 ms with 2 threads against 0.3 ms with one while the other core was busy).
@@ -33,7 +31,8 @@ struct RowBlock {
   std::size_t ranges;
 };
 
-inline bool cancelled(const RunContext& ctx) { return ctx.cancel && __atomic_load_n(ctx.cancel, __ATOMIC_RELAXED) != 0; }
+inline bool cancelled(const int32_t* flag) { return flag && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
+inline bool cancelled(const RunContext& ctx) { return cancelled(ctx.cancel); }
 
 // Threads for m x n pairs: at most ctx.threads, and each with enough pairs to pay for
 // waking it.
@@ -43,8 +42,8 @@ inline int threadsFor(std::size_t m, std::size_t n, const RunContext& ctx) {
 }
 
 // Runs body(worker, unit) for units 0 .. units-1 on up to `threads` threads, checking
-// the cancel flag before each unit. Workers are made here, before the parallel region:
-// nothing in it may throw.
+// the cancel flag before each unit (a body may check it too, and return early). Workers
+// are made here, before the parallel region: nothing in it may throw.
 template <typename W, typename Make, typename Body>
 void parallelFor(int64_t units, int threads, const RunContext& ctx, Make make, Body body) {
   if (units <= 0) return;
@@ -66,7 +65,7 @@ void parallelFor(int64_t units, int threads, const RunContext& ctx, Make make, B
       body(w, unit);
     }
   }
-  if (stop.load()) throw Cancelled();
+  if (stop.load() || cancelled(ctx)) throw Cancelled();
 }
 
 // The row blocks of a call and the j ranges each reduces over: blocks of at most
@@ -114,13 +113,16 @@ inline BlockPlan planBlocks(std::size_t m, std::size_t n, const Ranges* ranges, 
 }
 
 // Runs body(worker, block) on every row block of the call, in parallel; make(blockRows)
-// builds a worker.
+// builds a worker. rowStateBytes, a row's reduction state, caps the rows of a block
+// (sizes.h, kStateBytesPerThread).
 template <typename W, typename Make, typename Body>
-void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make, Body body) {
+void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make, Body body, std::size_t rowStateBytes = 0) {
   if (m == 0) return;
   const int threads = threadsFor(m, n, ctx);
   const std::size_t want = static_cast<std::size_t>(threads) * kBlocksPerThread;
-  const int blockRows = static_cast<int>(std::min<std::size_t>(kMaxBlockRows, std::max<std::size_t>(1, (m + want - 1) / want)));
+  const std::size_t stateRows = rowStateBytes ? std::max<std::size_t>(1, kStateBytesPerThread / rowStateBytes) : kMaxBlockRows;
+  const int blockRows = static_cast<int>(
+      std::min<std::size_t>({kMaxBlockRows, stateRows, std::max<std::size_t>(1, (m + want - 1) / want)}));
   const BlockPlan plan = planBlocks(m, n, ctx.ranges, blockRows);
   parallelFor<W>(static_cast<int64_t>(plan.blocks.size()), threads, ctx, [&]() { return make(blockRows); },
                  [&](W& w, int64_t k) { body(w, plan.blocks[k]); });

@@ -23,6 +23,7 @@ namespace LK_ISA_NS {
 template <int Tag, typename T>
 struct RadialSoftmax {
   int d, dv, tile;                      // dv counts b's columns, the ones column included
+  const int32_t* cancel = nullptr;      // checked once per tile
   std::vector<double> mx, acc, absAcc;  // acc, absAcc: rows × dv, relative to exp(mx[r])
   std::vector<T> f, e;
   RadialSoftmax(int rows, int d, int dv, int tile)
@@ -69,7 +70,7 @@ struct RadialSoftmax {
   template <bool Abs>
   void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
               std::size_t count) {
-    forEachTile(j, count, tile, [&](std::size_t j0, int len) {
+    forEachTile(j, count, tile, cancel, [&](std::size_t j0, int len) {
       for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
     });
   }

@@ -26,7 +26,7 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
     T q = 0;
     for (int k = 0; k < D; ++k) {
       const T diff = xk[k] - y[k * n + t];
-      q += diff * diff;
+      q = fmadd(diff, diff, q);
     }
     const T term = radial<Tag>(scale * q) * b[t];
     sum += term;
@@ -66,17 +66,20 @@ void squaredDistances(const T* xi, const T* y, std::size_t n, std::size_t j0, in
     const T* __restrict yk = y + c * n + j0;
     for (int t = 0; t < len; ++t) {
       const T diff = xk - yk[t];
-      s[t] += diff * diff;
+      s[t] = fmadd(diff, diff, s[t]);
     }
   }
 }
 
-// f(j0, len) for the tiles of at most `tile` columns that cover the j ranges, in order.
+// f(j0, len) for the tiles of at most `tile` columns that cover the j ranges, in order;
+// stops early once `cancel` is set (parallelFor then throws Cancelled).
 template <typename F>
-void forEachTile(const JRange* j, std::size_t count, int tile, F&& f) {
+void forEachTile(const JRange* j, std::size_t count, int tile, const int32_t* cancel, F&& f) {
   for (std::size_t k = 0; k < count; ++k)
-    for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile)
+    for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile) {
+      if (cancelled(cancel)) return;
       f(j0, static_cast<int>(std::min<std::size_t>(tile, j[k].second - j0)));
+    }
 }
 
 // {Σ w[t]·b[t], Σ |w[t]·b[t]| (with Abs, else 0)} over a tile, in T.
@@ -97,6 +100,7 @@ std::pair<T, T> weightedSum(const T* __restrict w, const T* __restrict b, int le
 template <int Tag, typename T>
 struct RadialSum {
   int d, dv, tile;
+  const int32_t* cancel = nullptr;  // checked once per tile
   std::vector<double> acc, absAcc;  // rows × dv
   std::vector<T> dist, phi;
   RadialRowFn<T> fixed, fixedAbs;
@@ -142,7 +146,7 @@ struct RadialSum {
   template <bool Abs>
   void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
               std::size_t count) {
-    forEachTile(j, count, tile, [&](std::size_t j0, int len) {
+    forEachTile(j, count, tile, cancel, [&](std::size_t j0, int len) {
       for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
     });
   }

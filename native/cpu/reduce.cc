@@ -22,7 +22,8 @@ namespace LK_ISA_NS {
 namespace {
 
 template <typename T, typename Acc, typename MakeAcc>
-void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunContext& ctx, MakeAcc makeAcc) {
+void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunContext& ctx, MakeAcc makeAcc,
+                   std::size_t rowStateBytes = 0) {
   using W = Worker<T, Acc>;
   forEachBlock<W>(
       in.p.m, in.p.n, ctx,
@@ -34,7 +35,8 @@ void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunCo
       [&](W& w, const RowBlock& blk) {
         runGeneric(in, w, blk);
         for (int r = 0; r < blk.rows; ++r) w.acc.write(r, blk.i0 + r, values, indices);
-      });
+      },
+      rowStateBytes);
 }
 
 // A softmax's b is [V, 1]: the ones column sums to its denominator (radial_softmax.h).
@@ -60,7 +62,12 @@ void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
   const T* b = Softmax ? ones.data() : in.soa[k.b];
   using Loop = RadialLoop<Tag, T, Softmax>;
   forEachBlock<Loop>(
-      p.m, p.n, ctx, [&](int blockRows) { return Loop(blockRows, d, dv, in.plan.tile); },
+      p.m, p.n, ctx,
+      [&](int blockRows) {
+        Loop loop(blockRows, d, dv, in.plan.tile);
+        loop.cancel = ctx.cancel;
+        return loop;
+      },
       [&](Loop& w, const RowBlock& blk) {
         w.clear(blk.rows);
         w.template ranges<false>(in.args[k.x], in.soa[k.y], b, p.n, scale, blk.i0, blk.rows, blk.j, blk.ranges);
@@ -88,8 +95,9 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   PruneCache local;
   PruneCache& cache = ctx.cache ? *ctx.cache : local;
   if (cache.x != x || cache.y != y || cache.rows.count != p.m || cache.cols.count != p.n || cache.rows.dim != d) {
-    cache.rows = buildClusterTree(x, p.m, d);
-    cache.cols = buildClusterTree(y, p.n, d);
+    cache.x = cache.y = nullptr;  // an abort while building leaves no half-built cache behind
+    cache.rows = buildClusterTree(x, p.m, d, ctx.cancel);
+    cache.cols = buildClusterTree(y, p.n, d, ctx.cancel);
     cache.sortedX.resize(p.m * d * sizeof(T));
     cache.sortedY.resize(p.n * d * sizeof(T));
     gatherRows(cache.rows, x, d, reinterpret_cast<T*>(cache.sortedX.data()));
@@ -116,6 +124,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
       static_cast<int64_t>(rows.leaves.size()), threadsFor(p.m, p.n, ctx), ctx,
       [&]() {
         W w{Loop(kLeafSize, d, dv, in.plan.tile), PruneWalk(), std::vector<double>(dv)};
+        w.sum.cancel = ctx.cancel;
         w.walk.reserve(cols, dv);  // the walks must not allocate in the parallel region
         return w;
       },
@@ -207,7 +216,7 @@ template <typename T>
 void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_t* indices, const RunContext& ctx) {
   const Plan plan = makePlan(p, sizeof(T));
   const T* const* args = reinterpret_cast<const T* const*>(rawArgs);
-  Inputs<T> in{p, plan, args, {}, {}, {}};
+  Inputs<T> in{p, plan, args, ctx.cancel, {}, {}, {}};
 
   // Parameter-only registers, once per call.
   in.params.resize(p.code.size());
@@ -247,29 +256,35 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
 
   const int dim = p.regDims[p.result];
   const int tile = plan.tile;
+  // A row's state, for forEachBlock's cap on rows per block (wide formulas hold fewer).
+  const std::size_t rowState = static_cast<std::size_t>(p.regDims[p.weights >= 0 ? p.weights : p.result]) * 16;
   switch (p.reduction) {
     case RED_Sum:
-      return reduceGeneric<T, SumAcc<T>>(in, values, indices, ctx, [&](int rows) { return SumAcc<T>(rows, dim, 0); });
+      return reduceGeneric<T, SumAcc<T>>(in, values, indices, ctx, [&](int rows) { return SumAcc<T>(rows, dim, 0); },
+                                         rowState);
     case RED_Min:
     case RED_ArgMin:
     case RED_Min_ArgMin:
-      return reduceGeneric<T, ExtremumAcc<T, false>>(in, values, indices, ctx,
-                                                      [&](int rows) { return ExtremumAcc<T, false>(rows, dim, 0); });
+      return reduceGeneric<T, ExtremumAcc<T, false>>(
+          in, values, indices, ctx, [&](int rows) { return ExtremumAcc<T, false>(rows, dim, 0); }, rowState);
     case RED_Max:
     case RED_ArgMax:
     case RED_Max_ArgMax:
-      return reduceGeneric<T, ExtremumAcc<T, true>>(in, values, indices, ctx,
-                                                     [&](int rows) { return ExtremumAcc<T, true>(rows, dim, 0); });
+      return reduceGeneric<T, ExtremumAcc<T, true>>(
+          in, values, indices, ctx, [&](int rows) { return ExtremumAcc<T, true>(rows, dim, 0); }, rowState);
     case RED_KMin:
     case RED_ArgKMin:
     case RED_KMin_ArgKMin:
-      return reduceGeneric<T, KMinAcc<T>>(in, values, indices, ctx, [&](int rows) { return KMinAcc<T>(rows, dim, p.k); });
+      return reduceGeneric<T, KMinAcc<T>>(
+          in, values, indices, ctx, [&](int rows) { return KMinAcc<T>(rows, dim, p.k, ctx.cancel); },
+          KMinAcc<T>::rowBytes(dim, p.k));
     case RED_LogSumExp:
-      return reduceGeneric<T, SoftmaxAcc<T, false>>(in, values, indices, ctx,
-                                                     [&](int rows) { return SoftmaxAcc<T, false>(rows, 1, 0, tile); });
+      return reduceGeneric<T, SoftmaxAcc<T, false>>(
+          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, false>(rows, 1, 0, tile); }, rowState);
     case RED_SumSoftMaxWeight:
       return reduceGeneric<T, SoftmaxAcc<T, true>>(
-          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, true>(rows, p.regDims[p.weights], 0, tile); });
+          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, true>(rows, p.regDims[p.weights], 0, tile); },
+          rowState);
   }
 }
 

@@ -15,11 +15,13 @@ struct HostExec {
   int block;
   T* tile;
   RowThread<T>* threads;
+  const int32_t* cancel;
   template <typename F>
   void each(F&& f) {
     for (int t = 0; t < block; ++t) f(t, threads[t]);
   }
   void sync() {}
+  bool stopped() const { return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED); }
 };
 
 template <typename T>
@@ -30,11 +32,11 @@ void emulate(const lk_dev_program& p, const T* const* args, T* values, int32_t* 
   std::vector<T> tile(static_cast<std::size_t>(l.sharedBytes / sizeof(T)));
   std::vector<RowAcc<T>> partial(l.splits > 1 ? static_cast<std::size_t>(p.m) * l.splits : 0);
   const TileKernel<T> k{p, args};
-  HostExec<T> ex{l.block, tile.data(), threads.data()};
+  HostExec<T> ex{l.block, tile.data(), threads.data(), cancel};
   for (long long bx = 0; bx < l.rowBlocks; ++bx) {
-    if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) throw Cancelled();
     for (int s = 0; s < l.splits; ++s) {
       runBlock(ex, k, bx * l.block, chunkBegin(l.chunk, s), chunkEnd(p.n, l.chunk, s, l.splits));
+      if (ex.stopped()) throw Cancelled();
       for (const RowThread<T>& th : threads) k.finish(th, s, l.splits, partial.data(), values, indices);
     }
   }

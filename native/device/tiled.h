@@ -90,7 +90,7 @@ struct TileKernel {
       T s = 0;
       for (int c = 0; c < d; ++c) {
         const T diff = x[c] - y[c];
-        s += diff * diff;
+        s = fmadd(diff, diff, s);
       }
       th.acc.addScaled(radialPhi<T>(p.kernelTag, scale * s), row + p.jOffset[p.kernelB]);
     }
@@ -106,11 +106,12 @@ LK_HD long long chunkEnd(long long n, long long chunk, int split, int splits) {
 
 // One block's schedule over the j-range [jBegin, jEnd). Exec runs a phase for the
 // block's threads: on a GPU each thread runs its own part and sync() is __syncthreads();
-// the emulator loops over the threads and sync() does nothing.
+// the emulator loops over the threads and sync() does nothing. stopped() ends the block
+// early (the emulator's cancel flag; never on a GPU, where it is uniform false).
 template <typename T, typename Exec>
 LK_HD void runBlock(Exec& ex, const TileKernel<T>& k, long long rowBase, long long jBegin, long long jEnd) {
   ex.each([&](int t, RowThread<T>& th) { k.begin(th, rowBase + t); });
-  for (long long j0 = jBegin; j0 < jEnd; j0 += ex.block) {
+  for (long long j0 = jBegin; j0 < jEnd && !ex.stopped(); j0 += ex.block) {
     const int len = static_cast<int>(jEnd - j0 < ex.block ? jEnd - j0 : ex.block);
     ex.each([&](int t, RowThread<T>&) { k.stage(ex.tile, t, j0, len); });
     ex.sync();

@@ -35,9 +35,14 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
   auto relative = [&](const std::vector<double>& rr, int c) {
     return bb[c] > 0 ? std::sqrt(rr[c] / bb[c]) : std::sqrt(rr[c]);
   };
+  // The largest column's relative residual; NaN if any column's is (std::max would drop it).
   auto worst = [&](const std::vector<double>& rr) {
     double w = 0;
-    for (int c = 0; c < dv; ++c) w = std::max(w, relative(rr, c));
+    for (int c = 0; c < dv; ++c) {
+      const double r = relative(rr, c);
+      if (r != r) return r;
+      w = std::max(w, r);
+    }
     return w;
   };
   auto breakdown = [&](int it, const std::string& what) {
