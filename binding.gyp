@@ -3,7 +3,7 @@
 # CMakeLists.txt reads too. The CUDA plugin is CMake's alone.
 {
   "variables": {
-    "lk_flags": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC", "-std=c++17"],
+    "lk_flags": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC", "-std=c++17"],
   },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],

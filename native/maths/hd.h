@@ -18,3 +18,18 @@
 #else
 #define LK_HDM inline
 #endif
+
+#include <math.h>
+
+namespace lk {
+
+// A fused multiply-add, written out where the maths wants one (exp's polynomial, squared
+// distances). Everything is compiled with -ffp-contract=off (nvcc: --fmad=false), so no
+// other a*b + c is fused, and every instruction-set level and the GPU round alike: the
+// same call gives the same per-pair values (Infinity included) on any CPU. The baseline
+// x86-64 build has no FMA instruction and calls libm's fma, which is exact but slow;
+// only CPUs without AVX2 run it.
+LK_HD float fmadd(float a, float b, float c) { return fmaf(a, b, c); }
+LK_HD double fmadd(double a, double b, double c) { return fma(a, b, c); }
+
+}  // namespace lk
