@@ -47,6 +47,20 @@ export type Node = VarNode | ConstNode | OpNode;
  */
 export const MAX_DIM = 1 << 24;
 
+/**
+ * The most nodes a formula may have, a shared subformula counted once per use: its text
+ * and structural key are about that long (a LazyTensor that squares itself 40 times
+ * would print to 2^40 terms). Far beyond any real kernel.
+ */
+export const MAX_FORMULA_TERMS = 1 << 20;
+
+/** Terms of each operation node, counted with repetition (set by {@link operation}). */
+const termCounts = new WeakMap<Node, number>();
+
+function termCount(n: Node): number {
+  return n.kind === 'op' ? (termCounts.get(n) ?? 1) : 1;
+}
+
 /** How an operation prints: as a function call, or infix as KeOps' Python operators. */
 type Printing = 'call' | 'prefix-minus' | { infix: string };
 
@@ -111,7 +125,14 @@ export const OPS = {
   Atan2: binaryElementwise,
   Powf: binaryElementwise,
   Pow: { arity: 1, ints: ['exponent'], printing: 'call', dim: same },
-  Round: { arity: 1, ints: ['decimals'], printing: 'call', dim: same },
+  Round: {
+    arity: 1, ints: ['decimals'], printing: 'call',
+    dim: ([f], [decimals], name) => {
+      // 10^±30 is finite in float32 as well; the engine rounds through that scale.
+      if (decimals < -30 || decimals > 30) throw new OptionError(`${name}: decimals must be from -30 to 30, not ${decimals}`);
+      return f.dim;
+    },
+  },
   Clamp: { arity: 3, ints: [], printing: 'call', dim: elementwise },
   IfElse: { arity: 3, ints: [], printing: 'call', dim: elementwise },
   Mod: { arity: 3, ints: [], printing: 'call', dim: elementwise },
@@ -244,9 +265,15 @@ export function operation(op: OpName, args: readonly Node[], ints: readonly numb
       throw new OptionError(`${op}: the ${spec.ints[k]} must be an integer of at most 31 bits, not ${v}`);
     }
   });
+  const terms = args.reduce((sum, a) => sum + termCount(a), 1);
+  if (terms > MAX_FORMULA_TERMS) {
+    throw new OptionError(`${op}: the formula would have ${terms} terms written out (shared subformulas counted per use); at most ${MAX_FORMULA_TERMS} are allowed`);
+  }
   const dim = spec.dim(args, ints, op);
   checkDim(dim, op);
-  return { kind: 'op', op, args: [...args], ints: [...ints], dim };
+  const node: OpNode = { kind: 'op', op, args: [...args], ints: [...ints], dim };
+  termCounts.set(node, terms);
+  return node;
 }
 
 function catName(cat: VarCategory): string {
@@ -255,9 +282,7 @@ function catName(cat: VarCategory): string {
 
 /** A short description for messages: the formula text (truncated) and its dimension. */
 export function describe(node: Node): string {
-  let text = printFormula(node);
-  if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  return `${text} (dimension ${node.dim})`;
+  return `${printText(node, false, 60)} (dimension ${node.dim})`;
 }
 
 function describeAll(nodes: readonly Node[]): string {
@@ -276,29 +301,73 @@ function printConst(node: ConstNode): string {
 }
 
 /**
+ * Calls `visit` on every distinct node of `root`, arguments before the node that uses
+ * them, and returns its value for the root; `visit` gets a node and its arguments'
+ * values. No recursion: formulas may nest thousands deep (a long chain of LazyTensor
+ * calls, a flat sum of many terms), deeper than the JS stack. `memo` holds the values
+ * found so far (pass one to share them between calls).
+ *
+ * @example
+ * const size = foldNodes(node, (n, args: number[]) => 1 + args.reduce((a, b) => a + b, 0)); // nodes, shared ones counted per use
+ */
+export function foldNodes<R>(root: Node, visit: (node: Node, args: R[]) => R, memo: Map<Node, R> = new Map()): R {
+  const done = memo.get(root);
+  if (done !== undefined || memo.has(root)) return done as R;
+  // Each entry is a node and whether its arguments have been pushed already.
+  const stack: [Node, boolean][] = [[root, false]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [node, expanded] = top;
+    if (memo.has(node)) {
+      stack.pop();
+      continue;
+    }
+    const args = node.kind === 'op' ? node.args : [];
+    if (!expanded) {
+      top[1] = true;
+      for (let k = args.length - 1; k >= 0; k--) if (!memo.has(args[k])) stack.push([args[k], false]);
+      continue;
+    }
+    stack.pop();
+    memo.set(node, visit(node, args.map((a) => memo.get(a) as R)));
+  }
+  return memo.get(root) as R;
+}
+
+/**
  * Prints a node back in KeOps syntax. Binary operators are fully parenthesised, as
- * KeOps itself prints them, so the text parses back to the same IR.
+ * KeOps itself prints them, so the text parses back to the same IR (when it nests no
+ * deeper than the parser allows).
  *
  * @example
  * printFormula(parseFormula('Exp(-g*SqDist(x,y))*b', aliases).node);
  * // '(Exp((-g*SqDist(x,y)))*b)'
  */
 export function printFormula(node: Node, opts: PrintOptions = {}): string {
-  const p = (n: Node): string => printFormula(n, opts);
-  switch (node.kind) {
+  return printText(node, opts.positional === true, Infinity);
+}
+
+/** The text of printFormula, each subformula cut to `limit` characters (for messages). */
+function printText(node: Node, positional: boolean, limit: number): string {
+  const cut = (text: string): string => (text.length > limit ? `${text.slice(0, limit - 3)}...` : text);
+  return foldNodes<string>(node, (n, inner) => cut(printNode(n, inner, positional)));
+}
+
+/** One node's text, its arguments' texts given. */
+function printNode(n: Node, inner: string[], positional: boolean): string {
+  switch (n.kind) {
     case 'var':
-      return node.name !== undefined && !opts.positional ? node.name : `${catName(node.cat)}(${node.pos},${node.dim})`;
+      return n.name !== undefined && !positional ? n.name : `${catName(n.cat)}(${n.pos},${n.dim})`;
     case 'const':
-      return printConst(node);
+      return printConst(n);
     case 'op': {
-      const printing: Printing = OPS[node.op].printing;
+      const printing: Printing = OPS[n.op].printing;
       if (printing === 'prefix-minus') {
-        const inner = p(node.args[0]);
         // A literal after '-' would parse as a negative literal, a different node.
-        return node.args[0].kind === 'const' && /^[0-9.]/.test(inner) ? `-(${inner})` : `-${inner}`;
+        return n.args[0].kind === 'const' && /^[0-9.]/.test(inner[0]) ? `-(${inner[0]})` : `-${inner[0]}`;
       }
-      if (printing !== 'call') return `(${p(node.args[0])}${printing.infix}${p(node.args[1])})`;
-      return `${node.op}(${[...node.args.map(p), ...node.ints.map(String)].join(',')})`;
+      if (printing !== 'call') return `(${inner[0]}${printing.infix}${inner[1]})`;
+      return `${n.op}(${[...inner, ...n.ints.map(String)].join(',')})`;
     }
   }
 }
@@ -310,21 +379,25 @@ const keys = new WeakMap<Node, string>();
  * (alias names left out), constants by value. Equal keys mean equal formulas.
  */
 export function structuralKey(node: Node): string {
-  let key = keys.get(node);
-  if (key !== undefined) return key;
-  switch (node.kind) {
-    case 'var':
-      key = `${catName(node.cat)}(${node.pos},${node.dim})`;
-      break;
-    case 'const':
-      key = `C(${node.value},${node.dim})`;
-      break;
-    case 'op':
-      key = `${node.op}(${[...node.args.map(structuralKey), ...node.ints.map(String)].join(',')})`;
-      break;
-  }
-  keys.set(node, key);
-  return key;
+  const known = keys.get(node);
+  if (known !== undefined) return known;
+  return foldNodes<string>(node, (n, inner) => {
+    let key = keys.get(n);
+    if (key !== undefined) return key;
+    switch (n.kind) {
+      case 'var':
+        key = `${catName(n.cat)}(${n.pos},${n.dim})`;
+        break;
+      case 'const':
+        key = `C(${n.value},${n.dim})`;
+        break;
+      case 'op':
+        key = `${n.op}(${[...inner, ...n.ints.map(String)].join(',')})`;
+        break;
+    }
+    keys.set(n, key);
+    return key;
+  });
 }
 
 /**
@@ -351,15 +424,17 @@ export function formulaHash(node: Node): string {
 export function collectVariables(nodes: readonly Node[]): VarNode[] {
   const bySlot = new Map<number, VarNode>();
   const seen = new Set<Node>();
-  const visit = (n: Node): void => {
-    if (seen.has(n)) return;
+  const stack = [...nodes];
+  while (stack.length > 0) {
+    const n = stack.pop() as Node;
+    if (seen.has(n)) continue;
     seen.add(n);
-    if (n.kind === 'op') n.args.forEach(visit);
-    if (n.kind !== 'var') return;
+    if (n.kind === 'op') stack.push(...n.args);
+    if (n.kind !== 'var') continue;
     const known = bySlot.get(n.pos);
     if (known === undefined) {
       bySlot.set(n.pos, n);
-      return;
+      continue;
     }
     if (known.cat !== n.cat) {
       throw new OptionError(`argument slot ${n.pos} is used both as ${describe(known)} in ${catName(known.cat)} and as ${describe(n)} in ${catName(n.cat)}`);
@@ -367,29 +442,31 @@ export function collectVariables(nodes: readonly Node[]): VarNode[] {
     if (known.dim !== n.dim) {
       throw new ShapeError(`argument slot ${n.pos} is used with dimension ${known.dim} (${printFormula(known)}) and ${n.dim} (${printFormula(n)})`);
     }
-  };
-  nodes.forEach(visit);
+  }
   return [...bySlot.values()].sort((a, b) => a.pos - b.pos);
 }
 
+const paramOnly = new WeakMap<Node, boolean>();
+
 /** True when the node reads no i- or j-variable (only parameters and constants). */
 export function isParamOnly(node: Node): boolean {
-  if (node.kind === 'var') return node.cat === 'param';
-  if (node.kind === 'const') return true;
-  return node.args.every(isParamOnly);
+  const known = paramOnly.get(node);
+  if (known !== undefined) return known;
+  return foldNodes<boolean>(node, (n, inner) => {
+    let only = paramOnly.get(n);
+    if (only === undefined) {
+      only = n.kind === 'var' ? n.cat === 'param' : inner.every((a) => a);
+      paramOnly.set(n, only);
+    }
+    return only;
+  });
 }
 
 /** Rebuilds a node with each variable replaced by `map(variable)`; shares unchanged subtrees. */
 export function mapVariables(node: Node, map: (v: VarNode) => VarNode, memo = new Map<Node, Node>()): Node {
-  const done = memo.get(node);
-  if (done !== undefined) return done;
-  let out: Node;
-  if (node.kind === 'var') out = map(node);
-  else if (node.kind === 'const') out = node;
-  else {
-    const args = node.args.map((a) => mapVariables(a, map, memo));
-    out = args.every((a, k) => a === node.args[k]) ? node : operation(node.op, args, node.ints);
-  }
-  memo.set(node, out);
-  return out;
+  return foldNodes<Node>(node, (n, args) => {
+    if (n.kind === 'var') return map(n);
+    if (n.kind === 'const') return n;
+    return args.every((a, k) => a === n.args[k]) ? n : operation(n.op, args, n.ints);
+  }, memo);
 }

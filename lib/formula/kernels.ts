@@ -58,7 +58,15 @@ function scaleFactor(node: Node, divide: boolean): { factor: ScaleFactor; sign: 
   return { factor: { node, divide }, sign };
 }
 
-function scaled(e: Node, cat: Cat): Scaled | null {
+/**
+ * How deep `scaled` looks through Minus, Mult and Divide: a kernel's scale has a few
+ * factors, and a formula nested deeper simply runs on the generic path. (Each Mult may
+ * try both sides, so a formula that shares its subformulas costs up to 2^depth.)
+ */
+const MAX_SCALE_DEPTH = 8;
+
+function scaled(e: Node, cat: Cat, depth = 0): Scaled | null {
+  if (depth > MAX_SCALE_DEPTH) return null;
   if (isOp(e, 'SqDist')) {
     const [a, b] = e.args;
     if (a.kind !== 'var' || b.kind !== 'var') return null;
@@ -67,7 +75,7 @@ function scaled(e: Node, cat: Cat): Scaled | null {
     return { x, y, factors: [], sign: 1, key: structuralKey(e) };
   }
   if (isOp(e, 'Minus')) {
-    const inner = scaled(e.args[0], cat);
+    const inner = scaled(e.args[0], cat, depth + 1);
     return inner && { ...inner, sign: inner.sign === 1 ? -1 : 1, key: structuralKey(e) };
   }
   const combine = (inner: Scaled | null, other: Node, divide: boolean): Scaled | null => {
@@ -77,9 +85,9 @@ function scaled(e: Node, cat: Cat): Scaled | null {
     return { ...inner, factors: [...inner.factors, f.factor], sign: inner.sign === f.sign ? 1 : -1, key: structuralKey(e) };
   };
   if (isOp(e, 'Mult')) {
-    return combine(scaled(e.args[0], cat), e.args[1], false) ?? combine(scaled(e.args[1], cat), e.args[0], false);
+    return combine(scaled(e.args[0], cat, depth + 1), e.args[1], false) ?? combine(scaled(e.args[1], cat, depth + 1), e.args[0], false);
   }
-  if (isOp(e, 'Divide')) return combine(scaled(e.args[0], cat), e.args[1], true);
+  if (isOp(e, 'Divide')) return combine(scaled(e.args[0], cat, depth + 1), e.args[1], true);
   return null;
 }
 
@@ -100,14 +108,26 @@ function onePlus(n: Node, cat: Cat): Scaled | null {
   return isOne(a) ? scaled(b, cat) : isOne(b) ? scaled(a, cat) : null;
 }
 
+/** The leaves of a tree of `op` nodes, left to right (iterative: a flat sum may hold thousands). */
+function flatten(n: Node, op: 'Add' | 'Mult'): Node[] {
+  const out: Node[] = [];
+  const stack = [n];
+  while (stack.length > 0) {
+    const t = stack.pop() as Node;
+    if (isOp(t, op)) stack.push(t.args[1], t.args[0]);
+    else out.push(t);
+  }
+  return out;
+}
+
 /** The addends of a tree of Adds. */
 function addends(n: Node): Node[] {
-  return isOp(n, 'Add') ? [...addends(n.args[0]), ...addends(n.args[1])] : [n];
+  return flatten(n, 'Add');
 }
 
 /** The factors of a tree of Mults. */
 function factors(n: Node): Node[] {
-  return isOp(n, 'Mult') ? [...factors(n.args[0]), ...factors(n.args[1])] : [n];
+  return flatten(n, 'Mult');
 }
 
 type Found = { tag: RecognisedKernel['tag']; s: Scaled; negate?: boolean };

@@ -6,7 +6,7 @@
  * j categories in the variable table: the engine only ever reduces over j.
  */
 import { OptionError, ShapeError } from '../errors';
-import { Node, OpNode, VarCategory, VarNode } from './ir';
+import { foldNodes, Node, OpNode, VarCategory, VarNode } from './ir';
 import { recogniseKernel, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
 import {
   Category, INSTR_FIELDS, Kernel, Op, OpName as InstrName, Program, PROGRAM_VERSION, Reduction, ReductionName,
@@ -62,18 +62,9 @@ class ProgramBuilder {
     return this.emit('CONST', dim, -1, -1, -1, slot);
   }
 
-  /** A dim-1 register widened to `dim` (by adding a zero vector), for ops that need equal dims. */
-  widen(reg: number, dim: number): number {
-    return this.regDims[reg] === dim ? reg : this.emit('ADD', dim, reg, this.constant(0, dim));
-  }
-
+  /** The register of node n, lowering what it needs first (arguments before uses, no recursion). */
   node(n: Node): number {
-    let reg = this.lowered.get(n);
-    if (reg === undefined) {
-      reg = this.lowerNode(n);
-      this.lowered.set(n, reg);
-    }
-    return reg;
+    return foldNodes<number>(n, (m) => this.lowerNode(m), this.lowered);
   }
 
   private lowerNode(n: Node): number {
@@ -82,9 +73,12 @@ class ProgramBuilder {
     return this.lowerOp(n);
   }
 
-  /** Element-wise op whose dim-1 operands are widened explicitly (native broadcasts only in ADD..DIV). */
+  /**
+   * An element-wise op; native broadcasts its dim-1 operands itself (program.cc's rule),
+   * so a -0 stays -0 (widening by adding Zero(d) made it +0).
+   */
   private elementwise(op: InstrName, n: OpNode, imm = -1): number {
-    const regs = n.args.map((a) => this.widen(this.node(a), n.dim));
+    const regs = n.args.map((a) => this.node(a));
     return this.emit(op, n.dim, regs[0], regs[1] ?? -1, regs[2] ?? -1, imm);
   }
 

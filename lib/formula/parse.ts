@@ -160,8 +160,27 @@ function withPosition<T>(r: Reader, at: Token, build: () => T): T {
   }
 }
 
+/**
+ * How deep parentheses and calls may nest in a formula string. The parser recurses once
+ * per level (about ten frames), so this keeps it far from the JS stack's end; KeOps
+ * formulas nest a few levels. Longer chains of operators are not nesting: `a+b+…` and
+ * `-…-x` are read in loops, and LazyTensor builds formulas of any depth.
+ */
+export const MAX_NESTING = 256;
+
 class FormulaParser {
+  private depth = 0;
   constructor(private readonly r: Reader, private readonly names: Map<string, VarDecl>) {}
+
+  /** Runs `read` one nesting level deeper; `at` opens the level. */
+  private nested<T>(at: Token, read: () => T): T {
+    if (++this.depth > MAX_NESTING) this.r.fail(`the formula nests deeper than ${MAX_NESTING} levels of parentheses and calls`, at);
+    try {
+      return read();
+    } finally {
+      this.depth--;
+    }
+  }
 
   formula(): Node {
     const node = this.expr();
@@ -193,26 +212,42 @@ class FormulaParser {
     return this.binary(() => this.unary(), { '*': 'Mult', '/': 'Divide' });
   }
 
+  /** Leading minuses, counted in a loop (thousands of them must not recurse). */
   private unary(): Node {
-    if (!this.r.accept('-')) return this.primary();
+    const minuses: Token[] = [];
+    while (this.r.peek().kind === 'punct' && this.r.peek().text === '-') minuses.push(this.r.next());
+    let node: Node;
     const next = this.r.peek();
-    if (next.kind === 'number') {
+    if (minuses.length > 0 && next.kind === 'number') {
+      // '-' right before a number literal makes a negative literal.
       this.r.next();
-      return constant(-Number(next.text));
+      node = this.literal(next, -1);
+      minuses.pop();
+    } else {
+      node = this.primary();
     }
-    return operation('Minus', [this.unary()]);
+    for (let k = minuses.length - 1; k >= 0; k--) {
+      const inner = node;
+      node = withPosition(this.r, minuses[k], () => operation('Minus', [inner]));
+    }
+    return node;
+  }
+
+  /** A number literal, times `sign`; out of float64's range is a syntax error. */
+  private literal(t: Token, sign: 1 | -1): Node {
+    const value = sign * Number(t.text);
+    if (!Number.isFinite(value)) this.r.fail(`the number ${sign < 0 ? '-' : ''}${t.text} is out of range`, t);
+    return constant(value);
   }
 
   private primary(): Node {
     const t = this.r.peek();
     if (t.kind === 'number') {
       this.r.next();
-      const value = Number(t.text);
-      if (!Number.isFinite(value)) this.r.fail(`the number ${t.text} is out of range`, t);
-      return constant(value);
+      return this.literal(t, 1);
     }
     if (this.r.accept('(')) {
-      const inner = this.expr();
+      const inner = this.nested(t, () => this.expr());
       this.r.expect(')', 'to close the parenthesis');
       return inner;
     }
@@ -235,7 +270,8 @@ class FormulaParser {
     if (VAR_CALLS.has(t.text)) return readVariable(this.r, undefined, -1);
     if (t.text === 'IntCst' || t.text === 'Zero') return this.constantCall();
     if (!isOpName(t.text)) this.r.fail(`unknown operation '${t.text}'`, t);
-    return this.call(t.text);
+    const op = t.text;
+    return this.nested(t, () => this.call(op));
   }
 
   private constantCall(): Node {
