@@ -15,7 +15,7 @@
  */
 import { types } from 'node:util';
 import { OptionError, ShapeError } from './errors';
-import { checkAllocation } from './memory';
+import { allocate } from './memory';
 import type { Ranges } from './ranges';
 import { checkDimension, FloatArray, readMatrix } from './tensor';
 
@@ -55,8 +55,8 @@ function labelCount(lab: Int32Array, nlab: number | undefined, name: string): nu
 export function gridCluster(x: FloatArray, dim: number, size: number): Int32Array {
   const { data, rows, dim: d } = points(x, dim, 'gridCluster');
   if (!(typeof size === 'number' && size > 0 && Number.isFinite(size))) throw new OptionError(`gridCluster: size must be a finite number > 0, not ${String(size)}`);
-  const lo = new Float64Array(d).fill(Infinity);
-  const hi = new Float64Array(d).fill(-Infinity);
+  const lo = allocate(Float64Array, d, 'gridCluster').fill(Infinity);
+  const hi = allocate(Float64Array, d, 'gridCluster').fill(-Infinity);
   for (let i = 0; i < rows; i++) {
     for (let c = 0; c < d; c++) {
       const v = data[i * d + c];
@@ -116,8 +116,7 @@ export function clusterRanges(labels: Int32Array, nlab?: number): Int32Array {
     if (lab[k] < lab[k - 1]) throw new OptionError('clusterRanges: labels must be sorted (see sortClusters)');
   }
   const n = labelCount(lab, nlab, 'clusterRanges');
-  checkAllocation(2 * n, 4, 'clusterRanges');
-  const out = new Int32Array(2 * n);
+  const out = allocate(Int32Array, 2 * n, 'clusterRanges');
   let k = 0;
   for (let l = 0; l < n; l++) {
     out[2 * l] = k;
@@ -137,9 +136,8 @@ export function clusterCentroids(x: FloatArray, dim: number, labels: Int32Array,
   const { data, rows, dim: d } = points(x, dim, 'clusterCentroids');
   const lab = checkLabels(labels, rows, 'clusterCentroids');
   const n = labelCount(lab, nlab, 'clusterCentroids');
-  checkAllocation(n * (d + 1), 8, 'clusterCentroids');
-  const sums = new Float64Array(n * d);
-  const counts = new Float64Array(n);
+  const sums = allocate(Float64Array, n * d, 'clusterCentroids');
+  const counts = allocate(Float64Array, n, 'clusterCentroids');
   for (let i = 0; i < rows; i++) {
     counts[lab[i]] += 1;
     for (let c = 0; c < d; c++) sums[lab[i] * d + c] += data[i * d + c];

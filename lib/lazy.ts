@@ -5,8 +5,9 @@
  */
 import { OptionError, ShapeError } from './errors';
 import {
-  constant, mapVariables, Node, OpName, operation, printFormula, structuralKey, variable, VarCategory, VarNode,
+  constant, mapVariables, Node, OpName, operation, printFormula, variable, VarCategory, VarNode,
 } from './formula/ir';
+import { sameFormula, structuralKey } from './formula/keys';
 import { CompiledReduction, BoundCall, ReductionOptions, ReductionResult, checkReductionOptions } from './reduction';
 import type { RunOptions } from './run';
 import { solveBound, solveBoundSync, SolveOptions, SolveResult } from './solve';
@@ -80,9 +81,12 @@ function compile(n: Numbered, opts: ReductionOptions): CompiledReduction {
   const key = [structuralKey(n.formula), n.weights ? structuralKey(n.weights) : '', opts.reduction, opts.axis, opts.k ?? '',
     n.vars.map((v) => `${v.cat}${v.dim}`).join(',')].join('|');
   let compiled = compiledCache.get(key);
+  // Keys are hashes: a hit must be the same formula, node by node, to be used.
+  const same = (a: Node | undefined, b: Node | undefined): boolean => (a === undefined ? b === undefined : b !== undefined && sameFormula(a, b));
+  if (compiled !== undefined && !(same(compiled.formula, n.formula) && same(compiled.weights, n.weights))) compiled = undefined;
   if (compiled === undefined) {
     compiled = new CompiledReduction(n.formula, n.vars, opts, n.weights);
-    if (compiledCache.size >= CACHE_SIZE) compiledCache.delete(compiledCache.keys().next().value as string);
+    if (compiledCache.size >= CACHE_SIZE && !compiledCache.has(key)) compiledCache.delete(compiledCache.keys().next().value as string);
     compiledCache.set(key, compiled);
   }
   return compiled;

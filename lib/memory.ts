@@ -18,11 +18,22 @@ export function availableMemory(): number {
 }
 
 /**
- * Checks that `count` elements of `bytes` each fit one typed array and the free memory.
+ * A new typed array of `count` elements, checked first with {@link checkAllocation}; an
+ * allocation the engine still refuses (a ulimit, fragmentation) is a MemoryError too.
  *
  * @example
- * checkAllocation(2 * nlab, 4, 'clusterRanges'); // before new Int32Array(2 * nlab)
+ * const out = allocate(Int32Array, 2 * nlab, 'clusterRanges');
  */
+export function allocate<T>(Kind: { new (count: number): T; BYTES_PER_ELEMENT: number }, count: number, what: string): T {
+  checkAllocation(count, Kind.BYTES_PER_ELEMENT, what);
+  try {
+    return new Kind(count);
+  } catch (err) {
+    throw new MemoryError(`${what} could not allocate ${count * Kind.BYTES_PER_ELEMENT} bytes: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+/** Checks that `count` elements of `bytes` each fit one typed array and the free memory. */
 export function checkAllocation(count: number, bytes: number, what: string): void {
   if (!(count <= MAX_TYPED_ARRAY_LENGTH)) {
     throw new OptionError(`${what}: ${count} values do not fit one typed array (at most 2^32 - 1)`);

@@ -16,7 +16,16 @@ export interface RunOptions {
    * if (info().cuda.available) await gauss.run(args, { backend: 'cuda' });
    */
   backend?: 'auto' | 'cpu' | 'cuda';
-  /** Cancels a queued or running job; the promise rejects with an AbortError. */
+  /**
+   * Cancels a queued or running job; the promise rejects with an AbortError (code
+   * ABORT_ERR) within a tile of work. Anything but an AbortSignal is an OptionError. One
+   * signal may be shared by any number of calls.
+   *
+   * @example
+   * const ac = new AbortController();
+   * setTimeout(() => ac.abort(), 1000);
+   * await gauss.run(args, { signal: ac.signal }); // rejects with AbortError after 1 s
+   */
   signal?: AbortSignal;
   /**
    * Block-sparse pruning. It applies to the recognised radial kernels (Gaussian,

@@ -1,7 +1,8 @@
 import { FormulaSyntaxError, OptionError, ShapeError } from '../lib/errors';
 import {
-  constant, formulaHash, Node, operation, OPS, printFormula, structuralKey, variable,
+  constant, Node, operation, OPS, printFormula, variable,
 } from '../lib/formula/ir';
+import { formulaHash, structuralKey } from '../lib/formula/keys';
 import { parseAliases, parseFormula } from '../lib/formula/parse';
 import { Genred } from '../lib/genred';
 

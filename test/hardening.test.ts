@@ -237,6 +237,19 @@ describe('defect 4: untyped and inconsistent errors', () => {
     expect(t.formula.startsWith('Exp(Exp(')).toBe(true);
   });
 
+  test('a 10,000-long chain that reuses one subformula builds, runs and prints in linear time', () => {
+    const xv = Float64Array.of(0.3, -1.1);
+    const yv = Float64Array.of(0.7, 2.5, -0.4);
+    const X = Vi(xv, 1);
+    const shared = X.mul(Vj(yv, 1)).cos();
+    let t: LazyTensor = X;
+    for (let k = 0; k < 10000; k++) t = t.sub(shared);
+    const out = t.sumSync(1).data;
+    const expected = Array.from(xv, (xi) => Array.from(yv).reduce((s, yj) => s + (xi - 10000 * math.cos(xi * yj)), 0));
+    expectClose(out, expected, 1e-9);
+    expect(t.formula.length).toBeGreaterThan(10000 * 10);
+  });
+
   test('a LazyTensor that squares itself 40 times (2^40 terms written out) is an OptionError, not a hang', () => {
     let t: LazyTensor = Vi(Float64Array.of(1), 1);
     const err = (() => { try { for (let k = 0; k < 40; k++) t = t.mul(t); } catch (e) { return e; } })();

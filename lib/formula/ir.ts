@@ -347,74 +347,52 @@ export function printFormula(node: Node, opts: PrintOptions = {}): string {
   return printText(node, opts.positional === true, Infinity);
 }
 
-/** The text of printFormula, each subformula cut to `limit` characters (for messages). */
+/**
+ * The text of printFormula, at most `limit` characters (then '...'). Written piece by
+ * piece from an explicit stack, so time and memory are linear in the text, however deep
+ * the formula (a text per subformula would cost the square of the depth).
+ */
 function printText(node: Node, positional: boolean, limit: number): string {
-  const cut = (text: string): string => (text.length > limit ? `${text.slice(0, limit - 3)}...` : text);
-  return foldNodes<string>(node, (n, inner) => cut(printNode(n, inner, positional)));
+  const out: string[] = [];
+  let length = 0;
+  // Strings to emit, and nodes to expand, in reverse order.
+  const stack: (string | Node)[] = [node];
+  while (stack.length > 0 && length <= limit) {
+    const item = stack.pop() as string | Node;
+    if (typeof item === 'string') {
+      out.push(item);
+      length += item.length;
+      continue;
+    }
+    const pieces = printPieces(item, positional);
+    for (let k = pieces.length - 1; k >= 0; k--) stack.push(pieces[k]);
+  }
+  const text = out.join('');
+  return text.length > limit ? `${text.slice(0, limit - 3)}...` : text;
 }
 
-/** One node's text, its arguments' texts given. */
-function printNode(n: Node, inner: string[], positional: boolean): string {
+/** One node as the strings and argument nodes it prints as, in order. */
+function printPieces(n: Node, positional: boolean): (string | Node)[] {
   switch (n.kind) {
     case 'var':
-      return n.name !== undefined && !positional ? n.name : `${catName(n.cat)}(${n.pos},${n.dim})`;
+      return [n.name !== undefined && !positional ? n.name : `${catName(n.cat)}(${n.pos},${n.dim})`];
     case 'const':
-      return printConst(n);
+      return [printConst(n)];
     case 'op': {
       const printing: Printing = OPS[n.op].printing;
+      const [a, b] = n.args;
       if (printing === 'prefix-minus') {
         // A literal after '-' would parse as a negative literal, a different node.
-        return n.args[0].kind === 'const' && /^[0-9.]/.test(inner[0]) ? `-(${inner[0]})` : `-${inner[0]}`;
+        return a.kind === 'const' && /^[0-9.]/.test(printConst(a)) ? ['-(', a, ')'] : ['-', a];
       }
-      if (printing !== 'call') return `(${inner[0]}${printing.infix}${inner[1]})`;
-      return `${n.op}(${[...inner, ...n.ints.map(String)].join(',')})`;
+      if (printing !== 'call') return ['(', a, printing.infix, b, ')'];
+      const pieces: (string | Node)[] = [`${n.op}(`];
+      n.args.forEach((arg, k) => pieces.push(...(k > 0 ? [',', arg] : [arg])));
+      n.ints.forEach((v, k) => pieces.push(k > 0 || n.args.length > 0 ? `,${v}` : String(v)));
+      pieces.push(')');
+      return pieces;
     }
   }
-}
-
-const keys = new WeakMap<Node, string>();
-
-/**
- * A canonical text for the node's structure: variables by category, slot and dimension
- * (alias names left out), constants by value. Equal keys mean equal formulas.
- */
-export function structuralKey(node: Node): string {
-  const known = keys.get(node);
-  if (known !== undefined) return known;
-  return foldNodes<string>(node, (n, inner) => {
-    let key = keys.get(n);
-    if (key !== undefined) return key;
-    switch (n.kind) {
-      case 'var':
-        key = `${catName(n.cat)}(${n.pos},${n.dim})`;
-        break;
-      case 'const':
-        key = `C(${n.value},${n.dim})`;
-        break;
-      case 'op':
-        key = `${n.op}(${[...inner, ...n.ints.map(String)].join(',')})`;
-        break;
-    }
-    keys.set(n, key);
-    return key;
-  });
-}
-
-/**
- * A stable 64-bit structural hash (16 hex digits, FNV-1a over {@link structuralKey}),
- * the same across runs and processes: a cache key for lowered programs.
- *
- * @example
- * formulaHash(a) === formulaHash(b); // a and b are the same formula
- */
-export function formulaHash(node: Node): string {
-  const key = structuralKey(node);
-  let h = 0xcbf29ce484222325n;
-  for (let k = 0; k < key.length; k++) {
-    h ^= BigInt(key.charCodeAt(k));
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return h.toString(16).padStart(16, '0');
 }
 
 /**

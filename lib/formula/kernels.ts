@@ -19,7 +19,8 @@
  * A SumSoftMaxWeight with F = E (gaussian, s = -E) or F = -Sqrt(E) (laplace) and weights
  * a j-variable b is recognised too: its weights exp(F) are phi(s).
  */
-import { constant, isParamOnly, Node, OpName, OpNode, structuralKey, VarCategory, VarNode } from './ir';
+import { constant, isParamOnly, Node, OpName, OpNode, VarCategory, VarNode } from './ir';
+import { structuralKey } from './keys';
 import type { KernelName } from './program';
 
 /** One factor of the scale: a dim-1 parameter/constant expression, multiplied or divided. */
