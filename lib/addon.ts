@@ -81,6 +81,11 @@ export const packageRoot = path.resolve(__dirname, '..');
 
 function load(): Addon {
   try {
+    // LAZYKERNEL_ADDON names another build of the addon (scripts/sanitize.sh loads the
+    // sanitizer build so); whoever sets the environment could LD_PRELOAD anything anyway.
+    const override = process.env.LAZYKERNEL_ADDON;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (override) return require(path.resolve(override)) as Addon;
     // node-gyp-build looks in build/Release, build/Debug, then prebuilds/<platform>-<arch>/.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => Addon;
