@@ -71,7 +71,8 @@ void Job::settle(Napi::Env env) {
   try {
     deferred_.Resolve(result(env));
   } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    // N-API refused to make the result (an allocation): still a typed error.
+    deferred_.Reject(errorValue(env, {"ERR_LK_INTERNAL", "could not return the result: " + e.Message()}));
   } catch (...) {
     deferred_.Reject(errorValue(env, describeFailure(std::current_exception())));
   }

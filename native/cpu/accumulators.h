@@ -265,7 +265,7 @@ struct SoftmaxAcc {
         const T* q = w.comp(c);
         const int ws = w.lane;
         T ta = 0;
-        for (int t = 0; t < len; ++t) ta += e[t] * q[t * ws];
+        for (int t = 0; t < len; ++t) ta = fmadd(e[t], q[t * ws], ta);
         a[r * dim + c] = a[r * dim + c] * old + ta * add;
       }
     }

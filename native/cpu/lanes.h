@@ -109,7 +109,7 @@ inline void runInstruction(const Instruction& in, T* out, std::size_t ocs, int o
   const Ref<T>& A = regs[in.a];
   const int da = dims[in.a];
   auto acc2 = [&](int c, const T* a, bool al, const T* b, bool bl) {
-    apply2(o(c), a, al, b, bl, len, [](T& r, T x, T y) { r += x * y; });
+    apply2(o(c), a, al, b, bl, len, [](T& r, T x, T y) LK_LANE { r = fmadd(x, y, r); });
   };
   switch (in.op) {
     case OP_SUM:

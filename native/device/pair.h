@@ -64,7 +64,7 @@ LK_HD void evaluateLevels(const lk_dev_program& p, int lo, int hi, const PairInp
       }
       case OP_DOT: {
         T s = 0;
-        for (int c = 0; c < p.code[ins.a].dim; ++c) s += at(ins.a, c) * at(ins.b, c);
+        for (int c = 0; c < p.code[ins.a].dim; ++c) s = fmadd(at(ins.a, c), at(ins.b, c), s);
         out[0] = s;
         break;
       }
@@ -83,7 +83,7 @@ LK_HD void evaluateLevels(const lk_dev_program& p, int lo, int hi, const PairInp
         const int db = p.code[ins.b].dim;
         for (int r2 = 0; r2 < dim; ++r2) {
           T s = 0;
-          for (int c = 0; c < db; ++c) s += at(ins.a, r2 * db + c) * at(ins.b, c);
+          for (int c = 0; c < db; ++c) s = fmadd(at(ins.a, r2 * db + c), at(ins.b, c), s);
           out[r2] = s;
         }
         break;
@@ -91,7 +91,7 @@ LK_HD void evaluateLevels(const lk_dev_program& p, int lo, int hi, const PairInp
       case OP_VECMAT: {  // out_c = sum_r A_r B[r·dout + c]
         for (int c = 0; c < dim; ++c) {
           T s = 0;
-          for (int r2 = 0; r2 < p.code[ins.a].dim; ++r2) s += at(ins.a, r2) * at(ins.b, r2 * dim + c);
+          for (int r2 = 0; r2 < p.code[ins.a].dim; ++r2) s = fmadd(at(ins.a, r2), at(ins.b, r2 * dim + c), s);
           out[c] = s;
         }
         break;

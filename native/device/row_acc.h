@@ -84,14 +84,14 @@ struct RowAcc {
         const T e = fastExp(x - tileMax);
         tileSum += e;
         if (reduction == RED_SumSoftMaxWeight)
-          for (int c = 0; c < dim; ++c) val[c] += e * w[c];
+          for (int c = 0; c < dim; ++c) val[c] = fmadd(e, w[c], val[c]);
       }
     }
   }
 
   // Fused kernel sums: adds phi·b_c straight into the tile's partial sums.
   LK_HDM void addScaled(T phi, const T* b) {
-    for (int c = 0; c < dim; ++c) val[c] += phi * b[c];
+    for (int c = 0; c < dim; ++c) val[c] = fmadd(phi, b[c], val[c]);
   }
 
   // The end of a tile.

@@ -42,7 +42,7 @@ LK_HD float fastExp(float x) {
   // NaN compares false and is replaced by lo here; the last select restores it.
   float xc = x >= lo ? (x <= hi ? x : hi) : lo;
   // n = round(x / ln2): adding 1.5·2^23 rounds to an integer held in the low mantissa bits.
-  float shifted = xc * 1.44269504088896341f + 12582912.0f;
+  float shifted = fmadd(xc, 1.44269504088896341f, 12582912.0f);
   int32_t n = floatToBits(shifted) - 0x4B400000;
   float nf = shifted - 12582912.0f;
   // r = x - n ln2, with ln2 split so that n·ln2hi is exact (Cody–Waite).
@@ -67,7 +67,7 @@ LK_HD float fastExp(float x) {
 LK_HD double fastExp(double x) {
   const double lo = -708.3, hi = 709.78;
   double xc = x >= lo ? (x <= hi ? x : hi) : lo;
-  double shifted = xc * 1.4426950408889634074 + 6755399441055744.0;
+  double shifted = fmadd(xc, 1.4426950408889634074, 6755399441055744.0);
   int64_t n = doubleToBits(shifted) - 0x4338000000000000LL;
   double nf = shifted - 6755399441055744.0;
   double r = fmadd(nf, -6.93147180369123816490e-01, xc);

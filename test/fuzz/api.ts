@@ -182,7 +182,9 @@ async function runGenred(input: GenredInput, env: Env, rec: Recorder): Promise<b
   const made = rec.sync('new Genred', () => new lk.Genred(decode(input.formula, c0) as string, decode(input.aliases, c0) as string[], decode(input.opts, c0) as lk.GenredOptions));
   if (!made.ok) return false;
   const g = made.value;
-  if (maxLength(decode(input.args, new DecodeContext(env.shared))) ** 2 * regDimSum(g.compiled) > WORK_LIMIT) return true;
+  // A k-reduction keeps k values per component of every pair's formula: k times the work.
+  const perPair = regDimSum(g.compiled) * (g.compiled.k ?? 1);
+  if (maxLength(decode(input.args, new DecodeContext(env.shared))) ** 2 * perPair > WORK_LIMIT) return true;
   await drive(rec, input.order, (ctx, burst) => {
     const args = decode(input.args, ctx) as unknown[];
     const opts = decode(input.runOpts, ctx) as lk.RunOptions;
