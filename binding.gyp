@@ -3,12 +3,17 @@
 # CMakeLists.txt reads too. The CUDA plugin is CMake's alone.
 {
   "variables": {
+    "eigen_dir": "<!(node scripts/eigen-include.js)",
     "lk_flags": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC", "-std=c++17"],
   },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
     "cflags_cc": ["<@(lk_flags)", "-fexceptions", "-frtti"],
     "include_dirs": ["native"],
+    # The preconditioners' dense algebra: Eigen where its headers are found (scripts/eigen-include.js).
+    "conditions": [
+      ["eigen_dir!=''", { "defines": ["LK_HAVE_EIGEN", "EIGEN_MPL2_ONLY"], "include_dirs": ["<(eigen_dir)"] }],
+    ],
   },
   "targets": [
     {
@@ -24,12 +29,12 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
         "lk_kernels_base",
       ],
-      "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["lk_kernels_avx2", "lk_kernels_avx512"] }],
-      ],
       "defines": ["NAPI_VERSION=9"],
       "ldflags": ["-fopenmp", "-Wl,-rpath,'$$ORIGIN'"],
       "libraries": ["-ldl"],
+      "conditions": [
+        ["target_arch=='x64'", { "dependencies": ["lk_kernels_avx2", "lk_kernels_avx512"] }],
+      ],
     },
   ],
   "conditions": [

@@ -223,7 +223,7 @@ class DeviceCgOps {
               const int32_t* cancel)
       : kv_(kv), slot_(slot), n_(n), dv_(dv), len_(n * dv), cancel_(cancel), coef_(2 * dv), partial_(kDotBlocks * dv),
         flag_(1) {
-    for (int v = 0; v < 5; ++v) vec_[v] = DeviceArray<double>(len_);
+    for (int v = 0; v < lk::CG_VECS; ++v) vec_[v] = DeviceArray<double>(len_);
     LK_CUDA_CHECK(cudaMemcpy(vec_[lk::CG_B].ptr, b, sizeof(double) * len_, cudaMemcpyHostToDevice));
     LK_CUDA_CHECK(cudaMemcpy(vec_[lk::CG_X].ptr, x, sizeof(double) * len_, cudaMemcpyHostToDevice));
   }
@@ -235,6 +235,9 @@ class DeviceCgOps {
     convertKernel<T, double><<<grid(), kVecThreads>>>(kv_.values(), vec_[out].ptr, len_);
     LK_CUDA_CHECK(cudaGetLastError());
   }
+  // The device has one product (float64 data: the accurate one; float32: see README).
+  void trueProduct(lk::CgVec v, lk::CgVec out, double) { product(v, out); }
+  void precondition(lk::CgVec r, lk::CgVec z) { copy(z, r); }
   void copy(lk::CgVec dst, lk::CgVec src) {
     LK_CUDA_CHECK(cudaMemcpy(vec_[dst].ptr, vec_[src].ptr, sizeof(double) * len_, cudaMemcpyDeviceToDevice));
   }
@@ -286,7 +289,7 @@ class DeviceCgOps {
   int dv_;
   long long len_;
   const int32_t* cancel_;
-  DeviceArray<double> vec_[5];
+  DeviceArray<double> vec_[lk::CG_VECS];
   DeviceArray<double> coef_, partial_;
   DeviceArray<int> flag_;
 };
@@ -333,8 +336,11 @@ void solveOn(const lk_dev_program& p, const void* const* args, int slot, const d
   const lk::CgReport r = lk::runCg(ops, dv, o, progress);
   ops.downloadX(x);
   report->iterations = r.iterations;
+  report->refinements = r.refinements;
   report->residual = r.residual;
   report->converged = r.converged;
+  report->reason = static_cast<int32_t>(r.reason);
+  for (int c = 0; c < dv; ++c) report->residuals[c] = r.residuals[c];
 }
 
 }  // namespace
@@ -372,7 +378,10 @@ int lk_cuda_solve(const lk_dev_program* p, const void* const* args, int slot, co
     o.maxIter = maxIter;
     o.cancel = cancel;
     lk::Progress onProgress;
-    if (progress) onProgress = [&](int it, double r) { progress(progressCtx, it, r); };
+    if (progress)
+      onProgress = [&](const lk::ProgressEvent& e) {
+        if (e.phase == lk::ProgressEvent::Iterate) progress(progressCtx, e.step, e.value);
+      };
     if (p->dtype == 0) solveOn<float>(*p, args, slot, b, x, o, onProgress, report, block, splits);
     else solveOn<double>(*p, args, slot, b, x, o, onProgress, report, block, splits);
   });

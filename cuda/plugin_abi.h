@@ -3,7 +3,7 @@
 #pragma once
 #include <stdint.h>
 
-#define LK_CUDA_ABI_VERSION 2
+#define LK_CUDA_ABI_VERSION 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,8 +53,11 @@ int lk_cuda_reduce(const lk_dev_program* p, const void* const* args, void* value
 
 typedef struct {
   int32_t iterations;
+  int32_t refinements;
   double residual;
   int32_t converged;
+  int32_t reason;      /* 0 converged, 1 maxIter, 2 stagnated (lk::StopReason) */
+  double* residuals;   /* the caller's array of dv values: each column's final relative residual */
 } lk_cg_report;
 
 typedef void (*lk_progress_fn)(void* ctx, int iteration, double residual);

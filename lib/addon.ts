@@ -32,7 +32,7 @@ export interface Addon {
    */
   solve(
     program: Program, args: FloatArray[], slot: number, b: Float64Array, options: NativeSolveOptions,
-    cancel?: CancelFlag, onProgress?: (p: { iteration: number; residual: number }) => void,
+    cancel?: CancelFlag, onProgress?: (p: NativeProgress) => void,
   ): Promise<NativeSolveResult>;
   /** The same as {@link Addon.solve}, on the calling thread, without progress or cancel. */
   solveSync(program: Program, args: FloatArray[], slot: number, b: Float64Array, options: NativeSolveOptions): NativeSolveResult;
@@ -50,7 +50,16 @@ export interface NativeSolveOptions extends NativeRunOptions {
   tol: number;
   maxIter: number;
   x0?: Float64Array;
+  preconditioner?: 'none' | 'nystrom' | 'jacobi' | 'auto';
+  rank?: number;
+  landmarks?: 'rpcholesky' | 'uniform';
+  seed?: number;
 }
+
+/** A progress report of native solve: a setup step, or an iteration. */
+export type NativeProgress =
+  | { phase: 'setup'; step: number; value: number }
+  | { phase: 'iterate'; iteration: number; residual: number };
 
 /** The run options the engine reads (pruning); checked again there. */
 export interface NativeRunOptions {
@@ -72,8 +81,12 @@ export interface NativeRunOptions {
 export interface NativeSolveResult {
   x: Float64Array;
   iterations: number;
+  refinements: number;
   residual: number;
+  residuals: Float64Array;
   converged: boolean;
+  reason: 'converged' | 'maxIter' | 'stagnated';
+  preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number };
 }
 
 /** The package root: one level above lib/ (sources under ts-jest) or dist/ (built). */

@@ -5,7 +5,7 @@
 export { Genred } from './genred';
 export type { GenredOptions } from './genred';
 export { KernelSolve } from './solve';
-export type { SolveOptions, SolveResult } from './solve';
+export type { SolveOptions, SolveResult, SolveProgress, PreconditionerKind } from './solve';
 export { LazyTensor, Vi, Vj, Pm } from './lazy';
 export type { ValuesAndIndices } from './lazy';
 export type { ReductionResult } from './reduction';

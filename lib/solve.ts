@@ -4,7 +4,7 @@
  * file only checks the call, wires cancel and progress, and shapes the answer.
  */
 import { types } from 'node:util';
-import { addon, NativeSolveOptions, NativeSolveResult } from './addon';
+import { addon, NativeProgress, NativeSolveOptions, NativeSolveResult } from './addon';
 import { fromNative, OptionError, ShapeError } from './errors';
 import { compileFormula } from './genred';
 import type { Program } from './formula/program';
@@ -12,11 +12,18 @@ import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
 import { cancellable, checkBackend, engineOptions, RunOptions } from './run';
 import { ArgSpec, DType, FloatArray, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
 
-/** A progress report: the iteration just finished and the worst column's relative residual. */
-export interface SolveProgress {
-  iteration: number;
-  residual: number;
-}
+/**
+ * A progress report: a step of the preconditioner's setup (`step`: the Nyström rank so
+ * far, or the Jacobi blocks factored; `value`: the trace of the kernel left unexplained
+ * by the Nyström factor, 0 for Jacobi), or an iteration just finished with the worst
+ * column's estimated relative residual.
+ */
+export type SolveProgress =
+  | { phase: 'setup'; step: number; value: number }
+  | { phase: 'iterate'; iteration: number; residual: number };
+
+/** Preconditioners of a solve (SolveOptions.preconditioner). */
+export type PreconditionerKind = 'none' | 'nystrom' | 'jacobi' | 'auto';
 
 /**
  * Options of a solve (API.md). Everything of {@link RunOptions} applies to the products
@@ -43,11 +50,34 @@ export interface SolveOptions extends RunOptions {
    */
   x0?: FloatArray | Tensor<FloatArray>;
   /**
-   * Called on the main thread after every iteration (async `run` / `solve` only) with the
-   * recurrence's estimate of the worst column's relative residual. If it throws, the
-   * solve stops and its promise rejects with that error.
+   * Called on the main thread (async `run` / `solve` only) after each step of the
+   * preconditioner's setup and after every iteration (see {@link SolveProgress}). If it
+   * throws, the solve stops and its promise rejects with that error.
    */
   onProgress?: (p: SolveProgress) => void;
+  /**
+   * How CG is preconditioned (README, "KernelSolve"):
+   * - 'nystrom': P = αI + F Fᵀ, F a rank-m partial Cholesky factor of K with landmarks
+   *   drawn by randomly pivoted Cholesky (or uniformly, see `landmarks`); for wide
+   *   kernels, whose spectrum decays: few landmarks explain most of K. m is `rank`, or
+   *   grows until the unexplained trace of K is below α·n, within a memory budget.
+   * - 'jacobi': exact diagonal blocks αI + K_BB over spatial clusters of ~64 points; for
+   *   narrow kernels, where a point's weight lies in its cluster.
+   * - 'none': plain CG.
+   * - 'auto' (default): chooses from cheap measurements (result.preconditioner says what ran).
+   * Needs α > 0 (except 'none').
+   *
+   * @example
+   * const r = await solver.run(args, { alpha: 0.1, preconditioner: 'nystrom', rank: 500 });
+   * console.log(r.preconditioner); // { kind: 'nystrom', rank: 500, setupSeconds: … }
+   */
+  preconditioner?: PreconditionerKind;
+  /** The Nyström rank m, an integer ≥ 1 (clamped to n); default chosen from the data. */
+  rank?: number;
+  /** How the Nyström landmarks are drawn: 'rpcholesky' (default) or 'uniform'. */
+  landmarks?: 'rpcholesky' | 'uniform';
+  /** The seed of the landmarks' draw, an integer ≥ 0 (default 1): the same seed, the same solve. */
+  seed?: number;
 }
 
 /** The answer of a solve. */
@@ -58,11 +88,28 @@ export interface SolveResult {
   iterations: number;
   /**
    * The worst column's relative residual ‖b − (αx + Kx)‖ / ‖b‖, recomputed from a fresh
-   * product K·x at the end (absolute where a column of b is zero).
+   * product K·x at the end (absolute where a column of b is zero). With float32 data the
+   * product is evaluated in float64: float32 values are exact float64 numbers, so this is
+   * the residual of the system the data define, not of its float32 rounding.
    */
   residual: number;
-  /** True when `residual ≤ tol`; false when maxIter stopped the solve first. */
+  /** Each column's relative residual, as `residual`. */
+  residuals: Float64Array;
+  /** True when `residual ≤ tol`. */
   converged: boolean;
+  /**
+   * Why the solve stopped: 'converged'; 'maxIter' (the budget ran out); 'stagnated' (two
+   * refinement steps in a row failed to halve the residual: the tolerance is beyond what
+   * the products resolve, or the system is singular).
+   */
+  reason: 'converged' | 'maxIter' | 'stagnated';
+  /**
+   * Residuals measured from a fresh product (in float64 for float32 data): the
+   * refinement steps, the last one included.
+   */
+  refinements: number;
+  /** The preconditioner that ran, its rank (Nyström) or largest block (Jacobi), and its setup time. */
+  preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number };
 }
 
 /** The default tolerance (relative residual per column). */
@@ -88,6 +135,27 @@ interface CheckedOptions {
   onProgress: ((p: SolveProgress) => void) | undefined;
   signal: AbortSignal | undefined;
   run: RunOptions;
+  preconditioner: Pick<NativeSolveOptions, 'preconditioner' | 'rank' | 'landmarks' | 'seed'>;
+}
+
+const PRECONDITIONERS = ['none', 'nystrom', 'jacobi', 'auto'];
+
+function checkPreconditioner(o: SolveOptions): CheckedOptions['preconditioner'] {
+  const { preconditioner = 'auto', rank, landmarks, seed } = o;
+  if (!PRECONDITIONERS.includes(preconditioner as string)) {
+    throw new OptionError(`preconditioner must be one of ${PRECONDITIONERS.join(', ')}, not ${String(preconditioner)}`);
+  }
+  if (rank !== undefined && !(typeof rank === 'number' && Number.isInteger(rank) && rank >= 1 && rank <= 0x7fffffff)) {
+    throw new OptionError(`rank must be an integer from 1 to 2^31 - 1, not ${String(rank)}`);
+  }
+  if (rank !== undefined && preconditioner !== 'nystrom') throw new OptionError(`rank applies to the 'nystrom' preconditioner, not '${preconditioner}'`);
+  if (landmarks !== undefined && landmarks !== 'rpcholesky' && landmarks !== 'uniform') {
+    throw new OptionError(`landmarks must be 'rpcholesky' or 'uniform', not ${String(landmarks)}`);
+  }
+  if (seed !== undefined && !(typeof seed === 'number' && Number.isSafeInteger(seed) && seed >= 0)) {
+    throw new OptionError(`seed must be a non-negative integer, not ${String(seed)}`);
+  }
+  return { preconditioner, rank, landmarks, seed };
 }
 
 function checkSolveOptions(opts: unknown, sync: boolean): CheckedOptions {
@@ -115,7 +183,10 @@ function checkSolveOptions(opts: unknown, sync: boolean): CheckedOptions {
   if (sync && onProgress !== undefined) {
     throw new OptionError('onProgress needs the async run()/solve(): a Sync solve holds the event loop and cannot report progress');
   }
-  return { alpha, tol, maxIter, x0, onProgress, signal: o.signal, run: o };
+  if (o.backend === 'cuda' && o.preconditioner !== undefined && o.preconditioner !== 'none' && o.preconditioner !== 'auto') {
+    throw new OptionError(`preconditioner '${o.preconditioner}' is not built on the CUDA backend yet; use 'none' or backend 'cpu'`);
+  }
+  return { alpha, tol, maxIter, x0, onProgress, signal: o.signal, run: o, preconditioner: checkPreconditioner(o) };
 }
 
 /** One solve, checked and ready for the addon. */
@@ -156,7 +227,9 @@ function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: 
   const dv = call.cols;
   const b = call.args[slot];
   if (b.length !== n * dv) throw new ShapeError(`b has ${b.length} values; expected ${n} x ${dv}`);
-  const native: NativeSolveOptions = { ...engineOptions(o.run, axis), alpha: o.alpha, tol: o.tol, maxIter: o.maxIter ?? defaultMaxIter(n) };
+  const native: NativeSolveOptions = {
+    ...engineOptions(o.run, axis), ...o.preconditioner, alpha: o.alpha, tol: o.tol, maxIter: o.maxIter ?? defaultMaxIter(n),
+  };
   if (o.x0 !== undefined) {
     const x0 = isTensor(o.x0) ? readMatrix(o.x0, 'x0', { dim: dv, rows: n }).data : o.x0;
     if (x0.length !== n * dv) throw new ShapeError(`x0 has ${x0.length} values; b has ${n * dv} (${n} x ${dv})`);
@@ -168,7 +241,10 @@ function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: 
 function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
   if (r.x.length !== p.n * p.dv) throw new ShapeError(`the solver returned ${r.x.length} values for a ${p.n} x ${p.dv} solution`);
   const data = p.dtype === 'float32' ? Float32Array.from(r.x) : r.x;
-  return { x: { data, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, converged: r.converged };
+  return {
+    x: { data, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, residuals: r.residuals,
+    converged: r.converged, reason: r.reason, refinements: r.refinements, preconditioner: r.preconditioner,
+  };
 }
 
 /** Runs a prepared solve on the job queue, with cancel (AbortSignal) and progress wired as in run.ts. */
@@ -178,10 +254,10 @@ function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
   let callbackFailed = false;
   let callbackError: unknown;
   return cancellable(o.signal, (cancel) => {
-    const progress = onProgress === undefined ? undefined : (q: SolveProgress): void => {
+    const progress = onProgress === undefined ? undefined : (q: NativeProgress): void => {
       if (callbackFailed) return;
       try {
-        onProgress({ iteration: q.iteration, residual: q.residual });
+        onProgress(q.phase === 'setup' ? { phase: 'setup', step: q.step, value: q.value } : { phase: 'iterate', iteration: q.iteration, residual: q.residual });
       } catch (e) {
         callbackFailed = true;
         callbackError = e;

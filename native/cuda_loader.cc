@@ -1,5 +1,7 @@
 #include "cuda_loader.h"
 
+#include <vector>
+
 #include <dlfcn.h>
 
 #include "engine.h"
@@ -72,7 +74,7 @@ void requireDevice() {
 }
 
 void forwardProgress(void* ctx, int iteration, double residual) {
-  (*static_cast<const Progress*>(ctx))(iteration, residual);
+  (*static_cast<const Progress*>(ctx))({ProgressEvent::Iterate, iteration, residual});
 }
 
 }  // namespace
@@ -82,6 +84,8 @@ CgReport cudaSolve(const lk_dev_program& p, const void* const* args, int slot, c
   requireDevice();
   char err[512] = {0};
   lk_cg_report r{};
+  std::vector<double> residuals(p.varDim[slot], 0.0);
+  r.residuals = residuals.data();
   const int status = pluginSolve(&p, args, slot, b, x, o.alpha, o.tol, o.maxIter, o.cancel,
                                  progress ? forwardProgress : nullptr, const_cast<Progress*>(&progress), &r, block,
                                  splits, err, sizeof err);
@@ -90,7 +94,10 @@ CgReport cudaSolve(const lk_dev_program& p, const void* const* args, int slot, c
   if (status != 0) throw CudaError(std::string("CUDA: ") + err);
   CgReport report;
   report.iterations = r.iterations;
+  report.refinements = r.refinements;
   report.residual = r.residual;
+  report.residuals = residuals;
+  report.reason = static_cast<StopReason>(r.reason);
   report.converged = r.converged != 0;
   return report;
 }

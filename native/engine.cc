@@ -67,6 +67,12 @@ void reduce(const Program& p, const void* const* args, void* values, int32_t* in
   cudaReduce(d, args, values, indices, ctx.block, ctx.splits);
 }
 
+void evaluatePairs(const Program& p, const void* const* args, const std::size_t* offsets, double* out,
+                   const RunContext& ctx) {
+  if (!ctx.ranges) throw ProgramError("evaluatePairs needs explicit ranges");
+  evaluatePairsCpu(p, args, offsets, out, ctx);
+}
+
 CgReport solveOnCuda(const Program& p, const void* const* args, int slot, const double* b, double* x,
                      const CgOptions& options, const Progress& progress, const RunContext& ctx) {
   return cudaSolve(forDevice(p, ctx), args, slot, b, x, options, progress, ctx.block, ctx.splits);

@@ -34,6 +34,14 @@ struct RunContext {
 // the reduction has them. Throws Cancelled.
 void reduce(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx);
 
+// The values of p's formula (component 0) at the pairs that explicit ranges (ctx.ranges,
+// required) give, instead of their reduction: row i's values, for its j ranges in
+// increasing order, go to out + offsets[i] (offsets: m + 1 entries, the prefix sums of
+// each row's range lengths). On the CPU, by the generic interpreter. The preconditioner
+// setups read kernel entries so. Throws Cancelled.
+void evaluatePairs(const Program& p, const void* const* args, const std::size_t* offsets, double* out,
+                   const RunContext& ctx);
+
 // The bytes a reduction of p allocates besides its inputs: its outputs and the engine's
 // scratch, estimated from above, so that a call can be refused before it starts
 // (memory.h). `threads` is the team size the call will use.

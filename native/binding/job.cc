@@ -29,12 +29,12 @@ void Job::work() {
     failure_ = describeFailure(std::current_exception());
   }
   Channel channel = channel_;
-  channel.BlockingCall(new Message{true, 0, 0});
+  channel.BlockingCall(new Message{true, {}});
   channel.Release();
 }
 
-void Job::progress(int iteration, double residual) {
-  auto* msg = new Message{false, iteration, residual};
+void Job::progress(const ProgressEvent& event) {
+  auto* msg = new Message{false, event};
   if (channel_.NonBlockingCall(msg) != napi_ok) delete msg;
 }
 
@@ -50,9 +50,18 @@ void Job::deliver(Napi::Env env, Napi::Function fn, Job* job, Message* msg) {
     return;
   }
   if (fn.IsEmpty()) return;
+  // { phase: 'iterate', iteration, residual } or { phase: 'setup', step, value }.
+  const ProgressEvent& e = msg->event;
   Napi::Object p = Napi::Object::New(env);
-  p.Set("iteration", msg->iteration);
-  p.Set("residual", msg->residual);
+  if (e.phase == ProgressEvent::Iterate) {
+    p.Set("phase", "iterate");
+    p.Set("iteration", e.step);
+    p.Set("residual", e.value);
+  } else {
+    p.Set("phase", "setup");
+    p.Set("step", e.step);
+    p.Set("value", e.value);
+  }
   try {
     fn.Call({p});
   } catch (const Napi::Error&) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "../solve/cg.h"
 #include "errors.h"
 
 namespace lk {
@@ -27,7 +28,7 @@ class Job {
   // On the main thread, after run() returned normally.
   virtual Napi::Value result(Napi::Env env) = 0;
   // From run(): queues a progress call; never blocks the engine.
-  void progress(int iteration, double residual);
+  void progress(const ProgressEvent& event);
 
   // The job's own reference to the caller's flag: alive as long as the job is.
   std::shared_ptr<int32_t> cancelFlag_;
@@ -36,8 +37,7 @@ class Job {
  private:
   struct Message {
     bool done;
-    int iteration;
-    double residual;
+    ProgressEvent event;
   };
   static void deliver(Napi::Env env, Napi::Function fn, Job* job, Message* msg);
   using Channel = Napi::TypedThreadSafeFunction<Job, Message, deliver>;

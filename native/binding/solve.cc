@@ -1,16 +1,16 @@
 // solve(program, args, slot, b, options, cancel?, onProgress?) -> Promise<{x, iterations,
-// residual, converged}>, and solveSync(program, args, slot, b, options).
+// refinements, residual, residuals, converged, reason, preconditioner}>, and
+// solveSync(program, args, slot, b, options).
 // `program` computes K·v (a Sum over j) with v the j-variable in argument slot `slot`.
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "../cpu/cluster.h"
 #include "../engine.h"
 #include "../memory.h"
 #include "../queue.h"
-#include "../solve/cg.h"
+#include "../solve/kernel_solve.h"
 #include "bindings.h"
 #include "convert.h"
 #include "job.h"
@@ -24,6 +24,50 @@ double numberOption(const Napi::Object& o, const char* name) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+// Reads options.preconditioner ('none' | 'nystrom' | 'jacobi' | 'auto', default 'none'),
+// options.rank, options.landmarks ('rpcholesky' | 'uniform') and options.seed.
+PreconditionerRequest readPreconditioner(const Napi::Object& o) {
+  PreconditionerRequest r;
+  Napi::Value kind = o.Get("preconditioner");
+  if (!kind.IsUndefined()) {
+    const std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
+    if (k == "none") r.kind = PreconditionerRequest::None;
+    else if (k == "nystrom") r.kind = PreconditionerRequest::Nystrom;
+    else if (k == "jacobi") r.kind = PreconditionerRequest::Jacobi;
+    else if (k == "auto") r.kind = PreconditionerRequest::Auto;
+    else throw ArgumentError("options.preconditioner must be 'none', 'nystrom', 'jacobi' or 'auto'");
+  }
+  Napi::Value rank = o.Get("rank");
+  if (!rank.IsUndefined()) {
+    const double v = rank.IsNumber() ? rank.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 2147483647.0) || v != static_cast<double>(static_cast<int>(v)))
+      throw ArgumentError("options.rank must be an integer from 0 to 2^31 - 1");
+    r.rank = static_cast<int>(v);
+  }
+  Napi::Value landmarks = o.Get("landmarks");
+  if (!landmarks.IsUndefined()) {
+    const std::string l = landmarks.IsString() ? landmarks.As<Napi::String>().Utf8Value() : "";
+    if (l != "rpcholesky" && l != "uniform") throw ArgumentError("options.landmarks must be 'rpcholesky' or 'uniform'");
+    r.uniform = l == "uniform";
+  }
+  Napi::Value seed = o.Get("seed");
+  if (!seed.IsUndefined()) {
+    const double v = seed.IsNumber() ? seed.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<uint64_t>(v)))
+      throw ArgumentError("options.seed must be an integer from 0 to 2^53 - 1");
+    r.seed = static_cast<uint64_t>(v);
+  }
+  return r;
+}
+
+const char* reasonName(StopReason r) {
+  switch (r) {
+    case StopReason::Converged: return "converged";
+    case StopReason::MaxIter: return "maxIter";
+    default: return "stagnated";
+  }
+}
+
 // Everything one solve needs, checked on the main thread.
 struct SolveSetup {
   std::unique_ptr<Program> program;
@@ -33,8 +77,9 @@ struct SolveSetup {
   int dv = 1;
   std::vector<double> b, x;
   CgOptions options;
-  RunContext runOptions;  // prune, pruneTolerance, ranges
+  RunContext runOptions;  // prune, pruneTolerance, ranges, device
   Ranges ranges;
+  PreconditionerRequest preconditioner;
 
   SolveSetup(const Napi::CallbackInfo& info, bool async) {
     ProgramSpec spec = readSpec(info[0]);
@@ -57,7 +102,7 @@ struct SolveSetup {
     n = static_cast<std::size_t>(spec.n);
     const std::size_t len = mulSat(n, static_cast<std::size_t>(dv));
     // b, x0 and the CG vectors: checked before b is even copied.
-    reserveMemory(mulSat(len, 8 * 7), "this solve's vectors");
+    reserveMemory(mulSat(len, 8 * 8), "this solve's vectors");
     b = readFloat64(info[3], len, "b");
     if (!info[4].IsObject()) throw ArgumentError("solve: options must be an object");
     Napi::Object o = info[4].As<Napi::Object>();
@@ -71,6 +116,10 @@ struct SolveSetup {
     if (!(maxIter >= 0 && maxIter <= 1e9) || maxIter != static_cast<int>(maxIter))
       throw ArgumentError("maxIter must be an integer from 0 to 1e9");
     options.maxIter = static_cast<int>(maxIter);
+    preconditioner = readPreconditioner(o);
+    if (runOptions.device == RunContext::CUDA && preconditioner.kind != PreconditionerRequest::None &&
+        preconditioner.kind != PreconditionerRequest::Auto)
+      throw ArgumentError("preconditioners are not built on the CUDA backend yet; use 'none' or backend 'cpu'");
     x = o.Has("x0") && !o.Get("x0").IsUndefined() ? readFloat64(o.Get("x0"), len, "x0") : std::vector<double>(len, 0.0);
     // The arrays last: reading the options above may run JS (getters) that could detach
     // a buffer whose pointer had already been taken.
@@ -79,57 +128,38 @@ struct SolveSetup {
     if (program->regDims[program->result] != dv) throw ProgramError("solve: the formula's dimension differs from the unknown's");
     RunContext ctx = runOptions;
     ctx.threads = threadCount();
-    const std::size_t products = mulSat(len, 2 * (dtype == F32 ? 4 : 8));  // v and K·v in the data's type
-    reserveMemory(addSat(addSat(reductionBytes(*program, ctx), products), argumentBytes(args, async)), "this solve");
+    // The products' buffers, and for float32 data the float64 twins of the arrays and of
+    // the product's scratch.
+    const std::size_t width = dtype == F32 ? 4 : 8;
+    std::size_t bytes = addSat(reductionBytes(*program, ctx), mulSat(len, 2 * width));
+    if (dtype == F32) bytes = addSat(bytes, addSat(mulSat(argumentBytes(args, true), 2), reductionBytes(*program, ctx)));
+    reserveMemory(addSat(bytes, argumentBytes(args, async)), "this solve");
     ownArguments(args, async);
   }
 
-  // Runs CG with K·v through the engine: v goes into the unknown's slot in the data's
-  // dtype, the product comes back and is widened to float64.
-  CgReport run(const int32_t* cancel, const Progress& progress) {
-    options.cancel = cancel;
-    // On a GPU the whole iteration stays there; emulated, the products run the device
-    // kernels on the host and the vectors stay here.
-    if (runOptions.device == RunContext::CUDA)
-      return solveOnCuda(*program, args.ptrs.data(), static_cast<int>(slot), b.data(), x.data(), options, progress,
-                         runOptions);
-    RunContext ctx = runOptions;
-    ctx.threads = threadCount();
-    // The points do not change between products: cluster them once per solve (unless
-    // the unknown is itself one of the kernel's point sets).
-    PruneCache clusters;
-    const FusedKernel& k = program->kernel;
-    if (k.x != static_cast<int>(slot) && k.y != static_cast<int>(slot)) ctx.cache = &clusters;
-    ctx.cancel = cancel;
-    std::size_t len = n * dv, width = dtype == F32 ? 4 : 8;
-    std::vector<unsigned char> vbuf(len * width), out(len * width);
-    std::vector<const void*> ptrs = args.ptrs;
-    ptrs[slot] = vbuf.data();
-    BlockProduct kv = [&](const double* v, double* kvOut) {
-      if (dtype == F32) {
-        float* vf = reinterpret_cast<float*>(vbuf.data());
-        for (std::size_t k = 0; k < len; ++k) vf[k] = static_cast<float>(v[k]);
-      } else {
-        std::copy(v, v + len, reinterpret_cast<double*>(vbuf.data()));
-      }
-      reduce(*program, ptrs.data(), out.data(), nullptr, ctx);
-      if (dtype == F32) {
-        const float* of = reinterpret_cast<const float*>(out.data());
-        for (std::size_t k = 0; k < len; ++k) kvOut[k] = of[k];
-      } else {
-        const double* od = reinterpret_cast<const double*>(out.data());
-        std::copy(od, od + len, kvOut);
-      }
-    };
-    return conjugateGradient(kv, n, dv, b.data(), x.data(), options, progress);
+  SolveOutcome run(const int32_t* cancel, const Progress& progress) {
+    SolveRequest r{program.get(), args.ptrs.data(), static_cast<int>(slot), n, dv, b.data(), x.data(), options,
+                   runOptions, preconditioner};
+    r.run.threads = threadCount();
+    r.run.cancel = cancel;
+    return solveKernelSystem(r, progress);
   }
 
-  Napi::Object toJs(Napi::Env env, const CgReport& report) {
+  Napi::Object toJs(Napi::Env env, const SolveOutcome& outcome) {
+    const CgReport& report = outcome.report;
     Napi::Object out = Napi::Object::New(env);
     out.Set("x", float64Array(env, std::move(x)));
     out.Set("iterations", report.iterations);
+    out.Set("refinements", report.refinements);
     out.Set("residual", report.residual);
+    out.Set("residuals", float64Array(env, std::vector<double>(report.residuals)));
     out.Set("converged", report.converged);
+    out.Set("reason", reasonName(report.reason));
+    Napi::Object pre = Napi::Object::New(env);
+    pre.Set("kind", outcome.preconditioner);
+    pre.Set("rank", outcome.rank);
+    pre.Set("setupSeconds", outcome.setupSeconds);
+    out.Set("preconditioner", pre);
     return out;
   }
 };
@@ -142,15 +172,15 @@ class SolveJob : public Job {
  protected:
   void run() override {
     Progress p;
-    if (reportProgress_) p = [this](int it, double r) { progress(it, r); };
-    report_ = setup_.run(cancel(), p);
+    if (reportProgress_) p = [this](const ProgressEvent& e) { progress(e); };
+    outcome_ = setup_.run(cancel(), p);
   }
-  Napi::Value result(Napi::Env env) override { return setup_.toJs(env, report_); }
+  Napi::Value result(Napi::Env env) override { return setup_.toJs(env, outcome_); }
 
  private:
   SolveSetup setup_;
   bool reportProgress_;
-  CgReport report_;
+  SolveOutcome outcome_;
 };
 
 }  // namespace
@@ -168,12 +198,12 @@ Napi::Value SolveSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return rethrowAsJs(env, [&]() -> Napi::Value {
     SolveSetup setup(info, /*async=*/false);
-    CgReport report;
+    SolveOutcome outcome;
     {
       std::lock_guard<std::mutex> lock(engineMutex());
-      report = setup.run(nullptr, Progress());
+      outcome = setup.run(nullptr, Progress());
     }
-    return setup.toJs(env, report);
+    return setup.toJs(env, outcome);
   });
 }
 

@@ -23,6 +23,7 @@ struct Build {
   std::vector<uint32_t>& idx;
   std::vector<std::pair<double, uint32_t>> keys;
   const int32_t* cancel;
+  std::size_t leaf;
 };
 
 template <typename T>
@@ -60,7 +61,7 @@ void split(Build<T>& bd, std::size_t b, std::size_t e) {
       lo[c] = -INFINITY;
       hi[c] = INFINITY;
     }
-  if (e - b <= static_cast<std::size_t>(kLeafSize)) {
+  if (e - b <= bd.leaf) {
     t.leaves.push_back(node);
     return;
   }
@@ -92,13 +93,13 @@ void split(Build<T>& bd, std::size_t b, std::size_t e) {
 }  // namespace
 
 template <typename T>
-ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel) {
+ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel, int leaf) {
   ClusterTree t;
   t.dim = dim;
   t.count = count;
   std::vector<uint32_t> idx(count);
   std::iota(idx.begin(), idx.end(), 0u);
-  Build<T> bd{t, points, idx, {}, cancel};
+  Build<T> bd{t, points, idx, {}, cancel, static_cast<std::size_t>(std::max(leaf, 1))};
   bd.keys.reserve(count);
   if (count > 0) split(bd, 0, count);
   t.order = std::move(idx);
@@ -239,8 +240,8 @@ void PruneWalk::keepAbove(double theta, double logShift) {
   }
 }
 
-template ClusterTree buildClusterTree<float>(const float*, std::size_t, int, const int32_t*);
-template ClusterTree buildClusterTree<double>(const double*, std::size_t, int, const int32_t*);
+template ClusterTree buildClusterTree<float>(const float*, std::size_t, int, const int32_t*, int);
+template ClusterTree buildClusterTree<double>(const double*, std::size_t, int, const int32_t*, int);
 template void gatherRows<float>(const ClusterTree&, const float*, int, float*);
 template void gatherRows<double>(const ClusterTree&, const double*, int, double*);
 template void gatherColumns<float>(const ClusterTree&, const float*, int, float*);

@@ -52,12 +52,13 @@ struct ClusterTree {
   std::vector<int> leaves;  // node ids of the leaves, in sorted order
 };
 
-// Builds the tree of `count` points of `dim` coordinates (row-major, float or double).
-// Each coordinate is read once per level into the node's own keys, so points that change
-// meanwhile (another thread's) can make a poor tree but never a broken one. Throws
-// Cancelled once `cancel` is set.
+// Builds the tree of `count` points of `dim` coordinates (row-major, float or double),
+// leaves of at most `leaf` points. Each coordinate is read once per level into the
+// node's own keys, so points that change meanwhile (another thread's) can make a poor
+// tree but never a broken one. Throws Cancelled once `cancel` is set.
 template <typename T>
-ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel = nullptr);
+ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel = nullptr,
+                             int leaf = kLeafSize);
 
 // Gathers rows of a row-major array into sorted order: out[k] = in[order[k]].
 template <typename T>

@@ -47,4 +47,25 @@ void reduceCpu(const Program& p, const void* const* args, void* values, int32_t*
   }
 }
 
+void evaluatePairsCpu(const Program& p, const void* const* args, const std::size_t* offsets, double* out,
+                      const RunContext& ctx) {
+  switch (current()) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case AVX512: return avx512::evaluatePairsOnCpu(p, args, offsets, out, ctx);
+    case AVX2: return avx2::evaluatePairsOnCpu(p, args, offsets, out, ctx);
+#endif
+    default: return base::evaluatePairsOnCpu(p, args, offsets, out, ctx);
+  }
+}
+
+const DenseOps& dense() {
+  switch (current()) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case AVX512: return avx512::denseOps();
+    case AVX2: return avx2::denseOps();
+#endif
+    default: return base::denseOps();
+  }
+}
+
 }  // namespace lk

@@ -4,13 +4,17 @@
 #include <cstdint>
 
 #include "../engine.h"
+#include "../solve/dense.h"
 
 namespace lk {
 
-#define LK_DECLARE_KERNELS(ns)                                                          \
-  namespace ns {                                                                        \
+#define LK_DECLARE_KERNELS(ns)                                                                \
+  namespace ns {                                                                              \
   void reduceOnCpu(const Program& p, const void* const* args, void* values, int32_t* indices, \
-                   const RunContext& ctx);                                              \
+                   const RunContext& ctx);                                                    \
+  void evaluatePairsOnCpu(const Program& p, const void* const* args, const std::size_t* offsets, \
+                          double* out, const RunContext& ctx);                                \
+  const DenseOps& denseOps();                                                                 \
   }
 LK_DECLARE_KERNELS(base)
 #if defined(__x86_64__) || defined(_M_X64)
@@ -21,5 +25,7 @@ LK_DECLARE_KERNELS(avx512)
 
 // The build for this CPU (dispatch.cc).
 void reduceCpu(const Program& p, const void* const* args, void* values, int32_t* indices, const RunContext& ctx);
+void evaluatePairsCpu(const Program& p, const void* const* args, const std::size_t* offsets, double* out,
+                      const RunContext& ctx);
 
 }  // namespace lk

@@ -212,16 +212,86 @@ void byExpKernel(int tag, F&& f) {
   return f(std::integral_constant<int, KERNEL_laplace>());
 }
 
+// Parameter-only registers, once per call.
+template <typename T>
+void evaluateParams(Inputs<T>& in) {
+  in.params.resize(in.p.code.size());
+  in.paramBuf.resize(in.plan.size[PARAM] + 1);
+  for (int reg : in.plan.byLevel[PARAM]) evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true);
+}
+
+// j-variables component-major, once per call (O(N·D) beside O(M·N) work); `transposed`
+// holds the copies in.soa points at.
+template <typename T>
+void layoutColumns(Inputs<T>& in, std::vector<std::vector<T>>& transposed) {
+  const Program& p = in.p;
+  transposed.assign(p.vars.size(), {});
+  in.soa.assign(p.vars.size(), nullptr);
+  for (std::size_t v = 0; v < p.vars.size(); ++v) {
+    if (p.vars[v].cat != CAT_J) continue;
+    const int dim = p.vars[v].dim;
+    if (dim == 1) {
+      in.soa[v] = in.args[v];
+      continue;
+    }
+    std::vector<T>& t = transposed[v];
+    t.resize(p.n * dim);
+    for (std::size_t j = 0; j < p.n; ++j)
+      for (int c = 0; c < dim; ++c) t[c * p.n + j] = in.args[v][j * dim + c];
+    in.soa[v] = t.data();
+  }
+}
+
+// Writes each pair's value (component 0 of the formula) instead of reducing it: row i's
+// values for its j ranges, in order, from out + offsets[i].
+template <typename T>
+struct PairAcc {
+  double* out;
+  const std::size_t* offsets;
+  std::size_t i0 = 0;         // the block's first row (set before each block)
+  std::vector<std::size_t> at;  // per row of the block: where its next value goes
+  PairAcc(int rows, double* out, const std::size_t* offsets) : out(out), offsets(offsets), at(rows) {}
+  void reset(int r) { at[r] = offsets[i0 + r]; }
+  void fold(int r, const Ref<T>& f, const Ref<T>&, int len, int64_t) {
+    const T* v = f.comp(0);
+    double* o = out + at[r];
+    if (f.lane) {
+      for (int t = 0; t < len; ++t) o[t] = v[t];
+    } else {
+      for (int t = 0; t < len; ++t) o[t] = v[0];
+    }
+    at[r] += len;
+  }
+};
+
+template <typename T>
+void evaluatePairsTyped(const Program& p, const void* const* rawArgs, const std::size_t* offsets, double* out,
+                        const RunContext& ctx) {
+  const Plan plan = makePlan(p, sizeof(T));
+  Inputs<T> in{p, plan, reinterpret_cast<const T* const*>(rawArgs), ctx.cancel, {}, {}, {}};
+  evaluateParams(in);
+  std::vector<std::vector<T>> transposed;
+  layoutColumns(in, transposed);
+  using W = Worker<T, PairAcc<T>>;
+  forEachBlock<W>(
+      p.m, p.n, ctx,
+      [&](int blockRows) {
+        W w(in.plan, p.code.size(), blockRows, PairAcc<T>(blockRows, out, offsets));
+        std::copy(in.params.begin(), in.params.end(), w.refs.begin());
+        return w;
+      },
+      [&](W& w, const RowBlock& blk) {
+        w.acc.i0 = blk.i0;
+        runGeneric(in, w, blk);
+      });
+}
+
 template <typename T>
 void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_t* indices, const RunContext& ctx) {
   const Plan plan = makePlan(p, sizeof(T));
   const T* const* args = reinterpret_cast<const T* const*>(rawArgs);
   Inputs<T> in{p, plan, args, ctx.cancel, {}, {}, {}};
-
-  // Parameter-only registers, once per call.
-  in.params.resize(p.code.size());
-  in.paramBuf.resize(plan.size[PARAM] + 1);
-  for (int reg : plan.byLevel[PARAM]) evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true);
+  evaluateParams(in);
 
   // The pruned path sorts its own copies of the points: it needs nothing below.
   if (p.kernel.tag != KERNEL_none) {
@@ -232,22 +302,8 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
       return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, false>(in, values, ctx, tol); });
   }
 
-  // j-variables component-major, once per call: O(N·D) beside O(M·N) work.
-  std::vector<std::vector<T>> transposed(p.vars.size());
-  in.soa.assign(p.vars.size(), nullptr);
-  for (std::size_t v = 0; v < p.vars.size(); ++v) {
-    if (p.vars[v].cat != CAT_J) continue;
-    const int dim = p.vars[v].dim;
-    if (dim == 1) {
-      in.soa[v] = args[v];
-      continue;
-    }
-    std::vector<T>& t = transposed[v];
-    t.resize(p.n * dim);
-    for (std::size_t j = 0; j < p.n; ++j)
-      for (int c = 0; c < dim; ++c) t[c * p.n + j] = args[v][j * dim + c];
-    in.soa[v] = t.data();
-  }
+  std::vector<std::vector<T>> transposed;
+  layoutColumns(in, transposed);
 
   if (p.kernel.tag != KERNEL_none && p.reduction == RED_SumSoftMaxWeight)
     return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, true>(in, values, ctx); });
@@ -295,6 +351,14 @@ void reduceOnCpu(const Program& p, const void* const* args, void* values, int32_
     reduceTyped<float>(p, args, static_cast<float*>(values), indices, ctx);
   else
     reduceTyped<double>(p, args, static_cast<double*>(values), indices, ctx);
+}
+
+void evaluatePairsOnCpu(const Program& p, const void* const* args, const std::size_t* offsets, double* out,
+                        const RunContext& ctx) {
+  if (p.dtype == F32)
+    evaluatePairsTyped<float>(p, args, offsets, out, ctx);
+  else
+    evaluatePairsTyped<double>(p, args, offsets, out, ctx);
 }
 
 }  // namespace LK_ISA_NS

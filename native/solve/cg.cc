@@ -5,6 +5,7 @@
 
 #include "../engine.h"
 #include "cg_loop.h"
+#include "precond.h"
 
 namespace lk {
 namespace {
@@ -12,10 +13,17 @@ namespace {
 // The CG vectors in host memory; x is the caller's array (it receives the solution).
 class HostOps {
  public:
-  HostOps(const BlockProduct& kv, std::size_t n, int dv, const double* b, double* x, const int32_t* cancel)
-      : kv_(kv), len_(n * dv), dv_(dv), b_(b), x_(x), cancel_(cancel), r_(len_), p_(len_), q_(len_) {}
+  HostOps(const BlockProduct& fast, const TrueProduct& accurate, std::size_t n, int dv, const double* b, double* x,
+          const CgOptions& opts)
+      : fast_(fast), accurate_(accurate), len_(n * dv), dv_(dv), b_(b), x_(x), opts_(opts),
+        r_(len_), p_(len_), q_(len_), z_(len_) {}
 
-  void product(CgVec v, CgVec out) { kv_(at(v), at(out)); }
+  void product(CgVec v, CgVec out) { fast_(at(v), at(out)); }
+  void trueProduct(CgVec v, CgVec out, double pruneTolerance) { accurate_(at(v), at(out), pruneTolerance); }
+  void precondition(CgVec r, CgVec z) {
+    if (opts_.preconditioner) opts_.preconditioner->apply(at(r), at(z));
+    else copy(z, r);
+  }
   void copy(CgVec dst, CgVec src) { std::copy(at(src), at(src) + len_, at(dst)); }
   void axpby(CgVec y, const std::vector<double>& a, CgVec x, const std::vector<double>& b) {
     double* yy = at(y);
@@ -35,7 +43,7 @@ class HostOps {
   }
   bool allZero(CgVec v) { return std::all_of(at(v), at(v) + len_, [](double e) { return e == 0.0; }); }
   void checkCancel() {
-    if (cancel_ && __atomic_load_n(cancel_, __ATOMIC_RELAXED)) throw Cancelled();
+    if (opts_.cancel && __atomic_load_n(opts_.cancel, __ATOMIC_RELAXED)) throw Cancelled();
   }
 
  private:
@@ -45,23 +53,25 @@ class HostOps {
       case CG_X: return x_;
       case CG_R: return r_.data();
       case CG_P: return p_.data();
-      default: return q_.data();
+      case CG_Q: return q_.data();
+      default: return z_.data();
     }
   }
-  const BlockProduct& kv_;
+  const BlockProduct& fast_;
+  const TrueProduct& accurate_;
   std::size_t len_;
   int dv_;
   const double* b_;
   double* x_;
-  const int32_t* cancel_;
-  std::vector<double> r_, p_, q_;
+  const CgOptions& opts_;
+  std::vector<double> r_, p_, q_, z_;
 };
 
 }  // namespace
 
-CgReport conjugateGradient(const BlockProduct& kv, std::size_t n, int dv, const double* b, double* x,
-                           const CgOptions& opts, const Progress& progress) {
-  HostOps ops(kv, n, dv, b, x, opts.cancel);
+CgReport conjugateGradient(const BlockProduct& fast, const TrueProduct& accurate, std::size_t n, int dv,
+                           const double* b, double* x, const CgOptions& opts, const Progress& progress) {
+  HostOps ops(fast, accurate, n, dv, b, x, opts);
   return runCg(ops, dv, opts, progress);
 }
 

@@ -1,24 +1,43 @@
-// Conjugate gradients for (alpha I + K) x = b with several right-hand sides, using only
-// products K·V. No N-API here; native/solve_binding.cc runs it on the job queue.
+// Preconditioned conjugate gradients for (alpha I + K) x = b with several right-hand
+// sides, using only products K·V. No N-API here; native/binding/solve.cc runs it on the
+// job queue, native/solve/precond.h builds the preconditioner.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <vector>
 
 namespace lk {
 
+class Preconditioner;  // precond.h
+
+// Why a solve stopped.
+enum class StopReason : int { Converged = 0, MaxIter = 1, Stagnated = 2 };
+
 struct CgOptions {
   double alpha = 0;
-  double tol = 1e-6;     // per column: stop when |r| <= tol |b|
-  int maxIter = 1000;    // total iterations, restarts included
+  double tol = 1e-6;     // per column: stop when |r| <= tol |b|, r the true residual
+  int maxIter = 1000;    // total iterations (products of the fast kind), restarts included
   const int32_t* cancel = nullptr;  // nonzero: stop between iterations (throws Cancelled)
+  // A restart (a refinement step, after the first pass) asks the iteration for at most
+  // this relative decrease of the current residual: about what its products can resolve
+  // (float32 products: 1e-3; float64 products: 0, the final tol directly).
+  double innerFloor = 0;
+  const Preconditioner* preconditioner = nullptr;  // null: none
+  // True when K's entries are >= 0 (the recognised radial kernels): then |K||x| <= K's
+  // largest eigenvalue · |x|, which lets a true residual's product drop terms within a
+  // sound bound (see TrueProduct).
+  bool nonnegativeKernel = false;
 };
 
 struct CgReport {
-  int iterations = 0;
-  double residual = 0;   // worst column's |b - (alpha x + K x)| / |b|, from a fresh product
+  int iterations = 0;    // products of the iteration (K·P), restarts included
+  int refinements = 0;   // true residuals measured from a fresh product (the accurate kind)
+  double residual = 0;   // worst column's |b - (alpha x + K x)| / |b|, from the last of them
+  std::vector<double> residuals;  // each column's
   bool converged = false;
+  StopReason reason = StopReason::MaxIter;
 };
 
 // A solve that cannot go on: a non-finite residual or a direction of non-positive
@@ -27,14 +46,28 @@ struct SolveBreakdown : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a progress callback hears: a preconditioner setup step (step, and the value the
+// setup tracks: the residual trace of the Nyström factor, the blocks done), or an
+// iteration (step = iterations so far, value = the worst column's estimated relative
+// residual).
+struct ProgressEvent {
+  enum Phase { Setup = 0, Iterate = 1 } phase;
+  int step;
+  double value;
+};
+using Progress = std::function<void(const ProgressEvent&)>;
+
 // kv(v, out): out = K v for n x dv row-major float64 blocks.
 using BlockProduct = std::function<void(const double* v, double* out)>;
-// Called after every iteration with the worst column's relative residual estimate.
-using Progress = std::function<void(int iteration, double residual)>;
+// The same for true residuals, with the relative pruning tolerance the measurement can
+// afford (0: the product's own default): terms dropped within it move the residual by
+// less than a twentieth of tol·|b|.
+using TrueProduct = std::function<void(const double* v, double* out, double pruneTolerance)>;
 
 // x holds the start (zeros, or a warm start) and receives the solution; b and x are
 // n x dv row-major. Each column runs its own CG scalars and stops on its own test.
-CgReport conjugateGradient(const BlockProduct& kv, std::size_t n, int dv, const double* b,
-                           double* x, const CgOptions& opts, const Progress& progress);
+// `accurate` measures the true residuals; `fast` drives the iteration.
+CgReport conjugateGradient(const BlockProduct& fast, const TrueProduct& accurate, std::size_t n, int dv,
+                           const double* b, double* x, const CgOptions& opts, const Progress& progress);
 
 }  // namespace lk

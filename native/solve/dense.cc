@@ -1,0 +1,194 @@
+// Compiled once per instruction-set level (sources.json "kernels"), as the CPU engine's
+// hot loops: Eigen's products run at the width of the CPU (AVX-512 made the Nyström
+// setup several times faster than the baseline build). Each build gets its own copy of
+// Eigen, under its own namespace name, so that no template instantiated for AVX-512 can
+// be picked by the linker for the baseline build.
+#include "dense.h"
+
+#include <cmath>
+
+#if defined(LK_HAVE_EIGEN)
+// GCC 12 reports a false "maybe uninitialized" inside Eigen's AVX-512 packet code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define LK_EIGEN_NAME(isa) Eigen_##isa
+#define LK_EIGEN_NAME_OF(isa) LK_EIGEN_NAME(isa)
+#define Eigen LK_EIGEN_NAME_OF(LK_ISA_NS)
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#endif
+
+namespace lk {
+namespace LK_ISA_NS {
+namespace {
+
+#if defined(LK_HAVE_EIGEN)
+constexpr const char* kBackend = "eigen";
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Strided = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
+using ConstStrided = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+
+Strided view(double* p, std::size_t rows, std::size_t cols, std::size_t ld) {
+  return Strided(p, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols),
+                 Eigen::OuterStride<>(static_cast<Eigen::Index>(ld)));
+}
+ConstStrided view(const double* p, std::size_t rows, std::size_t cols, std::size_t ld) {
+  return ConstStrided(p, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols),
+                      Eigen::OuterStride<>(static_cast<Eigen::Index>(ld)));
+}
+
+void setThreads(int threads) { Eigen::setNbThreads(threads); }
+
+bool cholesky(double* a, int n) {
+  Strided m = view(a, n, n, n);
+  Eigen::LLT<Eigen::Ref<RowMatrix, 0, Eigen::OuterStride<>>, Eigen::Lower> llt(m);  // in place
+  return llt.info() == Eigen::Success;
+}
+
+void choleskySolve(const double* l, int n, double* b, int cols) {
+  ConstStrided lm = view(l, n, n, n);
+  Strided bm = view(b, n, cols, cols);
+  lm.triangularView<Eigen::Lower>().solveInPlace(bm);
+  lm.transpose().triangularView<Eigen::Upper>().solveInPlace(bm);
+}
+
+void solveLower(const double* l, int k, std::size_t ldl, double* g, std::size_t cols, std::size_t ldg) {
+  if (k == 0 || cols == 0) return;
+  Strided gm = view(g, k, cols, ldg);
+  view(l, k, k, ldl).triangularView<Eigen::Lower>().solveInPlace(gm);
+}
+
+void multiplyAdd(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
+                 std::size_t cols, std::size_t ldb, double* c, std::size_t ldc, double scale) {
+  if (rows == 0 || inner == 0 || cols == 0) return;
+  Strided cm = view(c, rows, cols, ldc);
+  cm.noalias() += scale * (view(a, rows, inner, lda) * view(b, inner, cols, ldb));
+}
+
+void multiplyAddTransposedBoth(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
+                               const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
+                               double scale) {
+  if (rows == 0 || inner == 0 || cols == 0) return;
+  Strided cm = view(c, rows, cols, ldc);
+  cm.noalias() += scale * (view(a, inner, rows, lda).transpose() * view(b, cols, inner, ldb).transpose());
+}
+
+void multiplyTransposedLeft(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
+                            std::size_t cols, double* c) {
+  Strided cm = view(c, inner, cols, cols);
+  if (rows == 0 || inner == 0) {
+    cm.setZero();
+    return;
+  }
+  cm.noalias() = view(a, rows, inner, lda).transpose() * view(b, rows, cols, cols);
+}
+
+void gramRows(const double* a, std::size_t rows, std::size_t cols, std::size_t lda, double* g) {
+  if (rows == 0 || cols == 0) return;
+  // A full product (Eigen runs it on every thread; its rank update runs on one).
+  Strided gm = view(g, rows, rows, rows);
+  const ConstStrided am = view(a, rows, cols, lda);
+  gm.noalias() += am * am.transpose();
+}
+
+#else
+
+constexpr const char* kBackend = "loops";
+
+void setThreads(int) {}
+
+bool cholesky(double* a, int n) {
+  for (int j = 0; j < n; ++j) {
+    double d = a[j * n + j];
+    for (int k = 0; k < j; ++k) d -= a[j * n + k] * a[j * n + k];
+    if (!(d > 0)) return false;
+    const double ljj = std::sqrt(d);
+    a[j * n + j] = ljj;
+    for (int i = j + 1; i < n; ++i) {
+      double s = a[i * n + j];
+      for (int k = 0; k < j; ++k) s -= a[i * n + k] * a[j * n + k];
+      a[i * n + j] = s / ljj;
+    }
+  }
+  return true;
+}
+
+void choleskySolve(const double* l, int n, double* b, int cols) {
+  for (int c = 0; c < cols; ++c) {
+    for (int i = 0; i < n; ++i) {  // L y = b
+      double s = b[i * cols + c];
+      for (int k = 0; k < i; ++k) s -= l[i * n + k] * b[k * cols + c];
+      b[i * cols + c] = s / l[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; --i) {  // Lᵀ x = y
+      double s = b[i * cols + c];
+      for (int k = i + 1; k < n; ++k) s -= l[k * n + i] * b[k * cols + c];
+      b[i * cols + c] = s / l[i * n + i];
+    }
+  }
+}
+
+void solveLower(const double* l, int k, std::size_t ldl, double* g, std::size_t cols, std::size_t ldg) {
+  for (int i = 0; i < k; ++i) {
+    double* gi = g + i * ldg;
+    for (int t = 0; t < i; ++t) {
+      const double lit = l[i * ldl + t];
+      const double* gt = g + t * ldg;
+      for (std::size_t c = 0; c < cols; ++c) gi[c] -= lit * gt[c];
+    }
+    const double inv = 1 / l[i * ldl + i];
+    for (std::size_t c = 0; c < cols; ++c) gi[c] *= inv;
+  }
+}
+
+void multiplyAdd(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
+                 std::size_t cols, std::size_t ldb, double* c, std::size_t ldc, double scale) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < inner; ++k) {
+      const double ark = scale * a[r * lda + k];
+      const double* bk = b + k * ldb;
+      double* cr = c + r * ldc;
+      for (std::size_t j = 0; j < cols; ++j) cr[j] += ark * bk[j];
+    }
+}
+
+void multiplyAddTransposedBoth(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
+                               const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
+                               double scale) {
+  for (std::size_t k = 0; k < inner; ++k) {
+    const double* ak = a + k * lda;
+    for (std::size_t j = 0; j < cols; ++j) {
+      const double bjk = scale * b[j * ldb + k];
+      for (std::size_t r = 0; r < rows; ++r) c[r * ldc + j] += ak[r] * bjk;
+    }
+  }
+}
+
+void multiplyTransposedLeft(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
+                            std::size_t cols, double* c) {
+  for (std::size_t k = 0; k < inner * cols; ++k) c[k] = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < inner; ++k)
+      for (std::size_t j = 0; j < cols; ++j) c[k * cols + j] += a[r * lda + k] * b[r * cols + j];
+}
+
+void gramRows(const double* a, std::size_t rows, std::size_t cols, std::size_t lda, double* g) {
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t k = 0; k <= i; ++k) {
+      double s = 0;
+      for (std::size_t c = 0; c < cols; ++c) s += a[i * lda + c] * a[k * lda + c];
+      g[i * rows + k] += s;
+    }
+}
+
+#endif
+
+}  // namespace
+
+const DenseOps& denseOps() {
+  static const DenseOps ops{kBackend,   setThreads,  cholesky, choleskySolve, solveLower, multiplyAdd,
+                            multiplyAddTransposedBoth, multiplyTransposedLeft, gramRows};
+  return ops;
+}
+
+}  // namespace LK_ISA_NS
+}  // namespace lk

@@ -1,0 +1,286 @@
+#include "kernel_solve.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "../cpu/cluster.h"
+#include "../memory.h"
+#include "dense.h"
+#include "entries.h"
+#include "jacobi.h"
+#include "nystrom.h"
+
+namespace lk {
+namespace {
+
+// K·v through the engine for one program and its arrays: v (float64) goes into the
+// unknown's slot in the program's type, the product comes back widened to float64. The
+// points do not change between products: their clusters are built once (unless the
+// unknown is itself one of the kernel's point sets).
+class EngineProduct {
+ public:
+  EngineProduct(const Program& p, std::vector<const void*> args, int slot, std::size_t len, RunContext ctx)
+      : p_(p), args_(std::move(args)), slot_(slot), len_(len), ctx_(ctx),
+        v_(len * width()), out_(len * width()) {
+    const FusedKernel& k = p.kernel;
+    ctx_.cache = k.x != slot && k.y != slot ? &cache_ : nullptr;
+    args_[slot] = v_.data();
+  }
+  // pruneTolerance > 0: drop terms within it (RunContext::pruneTolerance), where the
+  // product prunes at all.
+  void operator()(const double* v, double* out, double pruneTolerance = 0) {
+    RunContext ctx = ctx_;
+    if (pruneTolerance > 0 && ctx.pruneTolerance < 0) ctx.pruneTolerance = pruneTolerance;
+    if (p_.dtype == F32) {
+      float* vf = reinterpret_cast<float*>(v_.data());
+      for (std::size_t k = 0; k < len_; ++k) vf[k] = static_cast<float>(v[k]);
+    } else {
+      std::memcpy(v_.data(), v, len_ * sizeof(double));
+    }
+    reduce(p_, args_.data(), out_.data(), nullptr, ctx);
+    if (p_.dtype == F32) {
+      const float* of = reinterpret_cast<const float*>(out_.data());
+      for (std::size_t k = 0; k < len_; ++k) out[k] = of[k];
+    } else {
+      std::memcpy(out, out_.data(), len_ * sizeof(double));
+    }
+  }
+
+  // Takes the other product's clusters (the same points, in another type): its trees,
+  // and sorted copies of the points in this product's type. Saves rebuilding them.
+  void adoptClusters(const EngineProduct& from) {
+    const FusedKernel& k = p_.kernel;
+    if (!ctx_.cache || !from.ctx_.cache || from.cache_.x == nullptr || cache_.x != nullptr) return;
+    const int d = p_.vars[k.x].dim;
+    cache_.rows = from.cache_.rows;
+    cache_.cols = from.cache_.cols;
+    cache_.sortedX.resize(p_.m * d * width());
+    cache_.sortedY.resize(p_.n * d * width());
+    if (p_.dtype == F64) {
+      gatherRows(cache_.rows, static_cast<const double*>(args_[k.x]), d, reinterpret_cast<double*>(cache_.sortedX.data()));
+      gatherColumns(cache_.cols, static_cast<const double*>(args_[k.y]), d, reinterpret_cast<double*>(cache_.sortedY.data()));
+    } else {
+      gatherRows(cache_.rows, static_cast<const float*>(args_[k.x]), d, reinterpret_cast<float*>(cache_.sortedX.data()));
+      gatherColumns(cache_.cols, static_cast<const float*>(args_[k.y]), d, reinterpret_cast<float*>(cache_.sortedY.data()));
+    }
+    cache_.x = args_[k.x];
+    cache_.y = args_[k.y];
+  }
+
+ private:
+  std::size_t width() const { return p_.dtype == F32 ? 4 : 8; }
+  const Program& p_;
+  std::vector<const void*> args_;
+  int slot_;
+  std::size_t len_;
+  RunContext ctx_;
+  PruneCache cache_;
+  std::vector<unsigned char> v_, out_;
+};
+
+// The float64 twin of a float32 program and its arrays: float32 values are exact in
+// float64, so its products are the kernel evaluated in float64 on the very same data.
+struct Widened {
+  Program program;
+  std::vector<std::vector<double>> arrays;
+  std::vector<const void*> args;
+  Widened(const Program& p, const void* const* args32, int slot) : program(p) {
+    program.dtype = F64;
+    arrays.resize(p.vars.size());
+    args.resize(p.vars.size());
+    for (std::size_t v = 0; v < p.vars.size(); ++v) {
+      if (static_cast<int>(v) == slot) continue;  // the product's own buffer goes there
+      const std::size_t rows = p.vars[v].cat == CAT_I ? p.m : p.vars[v].cat == CAT_J ? p.n : 1;
+      const std::size_t len = rows * static_cast<std::size_t>(p.vars[v].dim);
+      const float* src = static_cast<const float*>(args32[v]);
+      arrays[v].assign(src, src + len);
+      args[v] = arrays[v].data();
+    }
+  }
+};
+
+// The points block-Jacobi clusters: the recognised kernel's x, else the first i-variable.
+int clusterSlot(const Program& p) {
+  if (p.kernel.tag != KERNEL_none) return p.kernel.x;
+  for (std::size_t v = 0; v < p.vars.size(); ++v)
+    if (p.vars[v].cat == CAT_I) return static_cast<int>(v);
+  return -1;
+}
+
+// Points per Jacobi block. Measured on the reference problem (gamma = 1e4, alpha = 0.8):
+// see bench/solve.ts; larger blocks cut iterations further but cost block³ to factor.
+constexpr int kJacobiLeaf = 64;
+
+std::unique_ptr<Preconditioner> jacobi(const SolveRequest& r, KernelEntries& k, const Progress& progress) {
+  const Program& p = *r.program;
+  std::vector<uint32_t> order(r.n);
+  std::vector<std::size_t> bounds{0};
+  const int slot = clusterSlot(p);
+  if (slot < 0 || r.n == 0) {
+    for (std::size_t i = 0; i < r.n; ++i) order[i] = static_cast<uint32_t>(i);
+    if (r.n > 0) bounds.push_back(r.n);
+  } else {
+    const int dim = p.vars[slot].dim;
+    const ClusterTree tree = p.dtype == F32
+                                 ? buildClusterTree(static_cast<const float*>(r.args[slot]), r.n, dim, r.run.cancel, kJacobiLeaf)
+                                 : buildClusterTree(static_cast<const double*>(r.args[slot]), r.n, dim, r.run.cancel, kJacobiLeaf);
+    order = tree.order;
+    for (int leaf : tree.leaves) bounds.push_back(tree.end[leaf]);
+  }
+  std::size_t entries = 0;
+  for (std::size_t b = 0; b + 1 < bounds.size(); ++b) entries += (bounds[b + 1] - bounds[b]) * (bounds[b + 1] - bounds[b]);
+  reserveMemory(mulSat(entries, 2 * sizeof(double)), "the block-Jacobi preconditioner");
+  return buildJacobi(k, r.cg.alpha, r.dv, std::move(order), std::move(bounds), r.run.threads, progress, r.run.cancel);
+}
+
+// Nyström ranks: the factor (n × m doubles) may take a quarter of the free memory, at
+// most 1 GiB, unless a rank is asked for (then it must fit, or MemoryError).
+constexpr std::size_t kNystromBudget = std::size_t(1) << 30;
+// Pivots per block (their kernel columns come from one engine call).
+constexpr int kPivotBlock = 64;
+// An automatic rank grows until trace(K - F Fᵀ) <= kTraceTol · alpha · n: the part of K
+// left to the iteration is then, on average, no more than alpha on the diagonal.
+constexpr double kTraceTol = 1;
+
+int nystromCapacity(const SolveRequest& r) {
+  const std::size_t perRank = std::max<std::size_t>(1, r.n) * sizeof(double);
+  if (r.preconditioner.rank > 0) {
+    const std::size_t rank = std::min<std::size_t>(static_cast<std::size_t>(r.preconditioner.rank), r.n);
+    reserveMemory(mulSat(perRank, rank), "the Nyström preconditioner");
+    return static_cast<int>(rank);
+  }
+  const std::size_t budget = std::min(kNystromBudget, availableMemory() / 4);
+  return static_cast<int>(std::min<std::size_t>({budget / perRank, r.n, 8192}));
+}
+
+std::unique_ptr<Preconditioner> nystrom(const SolveRequest& r, PivotedCholesky& pc, const Progress& progress) {
+  const bool asked = r.preconditioner.rank > 0;
+  pc.grow(asked ? r.preconditioner.rank : std::numeric_limits<int>::max(),
+          asked ? 0.0 : kTraceTol * r.cg.alpha * static_cast<double>(r.n), kPivotBlock, progress);
+  return pc.preconditioner(r.cg.alpha, r.dv);
+}
+
+// 'auto': plain CG where the system is well conditioned anyway, Nyström where a few
+// pivots explain much of K (a wide kernel, a low effective rank), block-Jacobi otherwise
+// (a narrow kernel that alpha does not dominate). Measured from one block of pivots of
+// the randomly pivoted Cholesky, which Nyström then continues. Thresholds from the
+// reference (gamma = 1e4, alpha = 0.8: kappa about 8, none), the regression problem
+// (gamma = 100, alpha = 0.1: each pivot explains ~40 points, nystrom) and KeOps' 2-D
+// example (alpha = 0.01: nystrom); bench/solve.ts runs them all.
+constexpr double kAutoKappa = 30;      // below: plain CG (tens of iterations at most)
+constexpr double kAutoExplained = 4;   // points' worth of diagonal a pivot explains, above: Nyström
+constexpr std::size_t kProbeRows = 4096, kProbePivots = 32;
+
+// Measured on a sample of the kernel: kProbePivots columns at kProbeRows rows (a few
+// hundred thousand entries, whatever n: the probe must cost nothing beside a solve), from
+// which, per pivot s, the row sum Σ_i K(i, s) (an estimate of K's largest eigenvalue) and
+// Σ_i K(i, s)² / K(s, s) (what one pivot of the Cholesky explains), scaled up to n rows.
+PreconditionerRequest::Kind choose(const SolveRequest& r, KernelEntries& k) {
+  const std::size_t n = r.n;
+  uint64_t state = r.preconditioner.seed ^ 0x70726f6265ULL;
+  auto draw = [&](std::size_t count) {
+    std::vector<std::size_t> out;
+    if (count >= n) {
+      for (std::size_t i = 0; i < n; ++i) out.push_back(i);
+      return out;
+    }
+    std::vector<char> taken(n, 0);
+    while (out.size() < count) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const std::size_t i = static_cast<std::size_t>((state >> 33) % n);
+      if (!taken[i]) out.push_back(i), taken[i] = 1;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<std::size_t> rows = draw(kProbeRows), pivots = draw(kProbePivots);
+  std::vector<double> block(rows.size() * pivots.size()), own(pivots.size() * pivots.size());
+  k.submatrix(&rows, pivots, block.data());
+  k.submatrix(&pivots, pivots, own.data());
+  double rowSum = 0, explained = 0;
+  int counted = 0;
+  for (std::size_t c = 0; c < pivots.size(); ++c) {
+    const double kss = own[c * pivots.size() + c];
+    if (!(kss > 0)) continue;
+    double sum = 0, squares = 0;
+    std::size_t others = 0;
+    for (std::size_t a = 0; a < rows.size(); ++a) {
+      if (rows[a] == pivots[c]) continue;
+      const double v = block[a * pivots.size() + c];
+      sum += v;
+      squares += v * v;
+      ++others;
+    }
+    const double scale = others ? static_cast<double>(n - 1) / static_cast<double>(others) : 0;
+    rowSum += kss + scale * sum;
+    explained += (kss * kss + scale * squares) / (kss * kss);  // in units of the pivot's own diagonal
+    ++counted;
+  }
+  if (counted == 0) return PreconditionerRequest::None;
+  const double kappa = 1 + rowSum / counted / r.cg.alpha;
+  if (!(kappa >= kAutoKappa)) return PreconditionerRequest::None;
+  return explained / counted >= kAutoExplained ? PreconditionerRequest::Nystrom : PreconditionerRequest::Jacobi;
+}
+
+}  // namespace
+
+SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) {
+  SolveOutcome out;
+  CgOptions cg = r.cg;
+  cg.cancel = r.run.cancel;
+  const Program& p = *r.program;
+  // On a GPU the whole iteration stays there (no preconditioner is built there yet).
+  if (r.run.device == RunContext::CUDA) {
+    out.report = solveOnCuda(p, r.args, r.slot, r.b, r.x, cg, progress, r.run);
+    return out;
+  }
+  dense().setThreads(r.run.threads);
+  const std::size_t len = r.n * r.dv;
+  std::vector<const void*> args(r.args, r.args + p.vars.size());
+  EngineProduct fast(p, args, r.slot, len, r.run);
+  std::unique_ptr<Widened> wide;
+  std::unique_ptr<EngineProduct> accurate;
+  if (p.dtype == F32) {
+    wide = std::make_unique<Widened>(p, r.args, r.slot);
+    accurate = std::make_unique<EngineProduct>(wide->program, wide->args, r.slot, len, r.run);
+    cg.innerFloor = 1e-3;
+  }
+
+  std::unique_ptr<Preconditioner> precond;
+  PreconditionerRequest::Kind kind = r.preconditioner.kind;
+  // A preconditioner needs alpha > 0 (P = alpha I + …); 'auto' then means none.
+  if (kind == PreconditionerRequest::Auto && !(r.cg.alpha > 0)) kind = PreconditionerRequest::None;
+  if (kind != PreconditionerRequest::None && r.n > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!(r.cg.alpha > 0)) throw ProgramError("a preconditioner needs alpha > 0 (with alpha = 0 use preconditioner 'none')");
+    KernelEntries entries(p, r.args, r.slot, r.run);
+    if (kind == PreconditionerRequest::Auto) kind = choose(r, entries);
+    if (kind == PreconditionerRequest::Nystrom) {
+      PivotedCholesky pc(entries, nystromCapacity(r), r.preconditioner.uniform, r.preconditioner.seed, r.run.cancel);
+      precond = nystrom(r, pc, progress);
+    } else if (kind == PreconditionerRequest::Jacobi) {
+      precond = jacobi(r, entries, progress);
+    }
+    out.setupSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (precond) {
+      out.preconditioner = precond->kind();
+      out.rank = precond->rank();
+      cg.preconditioner = precond.get();
+    }
+  }
+  const BlockProduct fastProduct = [&](const double* v, double* o) { fast(v, o); };
+  const TrueProduct accurateProduct = [&](const double* v, double* o, double tolerance) {
+    if (!accurate) return fast(v, o, tolerance);
+    accurate->adoptClusters(fast);
+    (*accurate)(v, o, tolerance);
+  };
+  cg.nonnegativeKernel = p.kernel.tag != KERNEL_none;
+  out.report = conjugateGradient(fastProduct, accurateProduct, r.n, r.dv, r.b, r.x, cg, progress);
+  return out;
+}
+
+}  // namespace lk

@@ -1,0 +1,241 @@
+#include "nystrom.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <new>
+
+#include "../errors.h"
+#include "dense.h"
+
+namespace lk {
+namespace {
+
+// splitmix64: seeded, the same on every machine.
+struct Random {
+  uint64_t state;
+  double uniform() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1p-53;
+  }
+};
+
+// A block's pivot whose residual diagonal, after the block's earlier pivots, is below
+// this fraction of what it was when drawn is already explained: dropped, not divided by.
+constexpr double kRejectBelow = 1e-8;
+
+// F is kept by columns: row k of ft (m × n, row-major) is column k of F, so that the
+// factor grows by appending rows, written once, in order.
+// A large buffer of doubles, asked to be backed by huge pages: its first touch is most of
+// the cost of filling it on these VMs (~3 ms per MB with 4 KB pages, 1.7 with 2 MB).
+class Buffer {
+ public:
+  explicit Buffer(std::size_t count) : count_(count) {
+    const std::size_t bytes = std::max<std::size_t>(kHuge, (count * sizeof(double) + kHuge - 1) / kHuge * kHuge);
+    data_ = static_cast<double*>(std::aligned_alloc(kHuge, bytes));
+    if (!data_) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+    madvise(data_, bytes, MADV_HUGEPAGE);
+#endif
+  }
+  Buffer(Buffer&& o) noexcept : data_(o.data_), count_(o.count_) { o.data_ = nullptr; }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(data_); }
+  double* data() const { return data_; }
+
+ private:
+  static constexpr std::size_t kHuge = std::size_t(2) << 20;
+  double* data_;
+  std::size_t count_;
+};
+
+class Nystrom : public Preconditioner {
+ public:
+  Nystrom(Buffer ft, std::size_t n, int m, int dv, double alpha, std::vector<double> gram)
+      : ft_(std::move(ft)), n_(n), m_(m), dv_(dv), alpha_(alpha), chol_(std::move(gram)) {}
+
+  void apply(const double* r, double* z) const override {
+    const std::size_t len = n_ * dv_;
+    std::copy(r, r + len, z);
+    if (m_ > 0) {
+      std::vector<double> t(static_cast<std::size_t>(m_) * dv_, 0.0), fy(len);
+      dense().multiplyAdd(ft_.data(), m_, n_, n_, r, dv_, dv_, t.data(), dv_, 1.0);  // Fᵀ r
+      dense().choleskySolve(chol_.data(), m_, t.data(), dv_);                       // (alpha I + FᵀF)^-1 Fᵀ r
+      dense().multiplyTransposedLeft(ft_.data(), m_, n_, n_, t.data(), dv_, fy.data());  // F (…)
+      for (std::size_t k = 0; k < len; ++k) z[k] -= fy[k];
+    }
+    const double inv = 1 / alpha_;
+    for (std::size_t k = 0; k < len; ++k) z[k] *= inv;
+  }
+  const char* kind() const override { return "nystrom"; }
+  int rank() const override { return m_; }
+
+ private:
+  Buffer ft_;  // Fᵀ: m × n
+  std::size_t n_;
+  int m_, dv_;
+  double alpha_;
+  std::vector<double> chol_;  // Cholesky factor of alpha I + FᵀF
+};
+
+// Up to `count` distinct pivots, each drawn with probability proportional to its weight
+// among those not drawn yet (RPCholesky), or uniformly among those of positive weight.
+std::vector<std::size_t> drawPivots(const std::vector<double>& d, int count, bool uniform, Random& rng) {
+  std::vector<double> w(d);
+  if (uniform)
+    for (double& v : w) v = v > 0 ? 1 : 0;
+  double total = 0;
+  for (double v : w) total += v;
+  std::vector<std::size_t> out;
+  const std::size_t n = w.size();
+  while (static_cast<int>(out.size()) < count && total > 0) {
+    double u = rng.uniform() * total, run = 0;
+    std::size_t pick = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (w[i] <= 0) continue;
+      run += w[i];
+      pick = i;
+      if (run > u) break;
+    }
+    if (pick == n) break;
+    out.push_back(pick);
+    total -= w[pick];
+    w[pick] = 0;
+    if (!(total > 0)) {  // rounding: recount
+      total = 0;
+      for (double v : w) total += v;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct PivotedCholesky::State {
+  KernelEntries& k;
+  std::size_t n;
+  int capacity;
+  bool uniform;
+  Random rng;
+  const int32_t* cancel;
+  std::vector<double> d;  // the residual kernel's diagonal
+  Buffer ft;              // Fᵀ, rank × n; untouched beyond
+  int m = 0;
+  double trace0 = 0, trace = 0;
+  double columnSums = 0;  // Σ of the raw kernel columns drawn (positive kernels: row sums)
+  int columnsSeen = 0;
+  std::vector<double> cols, fs, l, lrow;
+  State(KernelEntries& k, int capacity, bool uniform, uint64_t seed, const int32_t* cancel)
+      : k(k), n(k.size()), capacity(capacity), uniform(uniform), rng{seed}, cancel(cancel), d(n),
+        ft(n * static_cast<std::size_t>(capacity)) {}
+};
+
+PivotedCholesky::PivotedCholesky(KernelEntries& k, int capacity, bool uniform, uint64_t seed, const int32_t* cancel)
+    : s_(std::make_unique<State>(k, static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(std::max(capacity, 0)),
+                                                                             k.size())),
+                                 uniform, seed, cancel)) {
+  State& s = *s_;
+  k.diagonal(s.d.data());
+  for (double& v : s.d) {
+    if (v != v) throw SolveBreakdown("the Nyström preconditioner met a NaN on the kernel's diagonal");
+    v = std::max(v, 0.0);
+  }
+  s.trace0 = s.trace = std::accumulate(s.d.begin(), s.d.end(), 0.0);
+}
+
+PivotedCholesky::~PivotedCholesky() = default;
+
+int PivotedCholesky::rank() const { return s_->m; }
+double PivotedCholesky::trace() const { return s_->trace; }
+double PivotedCholesky::initialTrace() const { return s_->trace0; }
+double PivotedCholesky::meanColumnSum() const { return s_->columnsSeen ? s_->columnSums / s_->columnsSeen : 0; }
+
+void PivotedCholesky::grow(int maxRank, double stopTrace, int block, const Progress& progress) {
+  State& s = *s_;
+  const std::size_t n = s.n;
+  const int target = std::min(maxRank, s.capacity);
+  while (s.m < target && s.trace > stopTrace) {
+    if (s.cancel && __atomic_load_n(s.cancel, __ATOMIC_RELAXED)) throw Cancelled();
+    const int m = s.m;
+    std::vector<std::size_t> drawn = drawPivots(s.d, std::min(block, target - m), s.uniform, s.rng);
+    if (drawn.empty()) break;
+    std::vector<std::size_t> sorted(drawn);
+    std::sort(sorted.begin(), sorted.end());
+    const int b = static_cast<int>(sorted.size());
+    // G = K(:, S) - F F(S, :)ᵀ (n × b): the residual kernel's columns at the drawn pivots.
+    s.cols.assign(n * b, 0.0);
+    s.k.columns(sorted, s.cols.data());
+    for (double v : s.cols) s.columnSums += v;
+    s.columnsSeen += b;
+    s.fs.assign(static_cast<std::size_t>(b) * std::max(m, 1), 0.0);
+    for (int c = 0; c < b; ++c)
+      for (int t = 0; t < m; ++t) s.fs[static_cast<std::size_t>(c) * m + t] = s.ft.data()[t * n + sorted[c]];
+    dense().multiplyAddTransposedBoth(s.ft.data(), n, m, n, s.fs.data(), b, m, s.cols.data(), b, -1.0);
+    // Cholesky of G(S, S), pivots in the order drawn, dropping those already explained.
+    std::vector<int> position(b);  // drawn order -> column of G (index in `sorted`)
+    for (int c = 0; c < b; ++c)
+      position[c] = static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(), drawn[c]) - sorted.begin());
+    std::vector<int> kept;
+    s.l.assign(static_cast<std::size_t>(b) * b, 0.0);
+    s.lrow.assign(b, 0.0);
+    for (int c = 0; c < b; ++c) {
+      const int q = position[c];
+      const std::size_t row = sorted[q];
+      const int a = static_cast<int>(kept.size());
+      // Row a of L against the kept pivots, then what is left of the pivot's diagonal.
+      for (int t = 0; t < a; ++t) {
+        double v = s.cols[row * b + kept[t]];
+        for (int u = 0; u < t; ++u) v -= s.lrow[u] * s.l[t * b + u];
+        s.lrow[t] = v / s.l[t * b + t];
+      }
+      double r = s.cols[row * b + q];
+      for (int t = 0; t < a; ++t) r -= s.lrow[t] * s.lrow[t];
+      if (!(r > kRejectBelow * s.d[row])) continue;
+      for (int t = 0; t < a; ++t) s.l[a * b + t] = s.lrow[t];
+      s.l[a * b + a] = std::sqrt(r);
+      kept.push_back(q);
+    }
+    const int added = static_cast<int>(kept.size());
+    if (added == 0) break;  // the block's pivots were all explained: the residual is round-off
+    // The new rows of Fᵀ: L^-1 G(:, kept)ᵀ.
+    double* fnew = s.ft.data() + static_cast<std::size_t>(m) * n;
+    for (std::size_t i = 0; i < n; ++i)
+      for (int t = 0; t < added; ++t) fnew[t * n + i] = s.cols[i * b + kept[t]];
+    dense().solveLower(s.l.data(), added, b, fnew, n, n);
+    s.m += added;
+    for (int t = 0; t < added; ++t) {
+      const double* f = fnew + t * n;
+      for (std::size_t i = 0; i < n; ++i) s.d[i] -= f[i] * f[i];
+    }
+    for (int t = 0; t < added; ++t) s.d[sorted[kept[t]]] = 0;
+    s.trace = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      s.d[i] = std::max(s.d[i], 0.0);
+      s.trace += s.d[i];
+    }
+    if (progress) progress({ProgressEvent::Setup, s.m, s.trace});
+  }
+}
+
+std::unique_ptr<Preconditioner> PivotedCholesky::preconditioner(double alpha, int dv) {
+  State& s = *s_;
+  const int m = s.m;
+  // alpha I + FᵀF and its Cholesky factor.
+  std::vector<double> gram(static_cast<std::size_t>(m) * m, 0.0);
+  dense().gramRows(s.ft.data(), m, s.n, s.n, gram.data());
+  for (int i = 0; i < m; ++i) gram[i * m + i] += alpha;
+  if (!dense().cholesky(gram.data(), m)) throw SolveBreakdown("the Nyström preconditioner's Gram matrix is not positive definite");
+  return std::make_unique<Nystrom>(std::move(s.ft), s.n, m, dv, alpha, std::move(gram));
+}
+
+}  // namespace lk
