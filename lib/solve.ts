@@ -82,8 +82,12 @@ export interface SolveOptions extends RunOptions {
 
 /** The answer of a solve. */
 export interface SolveResult {
-  /** The solution, n × dv, in the dtype of the call's data. */
-  x: Tensor<FloatArray>;
+  /**
+   * The solution, n × dv, in float64 whatever the data's dtype: the answer is held to the
+   * float64 residual, and rounding it to float32 would move that residual by up to
+   * cond(αI + K)·6e-8.
+   */
+  x: Tensor<Float64Array>;
   /** Iterations run (block products), restarts included. */
   iterations: number;
   /**
@@ -154,6 +158,9 @@ function checkPreconditioner(o: SolveOptions): CheckedOptions['preconditioner'] 
   }
   if (seed !== undefined && !(typeof seed === 'number' && Number.isSafeInteger(seed) && seed >= 0)) {
     throw new OptionError(`seed must be a non-negative integer, not ${String(seed)}`);
+  }
+  if ((preconditioner === 'nystrom' || preconditioner === 'jacobi') && !(o.alpha > 0)) {
+    throw new OptionError(`preconditioner '${preconditioner}' needs alpha > 0 (P = αI + …); with alpha = 0 use 'none'`);
   }
   return { preconditioner, rank, landmarks, seed };
 }
@@ -240,9 +247,8 @@ function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: 
 
 function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
   if (r.x.length !== p.n * p.dv) throw new ShapeError(`the solver returned ${r.x.length} values for a ${p.n} x ${p.dv} solution`);
-  const data = p.dtype === 'float32' ? Float32Array.from(r.x) : r.x;
   return {
-    x: { data, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, residuals: r.residuals,
+    x: { data: r.x, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, residuals: r.residuals,
     converged: r.converged, reason: r.reason, refinements: r.refinements, preconditioner: r.preconditioner,
   };
 }

@@ -63,7 +63,8 @@ function elementType(a: unknown): string {
  * (against the float64 residual recomputed here), and the error against the dense solve.
  */
 function checkSolve(r: SolveResult, p: Problem, dtype: DType, tol: number, rtol: number): void {
-  expect(elementType(r.x.data)).toBe(dtype);
+  // float64 whatever the data: the answer is held to the float64 residual.
+  expect(elementType(r.x.data)).toBe('float64');
   expect(r.x.shape).toEqual([p.n, p.dv]);
   expect(r.x.data.length).toBe(p.n * p.dv);
   expect(Number.isInteger(r.iterations)).toBe(true);
@@ -108,7 +109,7 @@ describe('KernelSolve against a dense float64 solve', () => {
     const p = wideProblem(1);
     const r = await solverFor(1).run(argsFor(p, 'float32'), { alpha: WIDE_ALPHA, tol: 1e-4 });
     const truth = trueResidual(p.K, p.n, p.alpha, r.x.data, p.b.f64, 1);
-    expect(elementType(r.x.data)).toBe('float32');
+    expect(elementType(r.x.data)).toBe('float64');
     expect(r.converged).toBe(true);
     expect(r.residual).toBeLessThanOrEqual(1e-4);
     expect(Math.abs(r.residual - truth)).toBeLessThanOrEqual(0.05 * truth + 1e-5);

@@ -1,14 +1,14 @@
 /** Dense float64 references for the solve tests: Gram matrices, Cholesky, residuals. */
 import type { Dual } from './reference';
 
-/** K_ij = k(|x_i − x_j|²) for n points of dimension 3, dense, float64. */
-export function gram(x: Float64Array, n: number, k: (d2: number) => number): Float64Array {
+/** K_ij = k(|x_i − x_j|²) for n points of dimension `dim` (default 3), dense, float64. */
+export function gram(x: Float64Array, n: number, k: (d2: number) => number, dim = 3): Float64Array {
   const K = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
       let d2 = 0;
-      for (let c = 0; c < 3; c++) {
-        const d = x[i * 3 + c] - x[j * 3 + c];
+      for (let c = 0; c < dim; c++) {
+        const d = x[i * dim + c] - x[j * dim + c];
         d2 += d * d;
       }
       K[i * n + j] = K[j * n + i] = k(d2);

@@ -1,0 +1,199 @@
+/**
+ * Realistic solves (issue 12): each preconditioner side by side on
+ *   - regression: kernel ridge regression, x uniform in [0,1]³, y = sin(4x₀) + cos(3x₁) + x₂
+ *     + 0.1·N(0,1), Gaussian γ = 100, α = 0.1 (N = 2e4, 1e5, 2e5);
+ *   - reference: the KernelSolve benchmark's problem (bench/problem.ts: γ = 1e4, α = 0.8;
+ *     N = 1e4 … 1e6);
+ *   - keops: KeOps' float32 inverse-kernel example, 500 points in [0,1]², two right-hand
+ *     sides, σ = 0.1 (γ = 50), α = 0.01, also solved in float64 for the iteration ratio.
+ * All float32 data, tol 1e-6. Per run: iterations, float64 refinements, setup and total
+ * seconds, the preconditioner's rank, why it stopped, and the relative residual
+ * recomputed by float64 brute force on 32 sampled rows (all rows for keops).
+ *
+ *   npx ts-node --transpile-only bench/solve.ts [--problems regression,reference,keops]
+ *     [--sizes 20000,100000] [--preconditioners none,jacobi,nystrom,auto] [--max-time 600] [--out DIR]
+ *
+ * A preconditioner whose solve took more than --max-time seconds is not run at larger N
+ * ("Too slow!"). Writes OUT/solve.csv and OUT/solve-<problem>.svg/.png.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { info, KernelSolve } from '../lib/index';
+import type { PreconditionerKind, SolveResult } from '../lib/index';
+import { writePlots } from './plot';
+import { makeProblem } from './problem';
+import type { Series } from './timing';
+
+function option(name: string, fallback: string): string {
+  const k = process.argv.indexOf(`--${name}`);
+  return k >= 0 && k + 1 < process.argv.length ? process.argv[k + 1] : fallback;
+}
+
+interface Problem {
+  name: string;
+  n: number;
+  dim: number;
+  dv: number;
+  gamma: number;
+  alpha: number;
+  x: Float32Array;
+  b: Float32Array;
+}
+
+/** mulberry32, seeded: the same data on every machine. */
+function source(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(u: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+const PROBLEMS: Record<string, { sizes: number[]; make: (n: number) => Problem }> = {
+  regression: {
+    sizes: [20000, 100000, 200000],
+    make: (n) => {
+      const u = source(12);
+      const x = Float32Array.from({ length: 3 * n }, u);
+      const b = Float32Array.from({ length: n }, (_, i) => Math.sin(4 * x[3 * i]) + Math.cos(3 * x[3 * i + 1]) + x[3 * i + 2] + 0.1 * normal(u));
+      return { name: 'regression', n, dim: 3, dv: 1, gamma: 100, alpha: 0.1, x, b };
+    },
+  },
+  reference: {
+    sizes: [10000, 20000, 50000, 100000, 200000, 500000, 1000000],
+    make: (n) => {
+      const p = makeProblem(n);
+      return { name: 'reference', n, dim: 3, dv: 1, gamma: p.gamma, alpha: p.alpha, x: p.x, b: p.b };
+    },
+  },
+  keops: {
+    sizes: [500],
+    make: (n) => {
+      const u = source(34);
+      return { name: 'keops', n, dim: 2, dv: 2, gamma: 1 / (2 * 0.1 ** 2), alpha: 0.01, x: Float32Array.from({ length: 2 * n }, u), b: Float32Array.from({ length: 2 * n }, () => normal(u)) };
+    },
+  },
+};
+
+const SAMPLED_ROWS = 32;
+
+/** √(Σ_rows Σ_c r² / Σ_rows Σ_c b²) over sampled rows (all when n ≤ 2000), r = b − (αI + K)a in float64. */
+function residual(p: Problem, a: Float64Array): number {
+  const rows = p.n <= 2000 ? Array.from({ length: p.n }, (_, i) => i) : Array.from({ length: SAMPLED_ROWS }, (_, s) => Math.floor(((s + 0.5) * p.n) / SAMPLED_ROWS));
+  let rr = 0;
+  let bb = 0;
+  for (const i of rows) {
+    const ka = new Float64Array(p.dv);
+    for (let j = 0; j < p.n; j++) {
+      let d2 = 0;
+      for (let c = 0; c < p.dim; c++) {
+        const d = p.x[p.dim * i + c] - p.x[p.dim * j + c];
+        d2 += d * d;
+      }
+      const k = Math.exp(-p.gamma * d2);
+      for (let c = 0; c < p.dv; c++) ka[c] += k * a[j * p.dv + c];
+    }
+    for (let c = 0; c < p.dv; c++) {
+      const r = p.b[i * p.dv + c] - p.alpha * a[i * p.dv + c] - ka[c];
+      rr += r * r;
+      bb += p.b[i * p.dv + c] ** 2;
+    }
+  }
+  return Math.sqrt(rr / bb);
+}
+
+interface Row {
+  problem: string;
+  n: number;
+  preconditioner: string;
+  ran: string;
+  rank: number;
+  iterations: number;
+  refinements: number;
+  setup: number;
+  total: number;
+  reason: string;
+  residual: number;
+  dtype: string;
+}
+
+async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'float64'): Promise<Row> {
+  const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', [`x = Vi(${p.dim})`, `y = Vj(${p.dim})`, `a = Vj(${p.dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
+  const x = dtype === 'float32' ? p.x : Float64Array.from(p.x);
+  const b = dtype === 'float32' ? p.b : Float64Array.from(p.b);
+  const t0 = performance.now();
+  const r: SolveResult = await solver.run([x, x, b, p.gamma], { alpha: p.alpha, tol: 1e-6, preconditioner: pre, maxIter: 2000 });
+  const total = (performance.now() - t0) / 1000;
+  return {
+    problem: p.name, n: p.n, preconditioner: pre, ran: r.preconditioner.kind, rank: r.preconditioner.rank,
+    iterations: r.iterations, refinements: r.refinements, setup: r.preconditioner.setupSeconds, total, reason: r.reason,
+    residual: residual(p, r.x.data), dtype,
+  };
+}
+
+function line(r: Row): string {
+  const pre = r.preconditioner === r.ran ? r.ran : `${r.preconditioner}→${r.ran}`;
+  return `${r.problem.padEnd(10)} ${String(r.n).padStart(8)} ${r.dtype.padEnd(7)} ${pre.padEnd(14)} ${String(r.rank).padStart(5)} ` +
+    `${String(r.iterations).padStart(5)} ${String(r.refinements).padStart(4)} ${r.setup.toFixed(2).padStart(7)} ${r.total.toFixed(2).padStart(8)} ` +
+    `${r.reason.padEnd(9)} ${r.residual.toExponential(1)}`;
+}
+
+async function main(): Promise<void> {
+  const problems = option('problems', 'regression,reference,keops').split(',');
+  const pres = option('preconditioners', 'none,jacobi,nystrom,auto').split(',') as PreconditionerKind[];
+  const maxTime = Number(option('max-time', '600'));
+  const outDir = path.resolve(option('out', path.join(__dirname, 'output')));
+  fs.mkdirSync(outDir, { recursive: true });
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`${cpu}, ${info().cpu.threads} threads, ${info().cpu.simd}; float32 data, tol 1e-6; seconds per solve`);
+  console.log('problem           N dtype   preconditioner rank  iter  ref   setup    total reason    residual');
+  const rows: Row[] = [];
+  for (const name of problems) {
+    const spec = PROBLEMS[name];
+    if (!spec) throw new Error(`unknown problem ${name}; known: ${Object.keys(PROBLEMS).join(', ')}`);
+    const sizes = option('sizes', '') ? option('sizes', '').split(',').map(Number) : spec.sizes;
+    const series: Series[] = pres.map((pre) => ({ name: pre, seconds: [] }));
+    for (const n of sizes) {
+      const p = spec.make(n);
+      for (const [k, pre] of pres.entries()) {
+        const s = series[k];
+        if (s.stop) {
+          s.seconds.push(Number.NaN);
+          continue;
+        }
+        const row = await solve(p, pre, 'float32');
+        rows.push(row);
+        console.log(line(row));
+        s.seconds.push(row.total);
+        if (row.total > maxTime) s.stop = { reason: 'too-slow', n, message: `over ${maxTime} s` };
+        if (name === 'keops') {
+          const f64 = await solve(p, pre, 'float64');
+          rows.push(f64);
+          console.log(line(f64));
+        }
+      }
+    }
+    if (sizes.length > 1) {
+      const files = await writePlots(path.join(outDir, `solve-${name}`), sizes, series, {
+        title: `KernelSolve, ${name} problem, each preconditioner`,
+        subtitle: [`float32 data, tol 1e-6 (float64 residual); ${cpu}, ${info().cpu.threads} threads`],
+      });
+      console.log(`wrote ${files.join(', ')}`);
+    }
+  }
+  const header = 'problem,n,dtype,preconditioner,ran,rank,iterations,refinements,setup_s,total_s,reason,sampled_residual';
+  const csv = rows.map((r) => [r.problem, r.n, r.dtype, r.preconditioner, r.ran, r.rank, r.iterations, r.refinements,
+    r.setup.toPrecision(4), r.total.toPrecision(4), r.reason, r.residual.toExponential(3)].join(','));
+  fs.writeFileSync(path.join(outDir, 'solve.csv'), `${[header, ...csv].join('\n')}\n`);
+  console.log(`wrote ${path.join(outDir, 'solve.csv')}`);
+}
+
+void main();
