@@ -270,7 +270,7 @@ export function genRunOptions(rng: Rng, sizes: Sizes, bad = rng.chance(0.3)): Js
 
 /** SolveOptions for n unknowns of dimension dv: RunOptions plus alpha, tol, maxIter, x0, onProgress; at most one wrong. */
 export function genSolveOptions(rng: Rng, sizes: Sizes, n: number, dv: number, dtype: DTypeName): Json {
-  const which = rng.chance(0.35) ? rng.pick(['run', 'alpha', 'tol', 'maxIter', 'x0', 'onProgress', 'whole']) : '';
+  const which = rng.chance(0.35) ? rng.pick(['run', 'alpha', 'tol', 'maxIter', 'x0', 'onProgress', 'precond', 'whole']) : '';
   if (which === 'whole') return rng.pick<Json>([null, { $: 'undef' }, 5, {}]);
   const base = genRunOptions(rng, sizes, which === 'run');
   const o: Record<string, Json> = typeof base === 'object' && base !== null && !('$' in base) && !Array.isArray(base) ? { ...(base as object) } : {};
@@ -296,5 +296,23 @@ export function genSolveOptions(rng: Rng, sizes: Sizes, n: number, dv: number, d
   }
   if (which === 'onProgress') o.onProgress = rng.pick<Json>(['notfn', 5, { $: 'fn', mode: 'throws' }, { $: 'fn', mode: 'throws-string' }]);
   else if (rng.chance(0.15)) o.onProgress = rng.pick<Json>([{ $: 'fn', mode: 'noop' }, { $: 'fn', mode: 'abort' }]);
+  if (which === 'precond') {
+    const bad: Record<string, Json[]> = {
+      preconditioner: ['cholesky', 5, null, ''],
+      rank: [0, -1, 1.5, NUM('NaN'), '8', 2 ** 40],
+      landmarks: ['random', 1, null],
+      seed: [-1, 0.5, NUM('Infinity'), 's', 2 ** 60],
+    };
+    const key = rng.pick(Object.keys(bad));
+    o[key] = rng.pick(bad[key]);
+    if (key !== 'preconditioner') o.preconditioner = 'nystrom';
+  } else if (rng.chance(0.4)) {
+    o.preconditioner = rng.pick<Json>(['none', 'auto', 'nystrom', 'jacobi']);
+    if (o.preconditioner === 'nystrom') {
+      if (rng.chance(0.5)) o.rank = rng.pick<Json>([1, 2, 7, 64, 1000]);
+      if (rng.chance(0.3)) o.landmarks = rng.pick<Json>(['rpcholesky', 'uniform']);
+      if (rng.chance(0.3)) o.seed = rng.pick<Json>([0, 1, 12345, 2 ** 31]);
+    }
+  }
   return o;
 }

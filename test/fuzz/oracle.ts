@@ -123,7 +123,10 @@ function sameNumber(a: number, b: number): boolean {
   return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 }
 
-/** Where two results differ (bit for bit, NaN equal to NaN), or null when they are equal. */
+/** Fields that measure time: they differ between any two runs and say nothing about the answer. */
+const TIMINGS = new Set(['setupSeconds']);
+
+/** Where two results differ (bit for bit, NaN equal to NaN, timings skipped), or null when they are equal. */
 export function resultDiff(a: unknown, b: unknown, where = 'result'): string | null {
   if (typeof a === 'number' && typeof b === 'number') return sameNumber(a, b) ? null : `${where}: ${fmt(a)} vs ${fmt(b)}`;
   if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
@@ -146,6 +149,7 @@ export function resultDiff(a: unknown, b: unknown, where = 'result'): string | n
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     for (const k of keys) {
+      if (TIMINGS.has(k)) continue;
       const d = resultDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${where}.${k}`);
       if (d !== null) return d;
     }
