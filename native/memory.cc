@@ -13,6 +13,7 @@ namespace lk {
 namespace {
 
 constexpr std::size_t kUnknown = std::numeric_limits<std::size_t>::max();
+constexpr std::size_t kUncheckedBytes = std::size_t(64) << 20;
 
 // The first number in a file ("max" or an unreadable file: kUnknown).
 std::size_t readNumber(const char* path) {
@@ -69,6 +70,9 @@ std::size_t availableMemory() {
 }
 
 void reserveMemory(std::size_t bytes, const std::string& what) {
+  // Reading the counters costs four file opens (~50 µs), more than a small solve; a
+  // request this small that does not fit fails as std::bad_alloc, a MemoryError too.
+  if (bytes < kUncheckedBytes) return;
   const std::size_t available = availableMemory();
   if (bytes <= available) return;
   throw MemoryError(what + " needs about " + human(bytes) + " of memory, and " + human(available) +

@@ -13,6 +13,7 @@ namespace lk {
 std::size_t availableMemory();
 
 // Throws MemoryError when `bytes` exceed availableMemory(); `what` names the call.
+// Requests under 64 MiB are not checked.
 void reserveMemory(std::size_t bytes, const std::string& what);
 
 // a·b and a + b that stop at SIZE_MAX instead of wrapping (sizes come from callers).
