@@ -107,6 +107,15 @@ describe('every preconditioner against a dense float64 solve', () => {
     expect(r.preconditioner.rank).toBe(100);
   });
 
+  test('a full-rank factor built over several blocks of pivots is alpha I + K itself', () => {
+    // 150 points: three blocks of 64 pivots, so FᵀF is assembled across blocks.
+    const p = wide(150, 2);
+    const r = solverFor(2).runSync(argsFor(p, 'float64'), { alpha: ALPHA, preconditioner: 'nystrom', rank: 150 });
+    checkSolved(r, p, 1e-6, 'full rank, 3 blocks');
+    expect(r.preconditioner.rank).toBeGreaterThan(128);
+    expect(r.iterations).toBeLessThanOrEqual(3);
+  });
+
   test('a rank above n is clamped to n: the preconditioner is then alpha I + K itself', () => {
     const p = wide(7, 1);
     const r = solverFor(1).runSync(argsFor(p, 'float64'), { alpha: ALPHA, preconditioner: 'nystrom', rank: 1000 });

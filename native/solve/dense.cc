@@ -82,12 +82,12 @@ void multiplyTransposedLeft(const double* a, std::size_t rows, std::size_t inner
   cm.noalias() = view(a, rows, inner, lda).transpose() * view(b, rows, cols, cols);
 }
 
-void gramRows(const double* a, std::size_t rows, std::size_t cols, std::size_t lda, double* g) {
-  if (rows == 0 || cols == 0) return;
-  // A full product (Eigen runs it on every thread; its rank update runs on one).
-  Strided gm = view(g, rows, rows, rows);
-  const ConstStrided am = view(a, rows, cols, lda);
-  gm.noalias() += am * am.transpose();
+void multiplyAddTransposedRight(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
+                                const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
+                                double scale) {
+  if (rows == 0 || inner == 0 || cols == 0) return;
+  Strided cm = view(c, rows, cols, ldc);
+  cm.noalias() += scale * (view(a, rows, inner, lda) * view(b, cols, inner, ldb).transpose());
 }
 
 #else
@@ -171,12 +171,14 @@ void multiplyTransposedLeft(const double* a, std::size_t rows, std::size_t inner
       for (std::size_t j = 0; j < cols; ++j) c[k * cols + j] += a[r * lda + k] * b[r * cols + j];
 }
 
-void gramRows(const double* a, std::size_t rows, std::size_t cols, std::size_t lda, double* g) {
+void multiplyAddTransposedRight(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
+                                const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
+                                double scale) {
   for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t k = 0; k <= i; ++k) {
+    for (std::size_t j = 0; j < cols; ++j) {
       double s = 0;
-      for (std::size_t c = 0; c < cols; ++c) s += a[i * lda + c] * a[k * lda + c];
-      g[i * rows + k] += s;
+      for (std::size_t k = 0; k < inner; ++k) s += a[i * lda + k] * b[j * ldb + k];
+      c[i * ldc + j] += scale * s;
     }
 }
 
@@ -186,7 +188,7 @@ void gramRows(const double* a, std::size_t rows, std::size_t cols, std::size_t l
 
 const DenseOps& denseOps() {
   static const DenseOps ops{kBackend,   setThreads,  cholesky, choleskySolve, solveLower, multiplyAdd,
-                            multiplyAddTransposedBoth, multiplyTransposedLeft, gramRows};
+                            multiplyAddTransposedBoth, multiplyTransposedLeft, multiplyAddTransposedRight};
   return ops;
 }
 

@@ -45,9 +45,11 @@ struct DenseOps {
   void (*multiplyTransposedLeft)(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
                                  const double* b, std::size_t cols, double* c);
 
-  // g += A Aᵀ for A rows × cols (stride lda); g is rows × rows, and only its lower
-  // triangle is kept up to date.
-  void (*gramRows)(const double* a, std::size_t rows, std::size_t cols, std::size_t lda, double* g);
+  // c += scale · A · Bᵀ: A rows × inner (stride lda), B cols × inner (stride ldb), c rows ×
+  // cols (stride ldc).
+  void (*multiplyAddTransposedRight)(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
+                                     const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
+                                     double scale);
 };
 
 // The operations of the build for this CPU.

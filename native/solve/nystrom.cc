@@ -134,7 +134,10 @@ struct PivotedCholesky::State {
   double trace0 = 0, trace = 0;
   double columnSums = 0;  // Σ of the raw kernel columns drawn (positive kernels: row sums)
   int columnsSeen = 0;
-  std::vector<double> cols, fs, l, lrow;
+  // FᵀF's lower triangle, row by row as the rows of Fᵀ are added (row r: r + 1 values):
+  // each block adds its rows against all rows so far, half the work of FᵀF at the end.
+  std::vector<double> gramLower;
+  std::vector<double> cols, fs, l, lrow, block;
   State(KernelEntries& k, int capacity, bool uniform, uint64_t seed, const int32_t* cancel)
       : k(k), n(k.size()), capacity(capacity), uniform(uniform), rng{seed}, cancel(cancel), d(n),
         ft(n * static_cast<std::size_t>(capacity)) {}
@@ -212,6 +215,12 @@ void PivotedCholesky::grow(int maxRank, double stopTrace, int block, const Progr
     for (std::size_t i = 0; i < n; ++i)
       for (int t = 0; t < added; ++t) fnew[t * n + i] = s.cols[i * b + kept[t]];
     dense().solveLower(s.l.data(), added, b, fnew, n, n);
+    // Rows m … m + added of FᵀF: the new rows of Fᵀ against every row so far.
+    const std::size_t width = static_cast<std::size_t>(m + added);
+    s.block.assign(static_cast<std::size_t>(added) * width, 0.0);
+    dense().multiplyAddTransposedRight(fnew, added, n, n, s.ft.data(), width, n, s.block.data(), width, 1.0);
+    for (int t = 0; t < added; ++t)
+      s.gramLower.insert(s.gramLower.end(), s.block.begin() + t * width, s.block.begin() + t * width + m + t + 1);
     s.m += added;
     for (int t = 0; t < added; ++t) {
       const double* f = fnew + t * n;
@@ -232,7 +241,10 @@ std::unique_ptr<Preconditioner> PivotedCholesky::preconditioner(double alpha, in
   const int m = s.m;
   // alpha I + FᵀF and its Cholesky factor.
   std::vector<double> gram(static_cast<std::size_t>(m) * m, 0.0);
-  dense().gramRows(s.ft.data(), m, s.n, s.n, gram.data());
+  for (std::size_t r = 0; r < static_cast<std::size_t>(m); ++r) {
+    const auto row = s.gramLower.begin() + r * (r + 1) / 2;
+    std::copy(row, row + r + 1, gram.begin() + r * m);
+  }
   for (int i = 0; i < m; ++i) gram[i * m + i] += alpha;
   if (!dense().cholesky(gram.data(), m)) throw SolveBreakdown("the Nyström preconditioner's Gram matrix is not positive definite");
   return std::make_unique<Nystrom>(std::move(s.ft), s.n, m, dv, alpha, std::move(gram));
