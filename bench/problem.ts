@@ -38,7 +38,7 @@ export interface Problem {
 const SEED = 0x5eed1234;
 
 /** mulberry32: small, fast and reproducible across platforms; uniform in [0, 1). */
-function uniformSource(seed: number): () => number {
+export function uniformSource(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

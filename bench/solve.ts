@@ -22,7 +22,7 @@ import * as path from 'path';
 import { info, KernelSolve } from '../lib/index';
 import type { PreconditionerKind, SolveResult } from '../lib/index';
 import { writePlots } from './plot';
-import { makeProblem } from './problem';
+import { makeProblem, uniformSource as source } from './problem';
 import type { Series } from './timing';
 
 function option(name: string, fallback: string): string {
@@ -39,18 +39,6 @@ interface Problem {
   alpha: number;
   x: Float32Array;
   b: Float32Array;
-}
-
-/** mulberry32, seeded: the same data on every machine. */
-function source(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function normal(u: () => number): number {
