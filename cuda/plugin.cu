@@ -228,7 +228,8 @@ class DeviceCgOps {
     LK_CUDA_CHECK(cudaMemcpy(vec_[lk::CG_X].ptr, x, sizeof(double) * len_, cudaMemcpyHostToDevice));
   }
 
-  void product(lk::CgVec v, lk::CgVec out) {
+  // The device computes every pair: no pruning tolerance applies.
+  void product(lk::CgVec v, lk::CgVec out, double) {
     convertKernel<double, T><<<grid(), kVecThreads>>>(vec_[v].ptr, kv_.slot(slot_), len_);
     LK_CUDA_CHECK(cudaGetLastError());
     kv_.launch();
@@ -236,7 +237,7 @@ class DeviceCgOps {
     LK_CUDA_CHECK(cudaGetLastError());
   }
   // The device has one product (float64 data: the accurate one; float32: see README).
-  void trueProduct(lk::CgVec v, lk::CgVec out, double) { product(v, out); }
+  void trueProduct(lk::CgVec v, lk::CgVec out, double) { product(v, out, 0); }
   void precondition(lk::CgVec r, lk::CgVec z) { copy(z, r); }
   void copy(lk::CgVec dst, lk::CgVec src) {
     LK_CUDA_CHECK(cudaMemcpy(vec_[dst].ptr, vec_[src].ptr, sizeof(double) * len_, cudaMemcpyDeviceToDevice));

@@ -116,25 +116,33 @@ describe('KernelSolve against a dense float64 solve', () => {
   });
 
   // 2003² pairs: a single product would not prune (2^24 pairs), a solve does (from 2^21,
-  // its clusters serve every product). Checked against the float64 residual of the dense
-  // matrix, and against the same solve computing every pair.
-  for (const dtype of ['float32', 'float64'] as const) {
-    it(`seed kernel, 2003 points, ${dtype}, 2 right-hand sides: pruned products, true residual ≤ tol`, async () => {
-      const rng = new Rng(2003);
-      const n = 2003;
-      const dv = 2;
-      const x = dual(uniform(rng, n * 3));
-      const b = dual(normal(rng, n * dv));
-      const K = gram(x.f64, n, gaussian(SEED_GAMMA));
-      const args = [pick(x, dtype), pick(x, dtype), pick(b, dtype), SEED_GAMMA];
-      const r = await solverFor(dv).run(args, { alpha: SEED_ALPHA });
-      const every = await solverFor(dv).run(args, { alpha: SEED_ALPHA, prune: false });
-      const truth = trueResidual(K, n, SEED_ALPHA, r.x.data, b.f64, dv);
-      expect(r.converged).toBe(true);
-      expect(truth).toBeLessThanOrEqual(1.05e-6);
-      expect(Math.abs(r.residual - truth)).toBeLessThanOrEqual(0.05 * 1e-6);
-      expect(columnError(r.x.data, every.x.data, n, dv)).toBeLessThan(1e-5);
-    });
+  // its clusters serve every product; with float32 data the iteration's products drop
+  // terms within 1e-4, the true residuals far less). Checked against the float64 residual
+  // of the dense matrix, and against the same solve computing every pair. The wide kernel
+  // with a tight tol takes several refinement passes.
+  const cases = [
+    ['seed kernel', SEED_GAMMA, SEED_ALPHA, 1e-6],
+    ['wide kernel (γ = 100, α = 0.1)', 100, 0.1, 1e-10],
+  ] as const;
+  for (const [name, gamma, alpha, tol] of cases) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      it(`${name}, 2003 points, ${dtype}, 2 right-hand sides, tol ${tol}: pruned products, true residual ≤ tol`, async () => {
+        const rng = new Rng(2003);
+        const n = 2003;
+        const dv = 2;
+        const x = dual(uniform(rng, n * 3));
+        const b = dual(normal(rng, n * dv));
+        const K = gram(x.f64, n, gaussian(gamma));
+        const args = [pick(x, dtype), pick(x, dtype), pick(b, dtype), gamma];
+        const r = await solverFor(dv).run(args, { alpha, tol, preconditioner: 'none' });
+        const every = await solverFor(dv).run(args, { alpha, tol, preconditioner: 'none', prune: false });
+        const truth = trueResidual(K, n, alpha, r.x.data, b.f64, dv);
+        expect(r.converged).toBe(true);
+        expect(truth).toBeLessThanOrEqual(1.05 * tol);
+        expect(Math.abs(r.residual - truth)).toBeLessThanOrEqual(0.05 * tol);
+        expect(columnError(r.x.data, every.x.data, n, dv)).toBeLessThan(100 * tol);
+      });
+    }
   }
 
   it('runSync gives the same answer as run', async () => {

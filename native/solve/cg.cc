@@ -13,12 +13,12 @@ namespace {
 // The CG vectors in host memory; x is the caller's array (it receives the solution).
 class HostOps {
  public:
-  HostOps(const BlockProduct& fast, const TrueProduct& accurate, std::size_t n, int dv, const double* b, double* x,
+  HostOps(const BlockProduct& fast, const BlockProduct& accurate, std::size_t n, int dv, const double* b, double* x,
           const CgOptions& opts)
       : fast_(fast), accurate_(accurate), len_(n * dv), dv_(dv), b_(b), x_(x), opts_(opts),
         r_(len_), p_(len_), q_(len_), z_(len_) {}
 
-  void product(CgVec v, CgVec out) { fast_(at(v), at(out)); }
+  void product(CgVec v, CgVec out, double pruneTolerance) { fast_(at(v), at(out), pruneTolerance); }
   void trueProduct(CgVec v, CgVec out, double pruneTolerance) { accurate_(at(v), at(out), pruneTolerance); }
   void precondition(CgVec r, CgVec z) {
     if (opts_.preconditioner) opts_.preconditioner->apply(at(r), at(z));
@@ -58,7 +58,7 @@ class HostOps {
     }
   }
   const BlockProduct& fast_;
-  const TrueProduct& accurate_;
+  const BlockProduct& accurate_;
   std::size_t len_;
   int dv_;
   const double* b_;
@@ -69,7 +69,7 @@ class HostOps {
 
 }  // namespace
 
-CgReport conjugateGradient(const BlockProduct& fast, const TrueProduct& accurate, std::size_t n, int dv,
+CgReport conjugateGradient(const BlockProduct& fast, const BlockProduct& accurate, std::size_t n, int dv,
                            const double* b, double* x, const CgOptions& opts, const Progress& progress) {
   HostOps ops(fast, accurate, n, dv, b, x, opts);
   return runCg(ops, dv, opts, progress);

@@ -24,6 +24,11 @@ struct CgOptions {
   // this relative decrease of the current residual: about what its products can resolve
   // (float32 products: 1e-3; float64 products: 0, the final tol directly).
   double innerFloor = 0;
+  // The relative pruning tolerance of the iteration's products (0: the products' own
+  // default, the unit roundoff). Looser products only slow a refinement pass, never the
+  // answer, which the true residuals judge; where a pass fails to halve the residual the
+  // iteration falls back to 0 before it calls the solve stagnated.
+  double innerPruneTolerance = 0;
   const Preconditioner* preconditioner = nullptr;  // null: none
   // True when K's entries are >= 0 (the recognised radial kernels): then |K||x| <= K's
   // largest eigenvalue · |x|, which lets a true residual's product drop terms within a
@@ -57,17 +62,16 @@ struct ProgressEvent {
 };
 using Progress = std::function<void(const ProgressEvent&)>;
 
-// kv(v, out): out = K v for n x dv row-major float64 blocks.
-using BlockProduct = std::function<void(const double* v, double* out)>;
-// The same for true residuals, with the relative pruning tolerance the measurement can
-// afford (0: the product's own default): terms dropped within it move the residual by
-// less than a twentieth of tol·|b|.
-using TrueProduct = std::function<void(const double* v, double* out, double pruneTolerance)>;
+// kv(v, out, t): out = K v for n x dv row-major float64 blocks, dropping terms within the
+// relative pruning tolerance t where the product prunes (0: the product's own default).
+// True residuals pass a t whose dropped terms move the residual by less than a twentieth
+// of tol·|b|; the iteration passes CgOptions::innerPruneTolerance.
+using BlockProduct = std::function<void(const double* v, double* out, double pruneTolerance)>;
 
 // x holds the start (zeros, or a warm start) and receives the solution; b and x are
 // n x dv row-major. Each column runs its own CG scalars and stops on its own test.
 // `accurate` measures the true residuals; `fast` drives the iteration.
-CgReport conjugateGradient(const BlockProduct& fast, const TrueProduct& accurate, std::size_t n, int dv,
+CgReport conjugateGradient(const BlockProduct& fast, const BlockProduct& accurate, std::size_t n, int dv,
                            const double* b, double* x, const CgOptions& opts, const Progress& progress);
 
 }  // namespace lk

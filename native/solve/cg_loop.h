@@ -117,6 +117,7 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
   std::vector<std::vector<double>> lanczosD(dv), lanczosE(dv);
   std::vector<double> lastStep(dv), lastBeta(dv);
   double lambdaA = 0;
+  double innerPrune = opts.innerPruneTolerance;
   for (;;) {
     // r = b - (alpha x + K x), per-column |r|^2. From a zero start r is b itself.
     if (first && ops.allZero(CG_X)) {
@@ -158,7 +159,13 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
       report.reason = StopReason::MaxIter;
       return report;
     }
-    slow = w > kRefinementGain * previous ? slow + 1 : 0;
+    const bool gained = !(w > kRefinementGain * previous);
+    if (!gained && innerPrune > 0) {
+      innerPrune = 0;  // the pass may have been held back by its products' dropped terms
+      slow = 0;
+    } else {
+      slow = gained ? 0 : slow + 1;
+    }
     if (slow >= kSlowRefinements) {
       report.reason = StopReason::Stagnated;
       return report;
@@ -189,7 +196,7 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
       ops.checkCancel();
       // Finished columns keep p = 0, so they neither move nor disturb the others.
       ops.mask(CG_P, active);
-      ops.product(CG_P, CG_Q);
+      ops.product(CG_P, CG_Q, innerPrune);
       ops.axpby(CG_Q, alpha, CG_P, ones);
       const std::vector<double> pq = ops.dots(CG_P, CG_Q);
       for (int c = 0; c < dv; ++c) {
