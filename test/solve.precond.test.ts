@@ -133,6 +133,22 @@ describe('every preconditioner against a dense float64 solve', () => {
   });
 });
 
+describe("what 'auto' picks", () => {
+  // From its probe of 32 kernel columns: a well-conditioned system (the reference's narrow
+  // kernel with alpha = 0.8) gets plain CG; a wide kernel whose pivots each explain many
+  // points gets Nyström; a narrow kernel with a small ridge gets block-Jacobi.
+  test.each([
+    ['narrow kernel, alpha 0.8', 'none', 1e4, 0.8, 3],
+    ["KeOps' 2-D example (gamma 50, alpha 0.01)", 'nystrom', 50, 0.01, 2],
+    ['narrow kernel, alpha 1e-3', 'jacobi', 1e4, 1e-3, 3],
+  ] as const)('%s: %s', (_name, kind, gamma, alpha, dim) => {
+    const p = cached(`auto${gamma}:${alpha}`, () => problem(77, 1003, 1, gamma, alpha, dim));
+    const r = solverFor(1, dim).runSync(argsFor(p, 'float32'), { alpha, preconditioner: 'auto' });
+    expect(r.preconditioner.kind).toBe(kind);
+    checkSolved(r, p, 1e-6, `auto → ${kind}`);
+  });
+});
+
 describe('mixed precision', () => {
   // KeOps' float32 inverse-kernel example: 500 points in [0,1]², two right-hand sides,
   // Gaussian with sigma = 0.1 (gamma = 50), alpha = 0.01: kappa ~ 3e3.

@@ -205,14 +205,20 @@ PreconditionerRequest::Kind choose(const SolveRequest& r, KernelEntries& k) {
     std::sort(out.begin(), out.end());
     return out;
   };
-  const std::vector<std::size_t> rows = draw(kProbeRows), pivots = draw(kProbePivots);
-  std::vector<double> block(rows.size() * pivots.size()), own(pivots.size() * pivots.size());
+  const std::vector<std::size_t> pivots = draw(kProbePivots);
+  // The pivots' own rows join the sample (one engine call gives K(s, s) too; the pivots
+  // are a uniform draw as well, so the other rows stay a uniform sample).
+  std::vector<std::size_t> rows = draw(kProbeRows);
+  rows.insert(rows.end(), pivots.begin(), pivots.end());
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  std::vector<double> block(rows.size() * pivots.size());
   k.submatrix(&rows, pivots, block.data());
-  k.submatrix(&pivots, pivots, own.data());
   double rowSum = 0, explained = 0;
   int counted = 0;
   for (std::size_t c = 0; c < pivots.size(); ++c) {
-    const double kss = own[c * pivots.size() + c];
+    const std::size_t own = static_cast<std::size_t>(std::lower_bound(rows.begin(), rows.end(), pivots[c]) - rows.begin());
+    const double kss = block[own * pivots.size() + c];
     if (!(kss > 0)) continue;
     double sum = 0, squares = 0;
     std::size_t others = 0;
