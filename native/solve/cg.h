@@ -32,7 +32,7 @@ struct CgOptions {
   const Preconditioner* preconditioner = nullptr;  // null: none
   // True when K's entries are >= 0 (the recognised radial kernels): then |K||x| <= K's
   // largest eigenvalue · |x|, which lets a true residual's product drop terms within a
-  // sound bound (see TrueProduct).
+  // sound bound (see BlockProduct).
   bool nonnegativeKernel = false;
 };
 

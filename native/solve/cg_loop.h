@@ -3,7 +3,8 @@
 // scalars come back to the host) run the same algorithm. No N-API, no CUDA here.
 //
 // Ops holds six n × dv float64 blocks, named by CgVec, and offers:
-//   product(v, out)        out = K v, the iteration's (fast) product
+//   product(v, out, t)     out = K v, the iteration's (fast) product, dropping terms
+//                          within relative tolerance t (0: the product's default)
 //   trueProduct(v, out, t) out = K v, the accurate product true residuals are measured
 //                          with, dropping terms within relative tolerance t (0: none)
 //   precondition(r, z)     z = M r (a copy without a preconditioner)
@@ -85,7 +86,7 @@ inline double largestTridiagonalEigenvalue(const std::vector<double>& d, const s
 
 template <typename Ops>
 CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress) {
-  const std::vector<double> ones(dv, 1.0), minusOnes(dv, -1.0), alpha(dv, opts.alpha);
+  const std::vector<double> ones(dv, 1.0), minusOnes(dv, -1.0), alpha(dv, opts.alpha), minusAlpha(dv, -opts.alpha);
   const std::vector<double> bb = ops.dots(CG_B, CG_B);
   auto relative = [&](double rr, int c) { return bb[c] > 0 ? std::sqrt(rr / bb[c]) : std::sqrt(rr); };
   // The largest column's relative residual; NaN if any column's is (std::max would drop it).
@@ -137,7 +138,6 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
       }
       ops.trueProduct(CG_X, CG_R, tolerance);
       ops.axpby(CG_R, ones, CG_B, minusOnes);
-      std::vector<double> minusAlpha(dv, -opts.alpha);
       ops.axpby(CG_R, minusAlpha, CG_X, ones);
       rr = ops.dots(CG_R, CG_R);
       ++report.refinements;

@@ -27,7 +27,7 @@ constexpr double kInnerPruneTolerance = 1e-4;
 class EngineProduct {
  public:
   EngineProduct(const Program& p, std::vector<const void*> args, int slot, std::size_t len, RunContext ctx)
-      : p_(p), args_(std::move(args)), slot_(slot), len_(len), ctx_(ctx),
+      : p_(p), args_(std::move(args)), len_(len), ctx_(ctx),
         v_(len * width()), out_(len * width()) {
     const FusedKernel& k = p.kernel;
     ctx_.cache = k.x != slot && k.y != slot ? &cache_ : nullptr;
@@ -83,7 +83,6 @@ class EngineProduct {
   std::size_t width() const { return p_.dtype == F32 ? 4 : 8; }
   const Program& p_;
   std::vector<const void*> args_;
-  int slot_;
   std::size_t len_;
   RunContext ctx_;
   PruneCache cache_;
@@ -174,8 +173,7 @@ std::unique_ptr<Preconditioner> nystrom(const SolveRequest& r, PivotedCholesky& 
 
 // 'auto': plain CG where the system is well conditioned anyway, Nyström where a few
 // pivots explain much of K (a wide kernel, a low effective rank), block-Jacobi otherwise
-// (a narrow kernel that alpha does not dominate). Measured from one block of pivots of
-// the randomly pivoted Cholesky, which Nyström then continues. Thresholds from the
+// (a narrow kernel that alpha does not dominate). Thresholds from the
 // reference (gamma = 1e4, alpha = 0.8: kappa about 8, none), the regression problem
 // (gamma = 100, alpha = 0.1: each pivot explains ~40 points, nystrom) and KeOps' 2-D
 // example (alpha = 0.01: nystrom); bench/solve.ts runs them all.
@@ -183,8 +181,8 @@ constexpr double kAutoKappa = 30;      // below: plain CG (tens of iterations at
 constexpr double kAutoExplained = 4;   // points' worth of diagonal a pivot explains, above: Nyström
 constexpr std::size_t kProbeRows = 4096, kProbePivots = 32;
 
-// Measured on a sample of the kernel: kProbePivots columns at kProbeRows rows (a few
-// hundred thousand entries, whatever n: the probe must cost nothing beside a solve), from
+// Measured on a sample of the kernel: kProbePivots columns at up to kProbeRows rows (at
+// most ~130,000 entries whatever n, one engine call; README gives its cost), from
 // which, per pivot s, the row sum Σ_i K(i, s) (an estimate of K's largest eigenvalue) and
 // Σ_i K(i, s)² / K(s, s) (what one pivot of the Cholesky explains), scaled up to n rows.
 PreconditionerRequest::Kind choose(const SolveRequest& r, KernelEntries& k) {

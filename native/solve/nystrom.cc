@@ -33,13 +33,11 @@ struct Random {
 // this fraction of what it was when drawn is already explained: dropped, not divided by.
 constexpr double kRejectBelow = 1e-8;
 
-// F is kept by columns: row k of ft (m × n, row-major) is column k of F, so that the
-// factor grows by appending rows, written once, in order.
 // A large buffer of doubles, asked to be backed by huge pages: its first touch is most of
 // the cost of filling it on these VMs (~3 ms per MB with 4 KB pages, 1.7 with 2 MB).
 class Buffer {
  public:
-  explicit Buffer(std::size_t count) : count_(count) {
+  explicit Buffer(std::size_t count) {
     const std::size_t bytes = std::max<std::size_t>(kHuge, (count * sizeof(double) + kHuge - 1) / kHuge * kHuge);
     data_ = static_cast<double*>(std::aligned_alloc(kHuge, bytes));
     if (!data_) throw std::bad_alloc();
@@ -47,7 +45,7 @@ class Buffer {
     madvise(data_, bytes, MADV_HUGEPAGE);
 #endif
   }
-  Buffer(Buffer&& o) noexcept : data_(o.data_), count_(o.count_) { o.data_ = nullptr; }
+  Buffer(Buffer&& o) noexcept : data_(o.data_) { o.data_ = nullptr; }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   ~Buffer() { std::free(data_); }
@@ -56,7 +54,6 @@ class Buffer {
  private:
   static constexpr std::size_t kHuge = std::size_t(2) << 20;
   double* data_;
-  std::size_t count_;
 };
 
 class Nystrom : public Preconditioner {
@@ -129,11 +126,11 @@ struct PivotedCholesky::State {
   Random rng;
   const int32_t* cancel;
   std::vector<double> d;  // the residual kernel's diagonal
-  Buffer ft;              // Fᵀ, rank × n; untouched beyond
+  // F by columns: row k of ft (Fᵀ, capacity × n, row-major) is column k of F, so that the
+  // factor grows by appending rows, written once, in order; untouched beyond the rank.
+  Buffer ft;
   int m = 0;
-  double trace0 = 0, trace = 0;
-  double columnSums = 0;  // Σ of the raw kernel columns drawn (positive kernels: row sums)
-  int columnsSeen = 0;
+  double trace = 0;
   // FᵀF's lower triangle, row by row as the rows of Fᵀ are added (row r: r + 1 values):
   // each block adds its rows against all rows so far, half the work of FᵀF at the end.
   std::vector<double> gramLower;
@@ -153,15 +150,11 @@ PivotedCholesky::PivotedCholesky(KernelEntries& k, int capacity, bool uniform, u
     if (v != v) throw SolveBreakdown("the Nyström preconditioner met a NaN on the kernel's diagonal");
     v = std::max(v, 0.0);
   }
-  s.trace0 = s.trace = std::accumulate(s.d.begin(), s.d.end(), 0.0);
+  s.trace = std::accumulate(s.d.begin(), s.d.end(), 0.0);
 }
 
 PivotedCholesky::~PivotedCholesky() = default;
 
-int PivotedCholesky::rank() const { return s_->m; }
-double PivotedCholesky::trace() const { return s_->trace; }
-double PivotedCholesky::initialTrace() const { return s_->trace0; }
-double PivotedCholesky::meanColumnSum() const { return s_->columnsSeen ? s_->columnSums / s_->columnsSeen : 0; }
 
 void PivotedCholesky::grow(int maxRank, double stopTrace, int block, const Progress& progress) {
   State& s = *s_;
@@ -178,8 +171,6 @@ void PivotedCholesky::grow(int maxRank, double stopTrace, int block, const Progr
     // G = K(:, S) - F F(S, :)ᵀ (n × b): the residual kernel's columns at the drawn pivots.
     s.cols.assign(n * b, 0.0);
     s.k.columns(sorted, s.cols.data());
-    for (double v : s.cols) s.columnSums += v;
-    s.columnsSeen += b;
     s.fs.assign(static_cast<std::size_t>(b) * std::max(m, 1), 0.0);
     for (int c = 0; c < b; ++c)
       for (int t = 0; t < m; ++t) s.fs[static_cast<std::size_t>(c) * m + t] = s.ft.data()[t * n + sorted[c]];

@@ -19,8 +19,7 @@ namespace lk {
 
 // A partial Cholesky factor F of K, grown block of pivots by block, with the trace of the
 // residual K - F Fᵀ. Room for `capacity` ranks is reserved up front (address space only:
-// memory is touched as the factor grows). The auto choice probes with a first block and,
-// where a low rank pays, goes on growing the same factor.
+// memory is touched as the factor grows).
 class PivotedCholesky {
  public:
   PivotedCholesky(KernelEntries& k, int capacity, bool uniform, uint64_t seed, const int32_t* cancel);
@@ -28,12 +27,6 @@ class PivotedCholesky {
   // Adds pivots, `block` at a time, until the rank reaches maxRank (or the capacity) or
   // the residual's trace is at most stopTrace. Throws Cancelled (checked between blocks).
   void grow(int maxRank, double stopTrace, int block, const Progress& progress);
-  int rank() const;
-  double trace() const;
-  double initialTrace() const;
-  // The mean of Σ_i K(i, s) over the pivots s drawn so far: for a positive kernel, a row
-  // sum, which estimates K's largest eigenvalue.
-  double meanColumnSum() const;
   // P = alpha I + F Fᵀ, applied by Woodbury (alpha > 0). The factor moves into it.
   std::unique_ptr<Preconditioner> preconditioner(double alpha, int dv);
 
