@@ -4,6 +4,19 @@
 #include <cstring>
 
 namespace lk {
+namespace {
+
+// Rows `pick` of a row-major array of rows of rowBytes bytes, in that order (at least one
+// byte, so that an empty pick still has an address).
+template <typename Index>
+std::vector<unsigned char> pickRows(const void* array, std::size_t rowBytes, const std::vector<Index>& pick) {
+  std::vector<unsigned char> out(std::max<std::size_t>(1, pick.size() * rowBytes));
+  const auto* src = static_cast<const unsigned char*>(array);
+  for (std::size_t k = 0; k < pick.size(); ++k) std::memcpy(&out[k * rowBytes], src + pick[k] * rowBytes, rowBytes);
+  return out;
+}
+
+}  // namespace
 
 KernelEntries::KernelEntries(const Program& p, const void* const* args, int slot, const RunContext& ctx)
     : p_(p), args_(args, args + p.vars.size()), ctx_(ctx) {
@@ -25,11 +38,11 @@ KernelEntries::KernelEntries(const Program& p, const void* const* args, int slot
   ctx_.cache = nullptr;
 }
 
-void KernelEntries::evaluate(const std::vector<const void*>& args, Ranges& ranges,
+void KernelEntries::evaluate(const Program& p, const void* const* args, Ranges& ranges,
                              const std::vector<std::size_t>& offsets, double* out) {
   RunContext ctx = ctx_;
   ctx.ranges = &ranges;
-  evaluatePairs(p_, args.data(), offsets.data(), out, ctx);
+  evaluatePairs(p, args, offsets.data(), out, ctx);
 }
 
 void KernelEntries::diagonal(double* out) {
@@ -46,9 +59,7 @@ void KernelEntries::diagonal(double* out) {
   r.redrangesJ = {0, 1};
   std::vector<std::size_t> offsets(p_.n + 1);
   for (std::size_t i = 0; i <= p_.n; ++i) offsets[i] = i;
-  RunContext ctx = ctx_;
-  ctx.ranges = &r;
-  evaluatePairs(diag, args_.data(), offsets.data(), out, ctx);
+  evaluate(diag, args_.data(), r, offsets, out);
 }
 
 void KernelEntries::columns(const std::vector<std::size_t>& cols, double* out) { submatrix(nullptr, cols, out); }
@@ -67,11 +78,7 @@ void KernelEntries::submatrix(const std::vector<std::size_t>* rows, const std::v
   for (std::size_t v = 0; v < p_.vars.size(); ++v) {
     const int cat = p_.vars[v].cat;
     if (cat == CAT_PARAM || (cat == CAT_I && !rows)) continue;
-    const std::vector<std::size_t>& pick = cat == CAT_J ? cols : *rows;
-    const std::size_t rowBytes = static_cast<std::size_t>(p_.vars[v].dim) * width;
-    gathered[v].resize(std::max<std::size_t>(1, pick.size() * rowBytes));
-    const auto* src = static_cast<const unsigned char*>(args_[v]);
-    for (std::size_t c = 0; c < pick.size(); ++c) std::memcpy(&gathered[v][c * rowBytes], src + pick[c] * rowBytes, rowBytes);
+    gathered[v] = pickRows(args_[v], static_cast<std::size_t>(p_.vars[v].dim) * width, cat == CAT_J ? cols : *rows);
     args[v] = gathered[v].data();
   }
   Ranges r;
@@ -80,9 +87,7 @@ void KernelEntries::submatrix(const std::vector<std::size_t>* rows, const std::v
   r.redrangesJ = {0, static_cast<int32_t>(k)};
   std::vector<std::size_t> offsets(m + 1);
   for (std::size_t i = 0; i <= m; ++i) offsets[i] = i * k;
-  RunContext ctx = ctx_;
-  ctx.ranges = &r;
-  evaluatePairs(sub, args.data(), offsets.data(), out, ctx);
+  evaluate(sub, args.data(), r, offsets, out);
 }
 
 void KernelEntries::blocks(const std::vector<uint32_t>& order, const std::vector<std::size_t>& bounds, double* out) {
@@ -94,10 +99,7 @@ void KernelEntries::blocks(const std::vector<uint32_t>& order, const std::vector
   std::vector<const void*> args = args_;
   for (std::size_t v = 0; v < p_.vars.size(); ++v) {
     if (p_.vars[v].cat == CAT_PARAM || args_[v] == unit_.data()) continue;
-    const std::size_t rowBytes = static_cast<std::size_t>(p_.vars[v].dim) * width;
-    gathered[v].resize(n * rowBytes);
-    const auto* src = static_cast<const unsigned char*>(args_[v]);
-    for (std::size_t k = 0; k < n; ++k) std::memcpy(&gathered[v][k * rowBytes], src + order[k] * rowBytes, rowBytes);
+    gathered[v] = pickRows(args_[v], static_cast<std::size_t>(p_.vars[v].dim) * width, order);
     args[v] = gathered[v].data();
   }
   const std::size_t count = bounds.size() - 1;
@@ -110,7 +112,7 @@ void KernelEntries::blocks(const std::vector<uint32_t>& order, const std::vector
     r.slicesI.push_back(static_cast<int32_t>(b + 1));
     for (int32_t i = lo; i < hi; ++i) offsets[i + 1] = offsets[i] + static_cast<std::size_t>(hi - lo);
   }
-  evaluate(args, r, offsets, out);
+  evaluate(p_, args.data(), r, offsets, out);
 }
 
 }  // namespace lk

@@ -33,7 +33,9 @@ class KernelEntries {
   void blocks(const std::vector<uint32_t>& order, const std::vector<std::size_t>& bounds, double* out);
 
  private:
-  void evaluate(const std::vector<const void*>& args, Ranges& ranges, const std::vector<std::size_t>& offsets,
+  // The pairs `ranges` give of p (this kernel's program or a variant of it), through
+  // the engine with this solve's threads and cancel flag.
+  void evaluate(const Program& p, const void* const* args, Ranges& ranges, const std::vector<std::size_t>& offsets,
                 double* out);
   Program p_;
   std::vector<const void*> args_;
