@@ -177,6 +177,16 @@ Napi::Float64Array float64Array(Napi::Env env, std::vector<double>&& data) {
   return handOver(env, std::move(data));
 }
 
+double integerOption(const Napi::Object& o, const char* name, double least, double most, const std::string& range,
+                     double absent) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return absent;
+  const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : least - 1;
+  if (!(x >= least && x <= most) || x != std::floor(x))
+    throw ArgumentError(std::string("options.") + name + " must be an integer " + range);
+  return x;
+}
+
 void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
   if (value.IsUndefined() || value.IsNull()) return;
   if (!value.IsObject()) throw ArgumentError("run options must be an object");
@@ -201,16 +211,8 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
     else if (d == "emulated") ctx.device = RunContext::EMULATED;
     else throw ArgumentError("options.device must be 'cpu', 'cuda' or 'emulated'");
   }
-  auto launch = [&](const char* name, int most) {
-    Napi::Value v = o.Get(name);
-    if (v.IsUndefined()) return 0;
-    const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(x >= 1 && x <= most) || x != static_cast<int>(x))
-      throw ArgumentError(std::string("options.") + name + " must be an integer from 1 to " + std::to_string(most));
-    return static_cast<int>(x);
-  };
-  ctx.block = launch("block", 1024);
-  ctx.splits = launch("splits", 65535);
+  ctx.block = static_cast<int>(integerOption(o, "block", 1, 1024, "from 1 to 1024", 0));
+  ctx.splits = static_cast<int>(integerOption(o, "splits", 1, 65535, "from 1 to 65535", 0));
   Napi::Value r = o.Get("ranges");
   if (r.IsUndefined()) return;
   auto part = [&](uint32_t k, const char* name) {

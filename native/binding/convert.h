@@ -58,6 +58,11 @@ Napi::Float64Array float64Array(Napi::Env env, std::vector<double>&& data);
 // against the sizes later, with checkRanges.
 void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges);
 
+// options[name]: `absent` when undefined, else an integer from least to most, or an
+// ArgumentError "options.<name> must be an integer <range>" (range spells the bounds).
+double integerOption(const Napi::Object& o, const char* name, double least, double most, const std::string& range,
+                     double absent);
+
 // Threads each job uses (setNumThreads, else OpenMP's default).
 int threadCount();
 void setThreadCount(int n);

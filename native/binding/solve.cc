@@ -24,7 +24,8 @@ double numberOption(const Napi::Object& o, const char* name) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-// Reads options.preconditioner ('none' | 'nystrom' | 'jacobi' | 'auto', default 'none'),
+// Reads options.preconditioner ('none' | 'nystrom' | 'jacobi' | 'auto'; the addon's
+// default is 'none', lib/solve.ts always sends one, 'auto' unless asked otherwise),
 // options.rank, options.landmarks ('rpcholesky' | 'uniform') and options.seed.
 PreconditionerRequest readPreconditioner(const Napi::Object& o) {
   PreconditionerRequest r;
@@ -37,26 +38,14 @@ PreconditionerRequest readPreconditioner(const Napi::Object& o) {
     else if (k == "auto") r.kind = PreconditionerRequest::Auto;
     else throw ArgumentError("options.preconditioner must be 'none', 'nystrom', 'jacobi' or 'auto'");
   }
-  Napi::Value rank = o.Get("rank");
-  if (!rank.IsUndefined()) {
-    const double v = rank.IsNumber() ? rank.As<Napi::Number>().DoubleValue() : -1;
-    if (!(v >= 0 && v <= 2147483647.0) || v != static_cast<double>(static_cast<int>(v)))
-      throw ArgumentError("options.rank must be an integer from 0 to 2^31 - 1");
-    r.rank = static_cast<int>(v);
-  }
+  r.rank = static_cast<int>(integerOption(o, "rank", 0, 2147483647.0, "from 0 to 2^31 - 1", r.rank));
   Napi::Value landmarks = o.Get("landmarks");
   if (!landmarks.IsUndefined()) {
     const std::string l = landmarks.IsString() ? landmarks.As<Napi::String>().Utf8Value() : "";
     if (l != "rpcholesky" && l != "uniform") throw ArgumentError("options.landmarks must be 'rpcholesky' or 'uniform'");
     r.uniform = l == "uniform";
   }
-  Napi::Value seed = o.Get("seed");
-  if (!seed.IsUndefined()) {
-    const double v = seed.IsNumber() ? seed.As<Napi::Number>().DoubleValue() : -1;
-    if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<uint64_t>(v)))
-      throw ArgumentError("options.seed must be an integer from 0 to 2^53 - 1");
-    r.seed = static_cast<uint64_t>(v);
-  }
+  r.seed = static_cast<uint64_t>(integerOption(o, "seed", 0, 9007199254740991.0, "from 0 to 2^53 - 1", static_cast<double>(r.seed)));
   return r;
 }
 
