@@ -8,7 +8,7 @@ import { ReductionName } from './formula/program';
 import { checkReductionOptions, CompiledReduction, ReductionResult } from './reduction';
 import type { RunOptions } from './run';
 
-/** Genred's options (API.md). */
+/** Genred's options. */
 export interface GenredOptions {
   reduction: ReductionName;
   axis: 0 | 1;

@@ -1,6 +1,6 @@
 /**
- * lazykernel: symbolic kernel reductions for Node.js. The public API (../shared/API.md);
- * this file only re-exports.
+ * lazykernel: symbolic kernel reductions for Node.js. The public API, each export with
+ * its TSDoc; this file only re-exports.
  */
 export { Genred } from './genred';
 export type { GenredOptions } from './genred';

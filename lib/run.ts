@@ -4,7 +4,7 @@ import type { NativeResult, Program } from './formula/program';
 import { engineRanges, Ranges } from './ranges';
 import type { FloatArray } from './tensor';
 
-/** Options every heavy call takes (API.md). */
+/** Options every heavy call takes. */
 export interface RunOptions {
   /**
    * Where the call runs. 'cuda' runs it on device 0 through the CUDA plugin (every pair:

@@ -26,7 +26,7 @@ export type SolveProgress =
 export type PreconditionerKind = 'none' | 'nystrom' | 'jacobi' | 'auto';
 
 /**
- * Options of a solve (API.md). Everything of {@link RunOptions} applies to the products
+ * Options of a solve. Everything of {@link RunOptions} applies to the products
  * K·v the solver makes. Without a `pruneTolerance`, a solve of float32 data lets its
  * iteration's products drop terms within 1e-4 (a refinement pass needs a 1e-3 decrease;
  * a pass that fails to halve the residual switches back to exact products), while the

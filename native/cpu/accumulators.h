@@ -1,5 +1,6 @@
 // The reductions over j: per output row, a state that folds one tile of lanes at a time
-// and is written out at the end. Semantics (API.md, test/helpers/reference.ts):
+// and is written out at the end. Semantics (README, "What the reductions return";
+// test/helpers/reference.ts):
 // - Sum: float32 data is summed in float32 within a tile and in float64 across tiles.
 // - Min/Max and their args: strict comparison, so the lowest j wins ties; NaN wins and
 //   sticks. Empty: ±Infinity and index -1.
