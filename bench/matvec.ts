@@ -117,8 +117,8 @@ function main(): void {
   printTable(rows);
   fs.mkdirSync(outDir, { recursive: true });
   const routines = [...new Set(rows.map((r) => r.routine))];
-  const csv = [['Npoints', ...routines].join(' '),
-    ...sizes.map((N) => [N, ...routines.map((name) => rows.find((r) => r.N === N && r.routine === name)?.seconds ?? 'nan')].join(' '))];
+  const csv = [['Npoints', ...routines].join(','),
+    ...sizes.map((N) => [N, ...routines.map((name) => rows.find((r) => r.N === N && r.routine === name)?.seconds ?? 'nan')].join(','))];
   fs.writeFileSync(path.join(outDir, 'benchmark_matvec.csv'), `${csv.join('\n')}\n`);
   console.log(`wrote ${path.join(outDir, 'benchmark_matvec.csv')}`);
 }

@@ -1,6 +1,6 @@
 /**
- * The benchmark's results as text: the CSV a program reads (the reference's layout:
- * space-separated, Npoints then one column per routine, seconds, inf for "Too slow!",
+ * The benchmark's results as text: the CSV a program reads (comma-separated, the
+ * reference's columns: Npoints then one column per routine, seconds, inf for "Too slow!",
  * nan for "Memory overflow!" or a failure)
  * and the table a person reads.
  */
@@ -15,8 +15,8 @@ function csvValue(seconds: number): string {
 }
 
 export function csvText(sizes: readonly number[], columns: readonly Series[]): string {
-  const rows = [['Npoints', ...columns.map((c) => c.name)].join(' ')];
-  sizes.forEach((n, k) => rows.push([String(n), ...columns.map((c) => csvValue(c.seconds[k]))].join(' ')));
+  const rows = [['Npoints', ...columns.map((c) => c.name)].join(',')];
+  sizes.forEach((n, k) => rows.push([String(n), ...columns.map((c) => csvValue(c.seconds[k]))].join(',')));
   return `${rows.join('\n')}\n`;
 }
 

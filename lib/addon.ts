@@ -7,7 +7,7 @@ import type { FloatArray } from './tensor';
 export interface Addon {
   info(): {
     cpu: { threads: number; simd: string };
-    cuda: { available: boolean; devices: number; reason?: string };
+    cuda: { available: boolean; devices: number; plugin: string; reason?: string };
   };
   setNumThreads(n: number): void;
   opCodes(): {
@@ -92,32 +92,63 @@ export interface NativeSolveResult {
 /** The package root: one level above lib/ (sources under ts-jest) or dist/ (built). */
 export const packageRoot = path.resolve(__dirname, '..');
 
-function load(): Addon {
+/** Which build of the addon was loaded, and from where. */
+export interface LoadedBinary {
+  /** The .node file. */
+  file: string;
+  /**
+   * 'prebuilt': shipped in the package (prebuilds/); 'local build': compiled on this
+   * machine (build/); 'LAZYKERNEL_ADDON': named by that environment variable.
+   */
+  kind: 'prebuilt' | 'local build' | 'LAZYKERNEL_ADDON';
+}
+
+type NodeGypBuild = ((dir: string) => unknown) & { resolve(dir: string): string };
+
+function load(): { addon: Addon; binary: LoadedBinary } {
+  const platform = `${process.platform}-${process.arch}`;
+  // LAZYKERNEL_ADDON names another build of the addon (scripts/sanitize.sh loads the
+  // sanitizer build so); whoever sets the environment could LD_PRELOAD anything anyway.
+  const override = process.env.LAZYKERNEL_ADDON;
+  let file: string | undefined;
   try {
-    // LAZYKERNEL_ADDON names another build of the addon (scripts/sanitize.sh loads the
-    // sanitizer build so); whoever sets the environment could LD_PRELOAD anything anyway.
-    const override = process.env.LAZYKERNEL_ADDON;
+    if (override) {
+      file = path.resolve(override);
+    } else {
+      // node-gyp-build looks in build/Release, build/Debug, then prebuilds/<platform>-<arch>/.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      file = (require('node-gyp-build') as NodeGypBuild).resolve(packageRoot);
+    }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    if (override) return require(path.resolve(override)) as Addon;
-    // node-gyp-build looks in build/Release, build/Debug, then prebuilds/<platform>-<arch>/.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => Addon;
-    return nodeGypBuild(packageRoot);
+    const loaded = require(file) as Addon;
+    const kind = override ? 'LAZYKERNEL_ADDON' : file.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuilt' : 'local build';
+    return { addon: loaded, binary: { file, kind } };
   } catch (err) {
-    const platform = `${process.platform}-${process.arch}`;
+    const message = (err as Error).message;
+    const tried = override
+      ? `LAZYKERNEL_ADDON=${override}`
+      : `${path.join(packageRoot, 'build', 'Release')} and ${path.join(packageRoot, 'prebuilds', platform)}`;
+    const found = file === undefined ? `No binary was found (looked in ${tried}).` : `Found ${file}, but it failed to load.`;
+    const glibc = /GLIBC_[0-9.]+' not found/.test(message)
+      ? 'This binary needs a newer glibc than this system has: build from source (below).\n'
+      : '';
     throw new Error(
       `lazykernel: could not load its native addon for ${platform} (Node ${process.version}, N-API ${process.versions.napi}).\n` +
-        `Looked in ${path.join(packageRoot, 'build', 'Release')} and ${path.join(packageRoot, 'prebuilds', platform)}.\n` +
-        `Cause: ${(err as Error).message}\n` +
-        'To build it from source you need a C++17 compiler with OpenMP (g++ or clang with libomp) and Python 3:\n' +
-        `  cd ${packageRoot} && npx node-gyp rebuild    (or, in a clone: npm run build:native)`,
+        `${found}\nCause: ${message}\n${glibc}` +
+        'To build it from source you need a C++17 compiler with OpenMP (g++, or clang with libomp) and Python 3:\n' +
+        `  cd ${packageRoot} && npx node-gyp rebuild    (or, in a clone: npm run build:native)\n` +
+        'Then `npx lazykernel info` says which binary loads.',
     );
   }
 }
+
+const loaded = load();
 
 /**
  * The loaded addon; loading happens once, when lazykernel is first required. From then on
  * its errors are instances of lib/errors.ts' classes.
  */
-export const addon: Addon = load();
+export const addon: Addon = loaded.addon;
+/** The addon's file and how it got there (`npx lazykernel info` prints it). */
+export const binary: LoadedBinary = loaded.binary;
 addon.setErrorClasses({ LazyKernelError, OptionError, MemoryError, AbortError });

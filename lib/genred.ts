@@ -5,12 +5,13 @@
 import { OptionError } from './errors';
 import { parseAliases, parseWith, completeSlots } from './formula/parse';
 import { ReductionName } from './formula/program';
-import { checkReductionOptions, CompiledReduction, ReductionResult } from './reduction';
+import { checkReductionOptions, CompiledReduction, ResultOf } from './reduction';
 import type { RunOptions } from './run';
+import type { Arg, CallFloat } from './tensor';
 
-/** Genred's options. */
-export interface GenredOptions {
-  reduction: ReductionName;
+/** Genred's options; `R` is the reduction's name, which types what `run` returns. */
+export interface GenredOptions<R extends ReductionName = ReductionName> {
+  reduction: R;
   axis: 0 | 1;
   /** k of KMin / ArgKMin / KMin_ArgKMin. */
   k?: number;
@@ -43,26 +44,28 @@ export function compileFormula(formula: string, aliases: readonly string[], opts
 }
 
 /**
- * A generic reduction from a KeOps formula string.
+ * A generic reduction from a KeOps formula string. The result's type follows the
+ * reduction and the data: a Sum of Float32Arrays is a `Tensor<Float32Array>`, an ArgKMin
+ * a `Tensor<Int32Array>`, a Min_ArgMin `{ values, indices }` (see {@link ResultOf}).
  *
  * @example
  * const gauss = new Genred('Exp(-g*SqDist(x,y))*b', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'],
  *   { reduction: 'Sum', axis: 1 });
- * const out = await gauss.run([x, y, b, 0.5]); // Tensor, shape [M, 1]
+ * const out = await gauss.run([x, y, b, 0.5]); // Tensor<Float32Array> for Float32Array x, y, b; shape [M, 1]
  */
-export class Genred {
+export class Genred<R extends ReductionName = ReductionName> {
   readonly formula: string;
   readonly aliases: readonly string[];
-  readonly reduction: ReductionName;
+  readonly reduction: R;
   readonly axis: 0 | 1;
   /** The checked, lowered reduction (its `lowered` program is reused by every call). */
   readonly compiled: CompiledReduction;
 
-  constructor(formula: string, aliases: readonly string[], opts: GenredOptions) {
+  constructor(formula: string, aliases: readonly string[], opts: GenredOptions<R>) {
     this.compiled = compileFormula(formula, aliases, opts);
     this.formula = formula;
     this.aliases = [...aliases];
-    this.reduction = this.compiled.reduction;
+    this.reduction = this.compiled.reduction as R;
     this.axis = this.compiled.axis;
   }
 
@@ -71,13 +74,17 @@ export class Genred {
     return this.compiled.cols;
   }
 
-  /** Runs the reduction off the event loop; `args` come in alias (slot) order. */
-  run(args: readonly unknown[], opts: RunOptions = {}): Promise<ReductionResult> {
-    return this.compiled.run(args, opts);
+  /**
+   * Runs the reduction off the event loop; `args` come in alias (slot) order: float
+   * arrays or Tensors for the variables (one float type per call), numbers or float
+   * arrays for the parameters.
+   */
+  run<A extends readonly Arg[]>(args: A, opts: RunOptions = {}): Promise<ResultOf<R, CallFloat<A>>> {
+    return this.compiled.run(args, opts) as Promise<ResultOf<R, CallFloat<A>>>;
   }
 
   /** The same as {@link Genred.run}, blocking; for scripts. */
-  runSync(args: readonly unknown[], opts: RunOptions = {}): ReductionResult {
-    return this.compiled.runSync(args, opts);
+  runSync<A extends readonly Arg[]>(args: A, opts: RunOptions = {}): ResultOf<R, CallFloat<A>> {
+    return this.compiled.runSync(args, opts) as ResultOf<R, CallFloat<A>>;
   }
 }

@@ -7,14 +7,16 @@ export type { GenredOptions } from './genred';
 export { KernelSolve } from './solve';
 export type { SolveOptions, SolveResult, SolveProgress, PreconditionerKind } from './solve';
 export { LazyTensor, Vi, Vj, Pm } from './lazy';
-export type { ValuesAndIndices } from './lazy';
-export type { ReductionResult } from './reduction';
+export type { Operand, Joined } from './lazy';
+export type { ReductionResult, ResultOf, ValuesAndIndices } from './reduction';
+export type { ReductionName } from './formula/program';
 export type { RunOptions } from './run';
 export type { Ranges } from './ranges';
 export { gridCluster, sortClusters, clusterRanges, clusterCentroids, fromMatrix } from './cluster';
-export type { Tensor, FloatArray, DType } from './tensor';
+export type { Tensor, FloatArray, FloatTypeOf, DType, Arg, CallFloat } from './tensor';
 export { info, setNumThreads } from './info';
 export type { Info } from './info';
+export type { LoadedBinary } from './addon';
 export {
   LazyKernelError, FormulaSyntaxError, ShapeError, DTypeError, OptionError, MemoryError, AbortError,
 } from './errors';

@@ -1,13 +1,20 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { addon, packageRoot } from './addon';
+import { addon, binary, LoadedBinary, packageRoot } from './addon';
 import { OptionError } from './errors';
 
-/** What lazykernel runs on: its version, the CPU engine, and whether CUDA is usable. */
+/**
+ * What lazykernel runs on: its version, the binary loaded, the CPU engine, and whether
+ * CUDA is usable (and if not, why).
+ */
 export interface Info {
   version: string;
+  /** The native addon's file, and whether it is the prebuilt one or a local build. */
+  binary: LoadedBinary;
+  /** Threads per job and the SIMD level chosen for this CPU ('avx512', 'avx2' or 'base'). */
   cpu: { threads: number; simd: string };
-  cuda: { available: boolean; devices: number; reason?: string };
+  /** `plugin`: where the CUDA plugin is looked for; `reason`: why CUDA is unavailable. */
+  cuda: { available: boolean; devices: number; plugin: string; reason?: string };
 }
 
 const version: string = (
@@ -23,7 +30,7 @@ const version: string = (
  */
 export function info(): Info {
   const native = addon.info();
-  return { version, cpu: native.cpu, cuda: native.cuda };
+  return { version, binary: { ...binary }, cpu: native.cpu, cuda: native.cuda };
 }
 
 /**

@@ -8,11 +8,11 @@ import {
   constant, mapVariables, Node, OpName, operation, printFormula, variable, VarCategory, VarNode,
 } from './formula/ir';
 import { sameFormula, structuralKey } from './formula/keys';
-import { CompiledReduction, BoundCall, ReductionOptions, ReductionResult, checkReductionOptions } from './reduction';
+import { CompiledReduction, BoundCall, ReductionOptions, checkReductionOptions, ValuesAndIndices } from './reduction';
 import type { RunOptions } from './run';
 import { solveBound, solveBoundSync, SolveOptions, SolveResult } from './solve';
 import {
-  checkDimension, FloatArray, readMatrix, readParam, Tensor,
+  checkDimension, FloatArray, FloatTypeOf, readMatrix, readParam, Tensor,
 } from './tensor';
 
 /** The data behind one variable of a LazyTensor. */
@@ -25,7 +25,13 @@ export interface Leaf {
 }
 
 /** A LazyTensor operand: another LazyTensor, or a number (a constant). */
-export type Operand = LazyTensor | number;
+export type Operand<T extends FloatArray = FloatArray> = LazyTensor<T> | number;
+
+/**
+ * The float type of a formula over two operands: a formula without data of its own (a
+ * Pm of plain numbers, typed FloatArray) takes the other's.
+ */
+export type Joined<T extends FloatArray, U extends FloatArray> = FloatArray extends T ? U : T;
 
 // Leaves are told apart by an id stored as the variable's position until a reduction
 // renumbers them 0..n-1.
@@ -148,9 +154,12 @@ function toNode(x: Operand, what: string): { node: Node; leaves: ReadonlyMap<num
  *
  * @example
  * const K = Vi(x, 3).sqdist(Vj(y, 3)).mul(-0.5).exp();
- * const out = await K.mul(Vj(b, 1)).sum(1); // Tensor [M, 1]
+ * const out = await K.mul(Vj(b, 1)).sum(1); // Tensor [M, 1], of x's float type
+ *
+ * `T` is the float type of the data the formula reads, which types what its reductions
+ * return; one call takes one float type (mixing them is a DTypeError when it runs).
  */
-export class LazyTensor {
+export class LazyTensor<T extends FloatArray = FloatArray> {
   /** @internal Use Vi, Vj, Pm and the operations. */
   constructor(
     /** The formula's IR; variables are numbered by leaf until a reduction. */
@@ -169,7 +178,7 @@ export class LazyTensor {
     return printFormula(numberLeaves(this).formula);
   }
 
-  private apply(op: OpName, operands: Operand[], ints: number[] = []): LazyTensor {
+  private apply<R extends FloatArray = T>(op: OpName, operands: Operand[], ints: number[] = []): LazyTensor<R> {
     const all = [this as Operand, ...operands].map((o) => toNode(o, op));
     const leaves = new Map<number, Leaf>();
     all.forEach((a) => a.leaves.forEach((leaf, id) => leaves.set(id, leaf)));
@@ -177,127 +186,127 @@ export class LazyTensor {
   }
 
   // Arithmetic
-  add(other: Operand): LazyTensor { return this.apply('Add', [other]); }
-  sub(other: Operand): LazyTensor { return this.apply('Subtract', [other]); }
-  mul(other: Operand): LazyTensor { return this.apply('Mult', [other]); }
-  div(other: Operand): LazyTensor { return this.apply('Divide', [other]); }
-  neg(): LazyTensor { return this.apply('Minus', []); }
+  add<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Add', [other]); }
+  sub<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Subtract', [other]); }
+  mul<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Mult', [other]); }
+  div<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Divide', [other]); }
+  neg(): LazyTensor<T> { return this.apply('Minus', []); }
 
   // Element-wise maths
-  exp(): LazyTensor { return this.apply('Exp', []); }
-  log(): LazyTensor { return this.apply('Log', []); }
-  sqrt(): LazyTensor { return this.apply('Sqrt', []); }
-  rsqrt(): LazyTensor { return this.apply('Rsqrt', []); }
-  square(): LazyTensor { return this.apply('Square', []); }
-  inv(): LazyTensor { return this.apply('Inv', []); }
-  abs(): LazyTensor { return this.apply('Abs', []); }
-  sign(): LazyTensor { return this.apply('Sign', []); }
+  exp(): LazyTensor<T> { return this.apply('Exp', []); }
+  log(): LazyTensor<T> { return this.apply('Log', []); }
+  sqrt(): LazyTensor<T> { return this.apply('Sqrt', []); }
+  rsqrt(): LazyTensor<T> { return this.apply('Rsqrt', []); }
+  square(): LazyTensor<T> { return this.apply('Square', []); }
+  inv(): LazyTensor<T> { return this.apply('Inv', []); }
+  abs(): LazyTensor<T> { return this.apply('Abs', []); }
+  sign(): LazyTensor<T> { return this.apply('Sign', []); }
   /** 1 where the value is ≥ 0, else 0. */
-  step(): LazyTensor { return this.apply('Step', []); }
-  relu(): LazyTensor { return this.apply('ReLU', []); }
-  sin(): LazyTensor { return this.apply('Sin', []); }
-  cos(): LazyTensor { return this.apply('Cos', []); }
-  atan(): LazyTensor { return this.apply('Atan', []); }
-  floor(): LazyTensor { return this.apply('Floor', []); }
+  step(): LazyTensor<T> { return this.apply('Step', []); }
+  relu(): LazyTensor<T> { return this.apply('ReLU', []); }
+  sin(): LazyTensor<T> { return this.apply('Sin', []); }
+  cos(): LazyTensor<T> { return this.apply('Cos', []); }
+  atan(): LazyTensor<T> { return this.apply('Atan', []); }
+  floor(): LazyTensor<T> { return this.apply('Floor', []); }
   /** atan2(this, x). */
-  atan2(x: Operand): LazyTensor { return this.apply('Atan2', [x]); }
+  atan2<U extends FloatArray = T>(x: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Atan2', [x]); }
   /** this^n for an integer n (KeOps Pow). */
-  pow(n: number): LazyTensor { return this.apply('Pow', [], [n]); }
+  pow(n: number): LazyTensor<T> { return this.apply('Pow', [], [n]); }
   /** this^p = exp(p log this) (KeOps Powf). */
-  powf(p: Operand): LazyTensor { return this.apply('Powf', [p]); }
+  powf<U extends FloatArray = T>(p: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Powf', [p]); }
   /** min(max(this, a), b). */
-  clamp(a: Operand, b: Operand): LazyTensor { return this.apply('Clamp', [a, b]); }
+  clamp(a: Operand, b: Operand): LazyTensor<T> { return this.apply('Clamp', [a, b]); }
   /** a where this ≥ 0, else b. */
-  ifelse(a: Operand, b: Operand): LazyTensor { return this.apply('IfElse', [a, b]); }
+  ifelse(a: Operand, b: Operand): LazyTensor<T> { return this.apply('IfElse', [a, b]); }
   /** Rounded to `decimals` decimals. */
-  round(decimals: number): LazyTensor { return this.apply('Round', [], [decimals]); }
+  round(decimals: number): LazyTensor<T> { return this.apply('Round', [], [decimals]); }
   /** this - n·floor((this - offset) / n) (KeOps Mod). */
-  mod(n: Operand, offset: Operand = 0): LazyTensor { return this.apply('Mod', [n, offset]); }
+  mod(n: Operand, offset: Operand = 0): LazyTensor<T> { return this.apply('Mod', [n, offset]); }
 
   // Vectors
-  sqdist(y: Operand): LazyTensor { return this.apply('SqDist', [y]); }
-  sqnorm2(): LazyTensor { return this.apply('SqNorm2', []); }
-  norm2(): LazyTensor { return this.apply('Norm2', []); }
-  normalize(): LazyTensor { return this.apply('Normalize', []); }
+  sqdist<U extends FloatArray = T>(y: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('SqDist', [y]); }
+  sqnorm2(): LazyTensor<T> { return this.apply('SqNorm2', []); }
+  norm2(): LazyTensor<T> { return this.apply('Norm2', []); }
+  normalize(): LazyTensor<T> { return this.apply('Normalize', []); }
   /** The scalar product (KeOps `(x|y)`). */
-  dot(y: Operand): LazyTensor { return this.apply('Scalprod', [y]); }
+  dot<U extends FloatArray = T>(y: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Scalprod', [y]); }
   /** The sum of the components (KeOps Sum). */
-  sumDims(): LazyTensor { return this.apply('Sum', []); }
+  sumDims(): LazyTensor<T> { return this.apply('Sum', []); }
   /** The largest component (KeOps Max). */
-  maxDims(): LazyTensor { return this.apply('Max', []); }
+  maxDims(): LazyTensor<T> { return this.apply('Max', []); }
   /** The smallest component (KeOps Min). */
-  minDims(): LazyTensor { return this.apply('Min', []); }
-  elem(k: number): LazyTensor { return this.apply('Elem', [], [k]); }
-  extract(start: number, dim: number): LazyTensor { return this.apply('Extract', [], [start, dim]); }
-  concat(other: Operand): LazyTensor { return this.apply('Concat', [other]); }
+  minDims(): LazyTensor<T> { return this.apply('Min', []); }
+  elem(k: number): LazyTensor<T> { return this.apply('Elem', [], [k]); }
+  extract(start: number, dim: number): LazyTensor<T> { return this.apply('Extract', [], [start, dim]); }
+  concat<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Concat', [other]); }
   /** The one-hot vector of dimension `dim` at round(this). */
-  onehot(dim: number): LazyTensor { return this.apply('OneHot', [], [dim]); }
+  onehot(dim: number): LazyTensor<T> { return this.apply('OneHot', [], [dim]); }
   /** WeightedSqNorm(w, this): w of dimension 1, dim or dim² (isotropic, diagonal, full). */
-  weightedSqNorm(w: Operand): LazyTensor { return toLazy(w, 'weightedSqNorm').apply('WeightedSqNorm', [this]); }
+  weightedSqNorm(w: Operand): LazyTensor<T> { return toLazy(w, 'weightedSqNorm').apply('WeightedSqNorm', [this]); }
   /** WeightedSqDist(w, this, y). */
-  weightedSqDist(y: Operand, w: Operand): LazyTensor { return toLazy(w, 'weightedSqDist').apply('WeightedSqDist', [this, y]); }
+  weightedSqDist(y: Operand, w: Operand): LazyTensor<T> { return toLazy(w, 'weightedSqDist').apply('WeightedSqDist', [this, y]); }
   /** this (a row-major matrix) times v. */
-  matvecmult(v: Operand): LazyTensor { return this.apply('MatVecMult', [v]); }
+  matvecmult<U extends FloatArray = T>(v: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('MatVecMult', [v]); }
   /** this (a vector) times B (a row-major matrix). */
-  vecmatmult(B: Operand): LazyTensor { return this.apply('VecMatMult', [B]); }
+  vecmatmult<U extends FloatArray = T>(B: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('VecMatMult', [B]); }
   /** The outer product, row-major: out[k·dim(y)+l] = this_k y_l. */
-  tensorprod(y: Operand): LazyTensor { return this.apply('TensorProd', [y]); }
+  tensorprod<U extends FloatArray = T>(y: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('TensorProd', [y]); }
 
   // Reductions
-  private run(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): Promise<ReductionResult> {
+  private run<R>(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): Promise<R> {
     try {
       const call = bindReduction(this, opts, weights);
-      return call.compiled.run(call.args, run);
+      return call.compiled.run(call.args, run) as Promise<R>;
     } catch (e) {
       return Promise.reject(e);
     }
   }
-  private runSync(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): ReductionResult {
+  private runSync<R>(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): R {
     const call = bindReduction(this, opts, weights);
-    return call.compiled.runSync(call.args, run);
+    return call.compiled.runSync(call.args, run) as R;
   }
 
   /** Σ over j (axis 1) or i (axis 0). */
-  sum(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'Sum', axis }, opts) as Promise<Tensor<FloatArray>>; }
-  sumSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'Sum', axis }, opts) as Tensor<FloatArray>; }
-  min(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'Min', axis }, opts) as Promise<Tensor<FloatArray>>; }
-  minSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'Min', axis }, opts) as Tensor<FloatArray>; }
-  max(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'Max', axis }, opts) as Promise<Tensor<FloatArray>>; }
-  maxSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'Max', axis }, opts) as Tensor<FloatArray>; }
-  argmin(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMin', axis }, opts) as Promise<Tensor<Int32Array>>; }
-  argminSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMin', axis }, opts) as Tensor<Int32Array>; }
-  argmax(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMax', axis }, opts) as Promise<Tensor<Int32Array>>; }
-  argmaxSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMax', axis }, opts) as Tensor<Int32Array>; }
-  logsumexp(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'LogSumExp', axis }, opts) as Promise<Tensor<FloatArray>>; }
-  logsumexpSync(axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'LogSumExp', axis }, opts) as Tensor<FloatArray>; }
+  sum(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'Sum', axis }, opts); }
+  sumSync(axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'Sum', axis }, opts); }
+  min(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'Min', axis }, opts); }
+  minSync(axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'Min', axis }, opts); }
+  max(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'Max', axis }, opts); }
+  maxSync(axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'Max', axis }, opts); }
+  argmin(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMin', axis }, opts); }
+  argminSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMin', axis }, opts); }
+  argmax(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMax', axis }, opts); }
+  argmaxSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMax', axis }, opts); }
+  logsumexp(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'LogSumExp', axis }, opts); }
+  logsumexpSync(axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'LogSumExp', axis }, opts); }
   /** The k smallest values per row, ascending: shape [rows, k·dim]. */
-  kmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> { return this.run({ reduction: 'KMin', axis, k }, opts) as Promise<Tensor<FloatArray>>; }
-  kminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> { return this.runSync({ reduction: 'KMin', axis, k }, opts) as Tensor<FloatArray>; }
-  argkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgKMin', axis, k }, opts) as Promise<Tensor<Int32Array>>; }
-  argkminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgKMin', axis, k }, opts) as Tensor<Int32Array>; }
-  minArgmin(axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices> { return this.run({ reduction: 'Min_ArgMin', axis }, opts) as Promise<ValuesAndIndices>; }
-  minArgminSync(axis: 0 | 1, opts?: RunOptions): ValuesAndIndices { return this.runSync({ reduction: 'Min_ArgMin', axis }, opts) as ValuesAndIndices; }
-  kminArgkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices> { return this.run({ reduction: 'KMin_ArgKMin', axis, k }, opts) as Promise<ValuesAndIndices>; }
-  kminArgkminSync(k: number, axis: 0 | 1, opts?: RunOptions): ValuesAndIndices { return this.runSync({ reduction: 'KMin_ArgKMin', axis, k }, opts) as ValuesAndIndices; }
+  kmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'KMin', axis, k }, opts); }
+  kminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'KMin', axis, k }, opts); }
+  argkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgKMin', axis, k }, opts); }
+  argkminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgKMin', axis, k }, opts); }
+  minArgmin(axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices<T>> { return this.run({ reduction: 'Min_ArgMin', axis }, opts); }
+  minArgminSync(axis: 0 | 1, opts?: RunOptions): ValuesAndIndices<T> { return this.runSync({ reduction: 'Min_ArgMin', axis }, opts); }
+  kminArgkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices<T>> { return this.run({ reduction: 'KMin_ArgKMin', axis, k }, opts); }
+  kminArgkminSync(k: number, axis: 0 | 1, opts?: RunOptions): ValuesAndIndices<T> { return this.runSync({ reduction: 'KMin_ArgKMin', axis, k }, opts); }
   /** Σ softmax(this) · weights, this scalar. */
-  sumSoftmaxWeight(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<FloatArray>> {
-    return this.run({ reduction: 'SumSoftMaxWeight', axis }, opts, weights) as Promise<Tensor<FloatArray>>;
+  sumSoftmaxWeight(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> {
+    return this.run({ reduction: 'SumSoftMaxWeight', axis }, opts, weights);
   }
-  sumSoftmaxWeightSync(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Tensor<FloatArray> {
-    return this.runSync({ reduction: 'SumSoftMaxWeight', axis }, opts, weights) as Tensor<FloatArray>;
+  sumSoftmaxWeightSync(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Tensor<T> {
+    return this.runSync({ reduction: 'SumSoftMaxWeight', axis }, opts, weights);
   }
   /** Σ_j K_ij b_j for a scalar K; b has the j-variables' rows. */
-  matvec(b: FloatArray | Tensor, opts?: RunOptions): Promise<Tensor<FloatArray>> {
+  matvec(b: T | Tensor<T>, opts?: RunOptions): Promise<Tensor<T>> {
     try {
       const call = bindMatvec(this, b);
-      return call.compiled.run(call.args, opts) as Promise<Tensor<FloatArray>>;
+      return call.compiled.run(call.args, opts) as Promise<Tensor<T>>;
     } catch (e) {
       return Promise.reject(e);
     }
   }
-  matvecSync(b: FloatArray | Tensor, opts?: RunOptions): Tensor<FloatArray> {
+  matvecSync(b: T | Tensor<T>, opts?: RunOptions): Tensor<T> {
     const call = bindMatvec(this, b);
-    return call.compiled.runSync(call.args, opts) as Tensor<FloatArray>;
+    return call.compiled.runSync(call.args, opts) as Tensor<T>;
   }
   /**
    * Solves (αI + K) x = b by conjugate gradients in native code, for a scalar symmetric
@@ -308,7 +317,7 @@ export class LazyTensor {
    * const K = Vi(x, 3).sqdist(Vj(x, 3)).mul(-1e4).exp();
    * const { x: a, iterations, converged } = await K.solve(b, { alpha: 0.8, tol: 1e-6 });
    */
-  solve(b: FloatArray | Tensor, opts: SolveOptions): Promise<SolveResult> {
+  solve(b: T | Tensor<T>, opts: SolveOptions): Promise<SolveResult> {
     try {
       const call = bindMatvec(this, b);
       return solveBound(call, call.compiled.specs, call.vSlot, opts);
@@ -317,14 +326,11 @@ export class LazyTensor {
     }
   }
   /** The same as {@link LazyTensor.solve}, blocking; no onProgress, no abort. */
-  solveSync(b: FloatArray | Tensor, opts: SolveOptions): SolveResult {
+  solveSync(b: T | Tensor<T>, opts: SolveOptions): SolveResult {
     const call = bindMatvec(this, b);
     return solveBoundSync(call, call.compiled.specs, call.vSlot, opts);
   }
 }
-
-/** Values with their indices (minArgmin, kminArgkmin). */
-export interface ValuesAndIndices { values: Tensor<FloatArray>; indices: Tensor<Int32Array> }
 
 function toLazy(x: Operand, what: string): LazyTensor {
   if (x instanceof LazyTensor) return x;
@@ -344,8 +350,8 @@ function dataVariable(cat: 'i' | 'j', data: unknown, dim: unknown): LazyTensor {
  * @example
  * const x = Vi(new Float64Array([0, 0, 1, 1]), 2); // 2 points in 2-D
  */
-export function Vi(data: FloatArray, dim: number): LazyTensor;
-export function Vi(t: Tensor<FloatArray>): LazyTensor;
+export function Vi<T extends FloatArray>(data: T, dim: number): LazyTensor<FloatTypeOf<T>>;
+export function Vi<T extends FloatArray>(t: Tensor<T>): LazyTensor<FloatTypeOf<T>>;
 export function Vi(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTensor {
   return dataVariable('i', data, dim);
 }
@@ -356,8 +362,8 @@ export function Vi(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTen
  * @example
  * const y = Vj({ data: new Float32Array(6), shape: [3, 2] });
  */
-export function Vj(data: FloatArray, dim: number): LazyTensor;
-export function Vj(t: Tensor<FloatArray>): LazyTensor;
+export function Vj<T extends FloatArray>(data: T, dim: number): LazyTensor<FloatTypeOf<T>>;
+export function Vj<T extends FloatArray>(t: Tensor<T>): LazyTensor<FloatTypeOf<T>>;
 export function Vj(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTensor {
   return dataVariable('j', data, dim);
 }
@@ -369,6 +375,8 @@ export function Vj(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTen
  * const g = Pm(0.5);
  * const K = Vi(x, 3).sqdist(Vj(y, 3)).mul(g).neg().exp();
  */
+export function Pm<T extends FloatArray>(value: T): LazyTensor<FloatTypeOf<T>>;
+export function Pm(value: number | readonly number[]): LazyTensor;
 export function Pm(value: number | readonly number[] | FloatArray): LazyTensor {
   const values = readParam(value, 'Pm');
   return leafTensor('param', Array.isArray(values) ? values : (values as FloatArray), values.length, 1);

@@ -15,6 +15,23 @@ import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from '.
 /** A reduction's result: one Tensor, or values with their indices (Min_ArgMin, KMin_ArgKMin…). */
 export type ReductionResult = Tensor | { values: Tensor; indices: Tensor };
 
+/** Values with their indices, as Min_ArgMin, Max_ArgMax and KMin_ArgKMin return them. */
+export interface ValuesAndIndices<T extends FloatArray = FloatArray> { values: Tensor<T>; indices: Tensor<Int32Array> }
+
+/**
+ * What reduction `R` returns for data of type `T`: indices are Int32Array, values have the
+ * data's float type.
+ *
+ * @example
+ * type A = ResultOf<'ArgKMin', Float32Array>;    // Tensor<Int32Array>
+ * type B = ResultOf<'Sum', Float64Array>;        // Tensor<Float64Array>
+ * type C = ResultOf<'Min_ArgMin', Float32Array>; // ValuesAndIndices<Float32Array>
+ */
+export type ResultOf<R extends ReductionName, T extends FloatArray = FloatArray> =
+  R extends 'ArgMin' | 'ArgMax' | 'ArgKMin' ? Tensor<Int32Array>
+    : R extends 'Min_ArgMin' | 'Max_ArgMax' | 'KMin_ArgKMin' ? ValuesAndIndices<T>
+      : Tensor<T>;
+
 /** How a reduction is asked for. */
 export interface ReductionOptions {
   reduction: ReductionName;

@@ -10,7 +10,7 @@ import { compileFormula } from './genred';
 import type { Program } from './formula/program';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
 import { cancellable, checkBackend, engineOptions, RunOptions } from './run';
-import { ArgSpec, DType, FloatArray, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
+import { Arg, ArgSpec, DType, FloatArray, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
 
 /**
  * A progress report: a step of the preconditioner's setup (`step`: the Nyström rank so
@@ -42,7 +42,7 @@ export interface SolveOptions extends RunOptions {
   tol?: number;
   /**
    * The most iterations (one block product K·P each), an integer from 0 to 1e9. Default
-   * {@link defaultMaxIter}(n) = max(100, min(10·n, 10000)) for n unknowns per column:
+   * max(100, min(10·n, 10000)) for n unknowns per column:
    * exact-arithmetic CG needs at most n, rounding a few times more, and the cap keeps a
    * hopeless solve bounded. When it stops a solve, `converged` is false.
    */
@@ -374,7 +374,7 @@ export class KernelSolve {
    * @example
    * const r = await solver.run([x, x, b, 1e4], { alpha: 0.8, tol: 1e-8, onProgress: (p) => console.log(p) });
    */
-  async run(args: readonly unknown[], opts: SolveOptions): Promise<SolveResult> {
+  async run(args: readonly Arg[], opts: SolveOptions): Promise<SolveResult> {
     const o = checkSolveOptions(opts, false);
     checkBackend(o.run);
     return solveAsync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o), o);
@@ -387,7 +387,7 @@ export class KernelSolve {
    * @example
    * const { x } = solver.runSync([x, x, b, 1e4], { alpha: 0.8 });
    */
-  runSync(args: readonly unknown[], opts: SolveOptions): SolveResult {
+  runSync(args: readonly Arg[], opts: SolveOptions): SolveResult {
     const o = checkSolveOptions(opts, true);
     checkBackend(o.run);
     return solveSync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o));

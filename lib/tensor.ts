@@ -17,6 +17,27 @@ export interface Tensor<T extends FloatArray | Int32Array = FloatArray | Int32Ar
   data: T;
   shape: [number, number];
 }
+/**
+ * One argument of a call: a variable's rows (a float array or a Tensor), or a parameter's
+ * values (numbers, or a float array). `T` is the call's float type.
+ */
+export type Arg<T extends FloatArray = FloatArray> = T | Tensor<T> | number | readonly number[];
+
+/**
+ * The float type of data `T` whatever its buffer (TypeScript ≥ 5.7 types
+ * `new Float64Array(n)` as `Float64Array<ArrayBuffer>`): Float32Array or Float64Array, so
+ * that results, which are always plain Float32Array or Float64Array, fit back in.
+ */
+export type FloatTypeOf<T extends FloatArray> = T extends Float32Array ? Float32Array : T extends Float64Array ? Float64Array : never;
+type FloatOf<A> = A extends FloatArray ? FloatTypeOf<A> : A extends Tensor<infer T> ? (T extends FloatArray ? FloatTypeOf<T> : never) : never;
+/**
+ * The float type of a call's arguments: the float arrays among them (numbers adapt), or
+ * FloatArray when there are none.
+ *
+ * @example
+ * type T = CallFloat<[Float32Array, Tensor<Float32Array>, number]>; // Float32Array
+ */
+export type CallFloat<A extends readonly unknown[]> = [FloatOf<A[number]>] extends [never] ? FloatArray : FloatOf<A[number]>;
 /** The float type of one call. */
 export type DType = 'float32' | 'float64';
 
@@ -38,8 +59,16 @@ export function isTensor(value: unknown): value is Tensor {
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an Array';
+  if (Buffer.isBuffer(value)) return 'a Buffer';
   if (ArrayBuffer.isView(value)) return `a ${value.constructor?.name ?? 'typed array'}`;
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+// Bytes have no float type of their own: the caller says which one they hold.
+function bytesHint(value: unknown): string {
+  if (!types.isUint8Array(value)) return '';
+  return '; to read its bytes as floats, view them: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4)' +
+    ' (or Float64Array and / 8; the byteOffset must be a multiple of 4 or 8: copy with Uint8Array.prototype.slice() if not)';
 }
 
 /** Checks that `dim` is a positive integer (a dimension given by the caller). */
@@ -66,7 +95,7 @@ export function readMatrix(value: unknown, name: string, known: { dim?: number; 
   if (!isFloatArray(value)) {
     throw new DTypeError(
       `${name}: expected a Float32Array, a Float64Array or a Tensor {data, shape}, got ${kindOf(value)}` +
-        (Array.isArray(value) ? '; wrap plain numbers as new Float64Array(values)' : ''),
+        (Array.isArray(value) ? '; wrap plain numbers as new Float64Array(values)' : '') + bytesHint(value),
     );
   }
   const length = value.length;
@@ -127,7 +156,7 @@ export function readParam(value: unknown, name: string, dim?: number): number[] 
     values = [...(value as number[])];
   } else if (isFloatArray(value)) values = value;
   else if (isTensor(value)) values = readTensor(value, name, {}).data;
-  else throw new DTypeError(`${name}: a parameter is a number, an array of numbers, a Float32Array/Float64Array or a Tensor, not ${kindOf(value)}`);
+  else throw new DTypeError(`${name}: a parameter is a number, an array of numbers, a Float32Array/Float64Array or a Tensor, not ${kindOf(value)}${bytesHint(value)}`);
   if (values.length === 0) throw new ShapeError(`${name}: a parameter needs at least one value`);
   if (dim !== undefined && values.length !== dim) {
     throw new ShapeError(`${name}: the parameter has ${values.length} value${values.length === 1 ? '' : 's'}, the formula declares dimension ${dim}`);

@@ -23,6 +23,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("available", cs.available);
   cuda.Set("devices", cs.devices);
+  cuda.Set("plugin", cs.plugin);
   if (!cs.available) cuda.Set("reason", cs.reason);
   Napi::Object out = Napi::Object::New(env);
   out.Set("cpu", cpu);

@@ -32,8 +32,10 @@ CudaStatus probe() {
   void* lib = dlopen(s.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* err = dlerror();
-    s.reason = "no CUDA plugin: " + std::string(err ? err : s.plugin) +
-               " (it is built only where nvcc is found)";
+    // npm's install path (a prebuilt binary, or node-gyp) builds the CPU addon only.
+    s.reason = "no CUDA plugin (" + std::string(err ? err : s.plugin) +
+               "): `npm install` builds or downloads the CPU addon only; build the plugin with "
+               "`npm run build:native` on a machine with nvcc (docs/gpu.md)";
     return s;
   }
   auto abi = reinterpret_cast<int (*)()>(dlsym(lib, "lk_cuda_abi_version"));
@@ -45,7 +47,12 @@ CudaStatus probe() {
   char err[512] = {0};
   int n = count(err, sizeof err);
   if (n < 0) {
-    s.reason = std::string("no usable CUDA driver: ") + err;
+    // The runtime says "driver version is insufficient" also when there is no driver at
+    // all; the user needs to know which.
+    void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    s.reason = driver ? std::string("the NVIDIA driver cannot run this plugin's CUDA runtime (update the driver): ") + err
+                      : std::string("no NVIDIA driver on this machine (libcuda.so.1 not found); the CUDA runtime said: ") + err;
+    if (driver) dlclose(driver);
   } else if (n == 0) {
     s.reason = "no CUDA device found";
   } else if (!(pluginReduce = reinterpret_cast<ReduceFn>(dlsym(lib, "lk_cuda_reduce"))) ||

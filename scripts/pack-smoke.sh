@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Packs lazykernel, installs the tarball into an empty project with install scripts off
-# and no compiler on PATH, and checks that it loads and computes a Gaussian sum right.
+# Packs lazykernel with its prebuilt binary and installs the tarball into an empty project
+# with install scripts off and no compiler on PATH. There it must load and compute from
+# CommonJS (require) and from an ES module (named imports), type-check from both
+# (node16 resolution), and `npx lazykernel info` must say the prebuilt binary loaded.
+# Prints the tarball's size and the install time.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -11,10 +14,17 @@ tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 mkdir "$work/app"
 cd "$work/app"
 npm init -y >/dev/null
+start=$EPOCHREALTIME
 npm install --ignore-scripts --no-audit --no-fund "$work/$tarball" >/dev/null
+install_s=$(node -p "($EPOCHREALTIME - $start).toFixed(1)")
 # Only node itself on PATH: no cc, c++, make, python.
 mkdir "$work/bin"
 ln -s "$(command -v node)" "$work/bin/node"
-cp "$root/scripts/smoke.js" .
-PATH="$work/bin" node smoke.js
-echo "pack-smoke: ok ($(du -k "$work/$tarball" | cut -f1) KiB tarball)"
+cp "$root"/scripts/smoke-check.cjs "$root"/scripts/smoke.cjs "$root"/scripts/smoke.mjs "$root"/scripts/smoke-types.mts "$root"/scripts/smoke-types.cts .
+PATH="$work/bin" node smoke.cjs
+PATH="$work/bin" node smoke.mjs
+PATH="$work/bin" node node_modules/.bin/lazykernel info | tee info.txt
+grep -q '^binary *prebuilt: ' info.txt || { echo "pack-smoke: the prebuilt binary did not load"; exit 1; }
+node "$root/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck --module node16 --moduleResolution node16 \
+  --target es2022 --types node --typeRoots "$root/node_modules/@types" smoke-types.mts smoke-types.cts
+echo "pack-smoke: ok: $tarball $(du -k "$work/$tarball" | cut -f1) KiB packed, $(du -sk node_modules/lazykernel | cut -f1) KiB installed, npm install ${install_s} s"

@@ -14,6 +14,7 @@ import { addon } from '../lib/addon';
 import type { Program } from '../lib/formula/program';
 import { Kernel, Op, Reduction } from '../lib/formula/program';
 import { asTensor, caught, dual, expectSumClose, row, Rng, sqdist, tabulate, uniform } from './helpers/reference';
+import type { Arg } from '../lib/tensor';
 
 /** Math through a module binding: a global lookup is ~50× slower in jest's sandbox, and the references call it per pair. */
 const math = Math;
@@ -39,7 +40,7 @@ const b = uniform(rng, N * 2);
 const gauss = new Genred(GAUSS, ALIASES, { reduction: 'Sum', axis: 1 });
 
 /** Both entry points of a Genred: run must reject and runSync must throw, with the same class. */
-async function expectRunError(g: Genred, args: unknown[], cls: ErrorClass, opts: Record<string, unknown> = {}): Promise<Error[]> {
+async function expectRunError(g: Genred, args: Arg[], cls: ErrorClass, opts: Record<string, unknown> = {}): Promise<Error[]> {
   const asyncErr = await caught(() => g.run(args, opts as never));
   const syncErr = await caught(() => g.runSync(args, opts as never));
   expectTyped(asyncErr, cls);
@@ -116,7 +117,7 @@ describe('array arguments', () => {
     ['null', null],
     ['a number', 3],
   ])('%s in place of the data of x is a DTypeError', async (_what, bad) => {
-    await expectRunError(gauss, [bad, y, b, 0.5], DTypeError);
+    await expectRunError(gauss, [bad, y, b, 0.5] as Arg[], DTypeError);
   });
 
   test.each([
@@ -125,7 +126,7 @@ describe('array arguments', () => {
     ['null', null],
     ['an Int32Array', Int32Array.of(1)],
   ])('%s in place of a parameter is a DTypeError', async (_what, bad) => {
-    await expectRunError(gauss, [x, y, b, bad], DTypeError);
+    await expectRunError(gauss, [x, y, b, bad] as Arg[], DTypeError);
   });
 
   test('a plain JS array given to Vi is a DTypeError', async () => {

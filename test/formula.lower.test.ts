@@ -18,6 +18,7 @@ import { Genred } from '../lib/genred';
 import { Node } from '../lib/formula/ir';
 import { formulaHash } from '../lib/formula/keys';
 import { instructionCount, LoweredProgram, lowerFormula, withSizes } from '../lib/formula/lower';
+import type { Arg } from '../lib/tensor';
 import { parseFormula } from '../lib/formula/parse';
 import {
   Category, INSTR_FIELDS, Kernel, KERNEL_FIELDS, KernelName, Op, PROGRAM_VERSION, Reduction, ReductionName, VAR_FIELDS,
@@ -69,7 +70,7 @@ function makeData(M: number, N: number, seed: number, params: { g?: number; s?: 
 }
 
 /** The arguments in alias (slot) order. */
-function argsOf(d: Data): unknown[] {
+function argsOf(d: Data): Arg[] {
   return [d.x, d.y, d.b, d.g, d.s, d.a, d.c, d.v, d.z, d.w, d.q];
 }
 

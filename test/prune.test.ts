@@ -29,6 +29,7 @@ import * as util from 'util';
 import { Genred, KernelSolve, OptionError, info, setNumThreads } from '../lib';
 import type { RunOptions, SolveResult } from '../lib';
 import { asTensor, caught, dual, Dual, lazily, pick, Rng, sqdistRows, uniform } from './helpers/reference';
+import type { Arg } from '../lib/tensor';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
 const { abs: mAbs, exp: mExp, sqrt: mSqrt, max: mMax } = Math;
@@ -164,7 +165,7 @@ function operator(kernel: KernelName, D: number, dv: number, axis: 0 | 1, formul
   return op;
 }
 
-function args(p: Problem, dtype: DType): unknown[] {
+function args(p: Problem, dtype: DType): Arg[] {
   return [pick(p.x, dtype), pick(p.y, dtype), pick(p.b, dtype), p.g];
 }
 

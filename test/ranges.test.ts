@@ -49,6 +49,7 @@ import {
   uniform,
 } from './helpers/reference';
 import { cholesky, cholSolve } from './helpers/dense';
+import type { Arg } from '../lib/tensor';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
 const math = Math;
@@ -402,7 +403,7 @@ interface FamilyDef {
   aliases: string[];
   /** Columns of F (of the weights for SumSoftMaxWeight). */
   dim: number;
-  args: (d: MainData, t: DType) => unknown[];
+  args: (d: MainData, t: DType) => Arg[];
   /** F over (x-row i, y-row j). */
   pair: (d: MainData) => { dim: number; f: (i: number, j: number) => number[] };
 }
@@ -557,7 +558,7 @@ function genredFor(c: Case, axis: 0 | 1): Genred {
 }
 
 /** Runs a case sync or async. */
-async function runCase(g: Genred, args: unknown[], opts: RunOptions, sync: boolean): Promise<unknown> {
+async function runCase(g: Genred, args: Arg[], opts: RunOptions, sync: boolean): Promise<unknown> {
   return sync ? g.runSync(args, opts) : g.run(args, opts);
 }
 

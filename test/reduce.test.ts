@@ -18,6 +18,7 @@
  */
 import * as fs from 'fs';
 import * as util from 'util';
+import type { Arg } from '../lib/tensor';
 import { Genred, info, LazyTensor, Pm, Vi, Vj } from '../lib/index';
 import { Kernel, KernelName, ReductionName } from '../lib/formula/program';
 import {
@@ -72,7 +73,7 @@ interface FamilyDef {
   dim: number;
   pair: (d: SizeData) => { dim: number; f: PairFn };
   weights?: (d: SizeData) => { dim: number; f: PairFn };
-  args: (d: SizeData, dtype: DType) => unknown[];
+  args: (d: SizeData, dtype: DType) => Arg[];
   lazy: (d: SizeData, dtype: DType) => { F: LazyTensor; W?: LazyTensor };
 }
 
@@ -962,7 +963,7 @@ describe('op families of the formula language (Sum over j against a float64 form
       ...oc.vars.map((n) => `${n} = ${V[n].cat}(${V[n].dim})`),
       ...params.map((p) => `${p.name} = Pm(${p.dim})`),
     ];
-    const args: unknown[] = [
+    const args: Arg[] = [
       ...oc.vars.map((n) => pick(V[n].data, dtype)),
       ...params.map((p) => (p.form === 'number' ? p.values.f64[0] : p.form === 'number[]' ? Array.from(p.values.f64) : pick(p.values, dtype))),
     ];

@@ -11,6 +11,7 @@ import {
 import type { SolveOptions, SolveResult } from '../lib';
 import { caught, dual, normal, pick, Rng, uniform } from './helpers/reference';
 import { cholesky, cholSolve, columnError, gram, Problem, trueResidual } from './helpers/dense';
+import type { Arg } from '../lib/tensor';
 
 type DType = 'float32' | 'float64';
 const DTYPES: DType[] = ['float32', 'float64'];
@@ -42,7 +43,7 @@ const wide = (n: number, dv: number): ReturnType<typeof problem> => cached(`wide
 function solverFor(dv: number, dim = 3): KernelSolve {
   return new KernelSolve('Exp(-g*SqDist(x,y))*a', [`x = Vi(${dim})`, `y = Vj(${dim})`, `a = Vj(${dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
 }
-const argsFor = (p: ReturnType<typeof problem>, dtype: DType): unknown[] => [pick(p.x, dtype), pick(p.x, dtype), pick(p.b, dtype), p.gamma];
+const argsFor = (p: ReturnType<typeof problem>, dtype: DType): Arg[] => [pick(p.x, dtype), pick(p.x, dtype), pick(p.b, dtype), p.gamma];
 
 /**
  * The answer is right: converged, its residual recomputed here in float64 (the data's

@@ -13,6 +13,7 @@ import type { SolveOptions, SolveResult } from '../lib';
 import { defaultMaxIter } from '../lib/solve';
 import { dual, normal, pick, Rng, uniform } from './helpers/reference';
 import { cholesky, cholSolve, columnError, gram, Problem, trueResidual } from './helpers/dense';
+import type { Arg } from '../lib/tensor';
 
 type DType = 'float32' | 'float64';
 
@@ -49,7 +50,7 @@ const wideProblem = (dv: number): Problem => cached(`wide${dv}`, () => problem(2
 const ALIASES = (dv: number): string[] => ['x = Vi(3)', 'y = Vj(3)', `a = Vj(${dv})`, 'g = Pm(1)'];
 const GAUSS = 'Exp(-g*SqDist(x,y))*a';
 const solverFor = (dv: number): KernelSolve => new KernelSolve(GAUSS, ALIASES(dv), 'a', { axis: 1 });
-const argsFor = (p: Problem, dtype: DType, b: Float32Array | Float64Array = pick(p.b, dtype)): unknown[] =>
+const argsFor = (p: Problem, dtype: DType, b: Float32Array | Float64Array = pick(p.b, dtype)): Arg[] =>
   [pick(p.x, dtype), pick(p.x, dtype), b, p.gamma];
 
 function elementType(a: unknown): string {
@@ -208,7 +209,7 @@ describe('LazyTensor.solve', () => {
     await expect(vector.solve(new Float64Array(10), { alpha: 1 })).rejects.toThrow(ShapeError);
     await expect(Vi(x, 3).sqdist(Vj(x, 3)).neg().exp().solve(new Float64Array(10), { alpha: -1 })).rejects.toThrow(OptionError);
     // Mixing float types is an error, as everywhere else.
-    await expect(Vi(x, 3).sqdist(Vj(x, 3)).solve(new Float32Array(10), { alpha: 1 })).rejects.toThrow(DTypeError);
+    await expect(Vi(x, 3).sqdist(Vj(x, 3)).solve(new Float32Array(10) as never, { alpha: 1 })).rejects.toThrow(DTypeError);
   });
 });
 

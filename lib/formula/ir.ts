@@ -72,6 +72,11 @@ interface OpSpec {
   readonly printing: Printing;
   /** Output dimension from the operands' dimensions; throws ShapeError. */
   readonly dim: (args: readonly Node[], ints: readonly number[], name: string) => number;
+  /** The dimension rule in words, and what the operation computes (docs/ops.md is made from these). */
+  readonly rule: string;
+  readonly about: string;
+  /** The operands' names in `rule` and `about`, where not f, g or f, a, b. */
+  readonly operands?: readonly string[];
 }
 
 function same(args: readonly Node[]): number {
@@ -110,49 +115,64 @@ function weighted(w: Node, x: Node, name: string): number {
   return 1;
 }
 
-const unary: OpSpec = { arity: 1, ints: [], printing: 'call', dim: same };
-const binaryElementwise: OpSpec = { arity: 2, ints: [], printing: 'call', dim: elementwise };
+const SAME = 'dim(f)';
+const ELEMENTWISE = 'the largest operand dim; each operand has that dim or 1 (broadcast)';
+const EQUAL = '1; the operands have equal dims';
+const unary = { arity: 1, ints: [], printing: 'call', dim: same, rule: SAME } as const;
+const binaryElementwise = { arity: 2, ints: [], printing: 'call', dim: elementwise, rule: ELEMENTWISE } as const;
 
 /** Every operation of the formula language, by its KeOps name. */
 export const OPS = {
-  Minus: { arity: 1, ints: [], printing: 'prefix-minus', dim: same },
-  Add: { ...binaryElementwise, printing: { infix: '+' } },
-  Subtract: { ...binaryElementwise, printing: { infix: '-' } },
-  Mult: { ...binaryElementwise, printing: { infix: '*' } },
-  Divide: { ...binaryElementwise, printing: { infix: '/' } },
-  Exp: unary, Log: unary, Sqrt: unary, Rsqrt: unary, Square: unary, Inv: unary, Abs: unary,
-  Sign: unary, Step: unary, ReLU: unary, Sin: unary, Cos: unary, Atan: unary, Floor: unary,
-  Atan2: binaryElementwise,
-  Powf: binaryElementwise,
-  Pow: { arity: 1, ints: ['exponent'], printing: 'call', dim: same },
+  Minus: { arity: 1, ints: [], printing: 'prefix-minus', dim: same, rule: SAME, about: '-f' },
+  Add: { ...binaryElementwise, printing: { infix: '+' }, about: 'f + g' },
+  Subtract: { ...binaryElementwise, printing: { infix: '-' }, about: 'f - g' },
+  Mult: { ...binaryElementwise, printing: { infix: '*' }, about: 'f * g' },
+  Divide: { ...binaryElementwise, printing: { infix: '/' }, about: 'f / g' },
+  Exp: { ...unary, about: 'e^f' },
+  Log: { ...unary, about: 'natural logarithm' },
+  Sqrt: { ...unary, about: 'square root' },
+  Rsqrt: { ...unary, about: '1 / sqrt(f), 0 where f = 0 (as KeOps)' },
+  Square: { ...unary, about: 'f^2' },
+  Inv: { ...unary, about: '1 / f' },
+  Abs: { ...unary, about: '|f|' },
+  Sign: { ...unary, about: '-1, 0 or 1' },
+  Step: { ...unary, about: '1 where f >= 0, else 0' },
+  ReLU: { ...unary, about: 'max(f, 0)' },
+  Sin: { ...unary, about: 'sine' },
+  Cos: { ...unary, about: 'cosine' },
+  Atan: { ...unary, about: 'arc tangent' },
+  Floor: { ...unary, about: 'largest integer <= f' },
+  Atan2: { ...binaryElementwise, about: 'atan2(f, g), the angle of the point (g, f)' },
+  Powf: { ...binaryElementwise, about: 'f^g = exp(g log f)' },
+  Pow: { arity: 1, ints: ['exponent'], printing: 'call', dim: same, rule: SAME, about: 'f^n for an integer n' },
   Round: {
-    arity: 1, ints: ['decimals'], printing: 'call',
+    arity: 1, ints: ['decimals'], printing: 'call', rule: SAME, about: 'f rounded to d decimals (d from -30 to 30)',
     dim: ([f], [decimals], name) => {
       // 10^±30 is finite in float32 as well; the engine rounds through that scale.
       if (decimals < -30 || decimals > 30) throw new OptionError(`${name}: decimals must be from -30 to 30, not ${decimals}`);
       return f.dim;
     },
   },
-  Clamp: { arity: 3, ints: [], printing: 'call', dim: elementwise },
-  IfElse: { arity: 3, ints: [], printing: 'call', dim: elementwise },
-  Mod: { arity: 3, ints: [], printing: 'call', dim: elementwise },
-  SqDist: { arity: 2, ints: [], printing: 'call', dim: equalDims },
-  Scalprod: { arity: 2, ints: [], printing: { infix: '|' }, dim: equalDims },
-  SqNorm2: { arity: 1, ints: [], printing: 'call', dim: scalar },
-  Norm2: { arity: 1, ints: [], printing: 'call', dim: scalar },
-  Normalize: unary,
-  Sum: { arity: 1, ints: [], printing: 'call', dim: scalar },
-  Max: { arity: 1, ints: [], printing: 'call', dim: scalar },
-  Min: { arity: 1, ints: [], printing: 'call', dim: scalar },
+  Clamp: { arity: 3, ints: [], printing: 'call', dim: elementwise, rule: ELEMENTWISE, about: 'min(max(f, a), b)' },
+  IfElse: { arity: 3, ints: [], printing: 'call', dim: elementwise, rule: ELEMENTWISE, about: 'a where f >= 0, else b' },
+  Mod: { operands: ['f', 'n', 'offset'], arity: 3, ints: [], printing: 'call', dim: elementwise, rule: ELEMENTWISE, about: 'f - n floor((f - offset) / n)' },
+  SqDist: { arity: 2, ints: [], printing: 'call', dim: equalDims, rule: EQUAL, about: 'squared Euclidean distance |f - g|^2' },
+  Scalprod: { arity: 2, ints: [], printing: { infix: '|' }, dim: equalDims, rule: EQUAL, about: 'scalar product, written (f|g)' },
+  SqNorm2: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'squared Euclidean norm' },
+  Norm2: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'Euclidean norm' },
+  Normalize: { ...unary, about: 'f / |f| (0 where f = 0)' },
+  Sum: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'sum of the components' },
+  Max: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'largest component' },
+  Min: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'smallest component' },
   Elem: {
-    arity: 1, ints: ['index'], printing: 'call',
+    arity: 1, ints: ['index'], printing: 'call', rule: '1', about: 'component k (from 0)',
     dim: ([f], [k], name) => {
       if (k < 0 || k >= f.dim) throw new ShapeError(`${name}: index ${k} is outside the ${f.dim} components of ${describe(f)}`);
       return 1;
     },
   },
   Extract: {
-    arity: 1, ints: ['start', 'dim'], printing: 'call',
+    arity: 1, ints: ['start', 'dim'], printing: 'call', rule: 'dim', about: 'components start .. start + dim - 1',
     dim: ([f], [start, d], name) => {
       if (start < 0 || d < 1 || start + d > f.dim) {
         throw new ShapeError(`${name}: components ${start}..${start + d - 1} are outside the ${f.dim} components of ${describe(f)}`);
@@ -160,38 +180,42 @@ export const OPS = {
       return d;
     },
   },
-  Concat: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim + g.dim },
+  Concat: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim + g.dim, rule: 'dim(f) + dim(g)', about: 'f then g' },
   OneHot: {
-    arity: 1, ints: ['dim'], printing: 'call',
+    arity: 1, ints: ['dim'], printing: 'call', rule: 'dim; f has dim 1', about: 'the one-hot vector at round(f)',
     dim: ([f], [d], name) => {
       if (f.dim !== 1) throw new ShapeError(`${name}: ${describe(f)} must have dimension 1`);
       if (d < 1) throw new ShapeError(`${name}: the output dimension must be at least 1, not ${d}`);
       return d;
     },
   },
-  WeightedSqNorm: { arity: 2, ints: [], printing: 'call', dim: ([w, x], _i, name) => weighted(w, x, name) },
+  WeightedSqNorm: {
+    operands: ['w', 'x'], arity: 2, ints: [], printing: 'call', dim: ([w, x], _i, name) => weighted(w, x, name),
+    rule: '1; dim(w) is 1, dim(x) or dim(x)^2', about: 'x^T W x, W = w I, diag(w) or the matrix w',
+  },
   WeightedSqDist: {
-    arity: 3, ints: [], printing: 'call',
+    operands: ['w', 'x', 'y'], arity: 3, ints: [], printing: 'call', rule: '1; dim(x) = dim(y); dim(w) is 1, dim(x) or dim(x)^2',
+    about: 'WeightedSqNorm(w, x - y)',
     dim: ([w, x, y], i, name) => {
       equalDims([x, y], i, name);
       return weighted(w, x, name);
     },
   },
   MatVecMult: {
-    arity: 2, ints: [], printing: 'call',
+    operands: ['A', 'v'], arity: 2, ints: [], printing: 'call', rule: 'dim(A) / dim(v)', about: 'A v, A a row-major matrix',
     dim: ([a, v], _i, name) => {
       if (a.dim % v.dim !== 0) throw new ShapeError(`${name}: the matrix ${describe(a)} is not a multiple of the vector ${describe(v)}`);
       return a.dim / v.dim;
     },
   },
   VecMatMult: {
-    arity: 2, ints: [], printing: 'call',
+    operands: ['v', 'B'], arity: 2, ints: [], printing: 'call', rule: 'dim(B) / dim(v)', about: 'v^T B, B a row-major matrix',
     dim: ([v, b], _i, name) => {
       if (b.dim % v.dim !== 0) throw new ShapeError(`${name}: the matrix ${describe(b)} is not a multiple of the vector ${describe(v)}`);
       return b.dim / v.dim;
     },
   },
-  TensorProd: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim * g.dim },
+  TensorProd: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim * g.dim, rule: 'dim(f) dim(g)', about: 'outer product, row-major' },
 } satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

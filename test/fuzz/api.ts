@@ -10,6 +10,7 @@ import type { Node } from '../../lib/formula/ir';
 import type { ApiInput, ClusterInput, GenredInput, LazyInput, LazyNode, Order, PipelineInput, SolveInput } from './apigen';
 import { decode, DecodeContext, summarize } from './codec';
 import { checkApiError, errorInfo, errorKey, normalizeMessage, resultDiff } from './oracle';
+import type { Arg } from '../../lib/tensor';
 
 /** Pairs × register dims above which a call is skipped (it would run for seconds, legitimately). */
 const WORK_LIMIT = 2e8;
@@ -186,7 +187,7 @@ async function runGenred(input: GenredInput, env: Env, rec: Recorder): Promise<b
   const perPair = regDimSum(g.compiled) * (g.compiled.k ?? 1);
   if (maxLength(decode(input.args, new DecodeContext(env.shared))) ** 2 * perPair > WORK_LIMIT) return true;
   await drive(rec, input.order, (ctx, burst) => {
-    const args = decode(input.args, ctx) as unknown[];
+    const args = decode(input.args, ctx) as Arg[];
     const opts = decode(input.runOpts, ctx) as lk.RunOptions;
     return {
       async: () => {
@@ -211,7 +212,7 @@ async function runSolve(input: SolveInput, env: Env, rec: Recorder): Promise<boo
   const iterations = typeof probe?.maxIter === 'number' && probe.maxIter >= 0 && probe.maxIter <= 1e9 ? probe.maxIter : 10000;
   if (maxLength(decode(input.args, new DecodeContext(env.shared))) ** 2 * regDimSum(s.compiled) * iterations > 5 * WORK_LIMIT) return true;
   await drive(rec, input.order, (ctx) => {
-    const args = decode(input.args, ctx) as unknown[];
+    const args = decode(input.args, ctx) as Arg[];
     const opts = decode(input.solveOpts, ctx) as lk.SolveOptions;
     return { async: () => s.run(args, opts), sync: () => s.runSync(args, opts) };
   });
@@ -330,7 +331,7 @@ async function runPipeline(input: PipelineInput, rec: Recorder): Promise<void> {
   }));
   if (!made.ok) return;
   const g = made.value;
-  const args = [xs, ys, bs, input.g];
+  const args = [xs, ys, bs, input.g] as Arg[];
   await drive(rec, input.order, () => ({ async: () => g.run(args, { ranges }), sync: () => g.runSync(args, { ranges }) }));
 }
 

@@ -15,6 +15,7 @@ import * as util from 'util';
 import { AbortError, Genred, KernelSolve } from '../../lib/index';
 import { cholesky, cholSolve, columnError, gram, trueResidual } from './dense';
 import type { ReductionName } from '../../lib/formula/program';
+import type { Arg } from '../../lib/tensor';
 import {
   asPair, asTensor, dot, DType, DTYPES, dual, Dual, expectClose, expectCloseElementwise, expectIndices, expectSumClose,
   makeSizeData, normal, pick, refKMin, refLogSumExp, refMax, refMin, refSumSoftMaxWeight, Rng, row, sqdist, Table, tableValueAt, tabulate,
@@ -49,7 +50,7 @@ type Data = SizeData;
 const makeData = makeSizeData;
 
 const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(2)', 'g = Pm(1)'];
-const args = (d: Data, t: DType): unknown[] => [pick(d.x, t), pick(d.y, t), pick(d.b, t), d.g];
+const args = (d: Data, t: DType): Arg[] => [pick(d.x, t), pick(d.y, t), pick(d.b, t), d.g];
 const X = (d: Data, i: number): number[] => row(d.x.f64, i, 3);
 const Y = (d: Data, j: number): number[] => row(d.y.f64, j, 3);
 

@@ -1,7 +1,8 @@
-// Run inside a project that installed the packed tarball: loads lazykernel from
-// node_modules and checks a small Gaussian sum against a float64 loop.
+// Checks an installed lazykernel: info() and a small Gaussian sum against a float64 loop.
+// scripts/smoke.cjs passes it the package as CommonJS requires it, scripts/smoke.mjs as an
+// ES module imports it (named imports), so both entry points are tested.
 'use strict';
-const lk = require('lazykernel');
+module.exports = function check(lk, how) {
 const i = lk.info();
 if (typeof i.version !== 'string' || !(i.cpu.threads >= 1)) throw new Error('info() is wrong: ' + JSON.stringify(i));
 const M = 37, N = 53, g = 2.5;
@@ -23,4 +24,5 @@ for (let r = 0; r < M; r++) {
   worst = Math.max(worst, Math.abs(out.data[r] - s) / Math.abs(s));
 }
 if (!(worst < 1e-12)) throw new Error(`Gaussian sum off by ${worst}`);
-console.log(`smoke: lazykernel ${i.version} (${i.cpu.simd}, ${i.cpu.threads} threads) computes; cuda: ${i.cuda.available ? i.cuda.devices + ' device(s)' : i.cuda.reason}`);
+console.log(`smoke (${how}): lazykernel ${i.version}, ${i.binary.kind} binary (${i.cpu.simd}, ${i.cpu.threads} threads) computes; cuda: ${i.cuda.available ? i.cuda.devices + ' device(s)' : i.cuda.reason}`);
+};

@@ -1,0 +1,3 @@
+// Run in a project that installed lazykernel: `require` from CommonJS.
+'use strict';
+require('./smoke-check.cjs')(require('lazykernel'), 'require');
