@@ -27,4 +27,8 @@ PATH="$work/bin" node node_modules/.bin/lazykernel info | tee info.txt
 grep -q '^binary *prebuilt: ' info.txt || { echo "pack-smoke: the prebuilt binary did not load"; exit 1; }
 node "$root/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck --module node16 --moduleResolution node16 \
   --target es2022 --types node --typeRoots "$root/node_modules/@types" smoke-types.mts smoke-types.cts
+# Every file binding.gyp runs at configure time ships, so a source build from the tarball works.
+for f in $(grep -o "node [a-z/-]*\.js" "$root/binding.gyp" | cut -d' ' -f2); do
+  [ -f "node_modules/lazykernel/$f" ] || { echo "pack-smoke: the tarball lacks $f, which binding.gyp runs"; exit 1; }
+done
 echo "pack-smoke: ok: $tarball $(du -k "$work/$tarball" | cut -f1) KiB packed, $(du -sk node_modules/lazykernel | cut -f1) KiB installed, npm install ${install_s} s"
