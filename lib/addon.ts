@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { AbortError, LazyKernelError, MemoryError, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
@@ -128,7 +129,8 @@ function load(): { addon: Addon; binary: LoadedBinary } {
     const tried = override
       ? `LAZYKERNEL_ADDON=${override}`
       : `${path.join(packageRoot, 'build', 'Release')} and ${path.join(packageRoot, 'prebuilds', platform)}`;
-    const found = file === undefined ? `No binary was found (looked in ${tried}).` : `Found ${file}, but it failed to load.`;
+    const found = file === undefined ? `No binary was found (looked in ${tried}).`
+      : !fs.existsSync(file) ? `${file} does not exist.` : `Found ${file}, but it failed to load.`;
     const glibc = /GLIBC_[0-9.]+' not found/.test(message)
       ? 'This binary needs a newer glibc than this system has: build from source (below).\n'
       : '';

@@ -105,6 +105,17 @@ describe('array arguments', () => {
     await expectRunError(gauss, [x, y, b, Float32Array.of(0.5)], DTypeError);
   });
 
+  test('a Buffer (bytes: no float type of its own) is a DTypeError that says how to view it as floats', async () => {
+    const bytes = Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    for (const e of await expectRunError(gauss, [bytes, y, b, 0.5] as Arg[], DTypeError)) {
+      expect(e.message).toMatch(/x: .*got a Buffer; .*new Float32Array\(buf\.buffer, buf\.byteOffset, buf\.byteLength \/ 4\)/);
+    }
+    for (const e of await expectRunError(gauss, [x, y, b, Buffer.alloc(8)] as Arg[], DTypeError)) expect(e.message).toMatch(/g: .*not a Buffer; .*Float32Array/);
+    // The fix it names works: the same bytes viewed as float64 give the float64 answer.
+    const viewed = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+    expect(gauss.runSync([viewed, y, b, 0.5]).data).toEqual(gauss.runSync([x, y, b, 0.5]).data);
+  });
+
   test('mixed float types in a LazyTensor formula are a DTypeError at the reduction', async () => {
     const K = Vi(Float32Array.from(x), 3).sqdist(Vj(y, 3));
     expectTyped(await caught(() => K.sum(1)), DTypeError);

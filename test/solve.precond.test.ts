@@ -150,6 +150,16 @@ describe("what 'auto' picks", () => {
   });
 });
 
+test("a Nyström factor of rank 0 (trace K <= alpha n: alpha dominates) runs, and is reported, as plain CG", () => {
+  const alpha = 1.5;
+  const p = cached('rank0', () => problem(78, 1003, 1, GAMMA, alpha));
+  for (const pre of ['nystrom', 'auto'] as const) {
+    const r = solverFor(1).runSync(argsFor(p, 'float64'), { alpha, preconditioner: pre });
+    expect([pre, r.preconditioner.kind, r.preconditioner.rank]).toEqual([pre, 'none', 0]);
+    checkSolved(r, p, 1e-6, `${pre}, rank 0`);
+  }
+});
+
 describe('mixed precision', () => {
   // KeOps' float32 inverse-kernel example: 500 points in [0,1]², two right-hand sides,
   // Gaussian with sigma = 0.1 (gamma = 50), alpha = 0.01: kappa ~ 3e3.

@@ -278,6 +278,9 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
     if (kind == PreconditionerRequest::Nystrom) {
       PivotedCholesky pc(entries, nystromCapacity(r), r.preconditioner.uniform, r.preconditioner.seed, r.run.cancel);
       precond = nystrom(r, pc, progress);
+      // A factor of rank 0 (trace(K) <= alpha n already: alpha dominates) leaves P = alpha I,
+      // plain CG; the result says so rather than 'nystrom'.
+      if (precond->rank() == 0) precond.reset();
     } else if (kind == PreconditionerRequest::Jacobi) {
       precond = jacobi(r, entries, progress);
     }
