@@ -4,7 +4,7 @@
  * latencies), 100 points per body, while the event loop's delay is sampled. Prints one
  * table; exits 1 if any request failed.
  *
- *   node examples/krr-service/load.mjs [--small] [--duration SECONDS] [--connections C]
+ *   node examples/krr-service/load.mjs [--small] [--duration SECONDS] [--connections C] [--threads T]
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
@@ -23,6 +23,8 @@ function option(name, fallback) {
 const small = process.argv.includes('--small');
 const duration = option('duration', small ? 2 : 10);
 const connections = option('connections', 32);
+// Threads per lazykernel job while serving (buildServer's default: all cores but one).
+const threads = option('threads', undefined);
 // Half the connections on each route (at least one each).
 const perRoute = Math.max(1, Math.round(connections / 2));
 const POINTS = 100;
@@ -50,7 +52,7 @@ function load(url, route) {
   });
 }
 
-const app = await buildServer({ small, logger: { level: 'warn' } });
+const app = await buildServer({ small, threads, logger: { level: 'warn' } });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();

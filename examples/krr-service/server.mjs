@@ -63,10 +63,12 @@ export async function buildServer(options = {}) {
   const app = Fastify({ logger, logController: new LogController({ disableRequestLogging: true }) });
   app.log.info({ params }, 'fitting');
   const model = await fitModel(params);
-  // The fit had every core. A request's job is small, and a team of threads must wait
-  // for a core the event loop (parsing, serialising) is holding: on 2 cores, load.mjs
-  // serves 2.3x (n = 20 000) to 11x (n = 2 000) more requests/s with 1 thread per job
-  // than with 2. setNumThreads is process-wide.
+  // The fit had every core. While serving, a job's thread team competes with the event
+  // loop (parsing, serialising) and with anything else on the machine: on 2 quiet cores
+  // load.mjs served 1.35x more requests/s with 2 threads per job than with 1, but its
+  // event-loop delay p99 reached 21 ms against 17; with other processes busy on the
+  // machine, 2 threads per job served 2.3x (n = 20 000) to 11x (n = 2 000) fewer. All
+  // cores but one degrades gracefully. setNumThreads is process-wide.
   setNumThreads(threads);
   app.log.info({ fit: model.summary, threads }, 'fitted');
 
