@@ -7,7 +7,8 @@ import { parseAliases, parseWith, completeSlots } from './formula/parse';
 import { ReductionName } from './formula/program';
 import { checkReductionOptions, CompiledReduction, ResultOf } from './reduction';
 import type { RunOptions } from './run';
-import type { Arg, CallFloat } from './tensor';
+import type { Arg, CallFloat, Tensor } from './tensor';
+import { vjp, vjpSync, VjpOptions } from './vjp';
 
 /** Genred's options; `R` is the reduction's name, which types what `run` returns. */
 export interface GenredOptions<R extends ReductionName = ReductionName> {
@@ -81,6 +82,30 @@ export class Genred<R extends ReductionName = ReductionName> {
    */
   run<A extends readonly Arg[]>(args: A, opts: RunOptions = {}): Promise<ResultOf<R, CallFloat<A>>> {
     return this.compiled.run(args, opts) as Promise<ResultOf<R, CallFloat<A>>>;
+  }
+
+  /**
+   * The gradient of a loss with respect to inputs of this reduction, given the loss's
+   * gradient with respect to the output (a vector-Jacobian product): one Tensor per name
+   * in `wrt`, shaped as that input (a parameter: [1, dim]). For Sum, LogSumExp,
+   * SumSoftMaxWeight, Min, Max, KMin and the values of Min_ArgMin, Max_ArgMax,
+   * KMin_ArgKMin (through the selected indices), on either axis. Each gradient is a
+   * reduction of a Grad formula, run off the event loop like `run`.
+   *
+   * @example
+   * const gauss = new Genred('Exp(-g*SqDist(x,y))*b', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'],
+   *   { reduction: 'Sum', axis: 1 });
+   * const out = await gauss.run([x, y, b, 2]);
+   * // loss = Σ_i out_i²: its gradient with respect to out is 2·out
+   * const { x: gx, g: gg } = await gauss.vjp([x, y, b, 2], out.data.map((v) => 2 * v), ['x', 'g']);
+   */
+  vjp<A extends readonly Arg[]>(args: A, outputGradient: CallFloat<A> | Tensor<CallFloat<A>>, wrt: readonly string[], opts: VjpOptions = {}): Promise<Record<string, Tensor<CallFloat<A>>>> {
+    return vjp(this.compiled, args, outputGradient, wrt, opts) as Promise<Record<string, Tensor<CallFloat<A>>>>;
+  }
+
+  /** The same as {@link Genred.vjp}, blocking. */
+  vjpSync<A extends readonly Arg[]>(args: A, outputGradient: CallFloat<A> | Tensor<CallFloat<A>>, wrt: readonly string[], opts: VjpOptions = {}): Record<string, Tensor<CallFloat<A>>> {
+    return vjpSync(this.compiled, args, outputGradient, wrt, opts) as Record<string, Tensor<CallFloat<A>>>;
   }
 
   /** The same as {@link Genred.run}, blocking; for scripts. */

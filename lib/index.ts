@@ -11,6 +11,7 @@ export type { Operand, Joined } from './lazy';
 export type { ReductionResult, ResultOf, ValuesAndIndices } from './reduction';
 export type { ReductionName } from './formula/program';
 export type { RunOptions } from './run';
+export type { VjpOptions } from './vjp';
 export type { Ranges } from './ranges';
 export { gridCluster, sortClusters, clusterRanges, clusterCentroids, fromMatrix } from './cluster';
 export type { Tensor, FloatArray, FloatTypeOf, DType, Arg, CallFloat } from './tensor';

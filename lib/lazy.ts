@@ -7,6 +7,7 @@ import { OptionError, ShapeError } from './errors';
 import {
   constant, mapVariables, Node, OpName, operation, printFormula, variable, VarCategory, VarNode,
 } from './formula/ir';
+import { diff, divergence, grad, gradMatrix, laplacian } from './formula/derivative';
 import { sameFormula, structuralKey } from './formula/keys';
 import { CompiledReduction, BoundCall, ReductionOptions, checkReductionOptions, ValuesAndIndices } from './reduction';
 import type { RunOptions } from './run';
@@ -251,6 +252,36 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   vecmatmult<U extends FloatArray = T>(B: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('VecMatMult', [B]); }
   /** The outer product, row-major: out[k·dim(y)+l] = this_k y_l. */
   tensorprod<U extends FloatArray = T>(y: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('TensorProd', [y]); }
+
+  // Derivatives (formula/derivative.ts): formulas like any other, reduced like any other.
+  /**
+   * Grad(this, v, e): Σ_k e_k ∂this_k/∂v, of v's dimension; v is a variable (Vi, Vj or Pm)
+   * and e has this formula's dimension.
+   *
+   * @example
+   * const x = Vi(pts, 3), y = Vj(pts, 3);
+   * const K = x.sqdist(y).mul(-10).exp();
+   * const force = await K.mul(Vj(b, 1)).grad(x, Vi(e, 1)).sum(1); // Σ_j ∂(K_ij b_j)/∂x_i · e_i
+   */
+  grad<U extends FloatArray = T>(v: LazyTensor<U>, e: Operand<U>): LazyTensor<Joined<T, U>> { return this.derive((f, [vn, en]) => grad(f, vn, en), [v, e]); }
+  /** Diff(this, v, u): the differential with respect to v in the direction u (of v's dimension). */
+  diff<U extends FloatArray = T>(v: LazyTensor<U>, u: Operand<U>): LazyTensor<Joined<T, U>> { return this.derive((f, [vn, un]) => diff(f, vn, un), [v, u]); }
+  /** GradMatrix(this, v): the Jacobian's transpose, dim(this)·dim(v) values, row by row. */
+  gradMatrix(v: LazyTensor): LazyTensor<T> { return this.derive((f, [vn]) => gradMatrix(f, vn), [v]); }
+  /** Divergence(this, v) = Σ_k ∂this_k/∂v_k, for this of v's dimension. */
+  divergence(v: LazyTensor): LazyTensor<T> { return this.derive((f, [vn]) => divergence(f, vn), [v]); }
+  /** Laplacian(this, v) = Σ_k ∂²this/∂v_k², for a scalar formula. */
+  laplacian(v: LazyTensor): LazyTensor<T> { return this.derive((f, [vn]) => laplacian(f, vn), [v]); }
+
+  private derive<R extends FloatArray>(build: (f: Node, others: Node[]) => Node, others: Operand[]): LazyTensor<R> {
+    if (!(others[0] instanceof LazyTensor) || others[0].node.kind !== 'var') {
+      throw new OptionError('derivatives are taken with respect to a variable: a LazyTensor made by Vi, Vj or Pm');
+    }
+    const all = [this as Operand, ...others].map((o) => toNode(o, 'grad'));
+    const leaves = new Map<number, Leaf>();
+    all.forEach((a) => a.leaves.forEach((leaf, id) => leaves.set(id, leaf)));
+    return new LazyTensor(build(this.node, all.slice(1).map((a) => a.node)), leaves);
+  }
 
   // Reductions
   private run<R>(opts: ReductionOptions, run: RunOptions | undefined, weights?: LazyTensor): Promise<R> {

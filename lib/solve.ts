@@ -7,6 +7,7 @@ import { types } from 'node:util';
 import { addon, NativeProgress, NativeSolveOptions, NativeSolveResult } from './addon';
 import { fromNative, OptionError, ShapeError } from './errors';
 import { compileFormula } from './genred';
+import { vjp, vjpSync } from './vjp';
 import type { Program } from './formula/program';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
 import { cancellable, checkBackend, engineOptions, RunOptions } from './run';
@@ -392,4 +393,70 @@ export class KernelSolve {
     checkBackend(o.run);
     return solveSync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o));
   }
+
+  /**
+   * The gradient of a loss of the solution x = (αI + K)⁻¹ b, given `xGradient` = ∂L/∂x
+   * (n × dv): with respect to b (the name of the unknown, `varName`), to 'alpha', and to
+   * any other variable or parameter of the formula. It solves the adjoint system
+   * (αI + K) b̄ = ∂L/∂x (K is symmetric) with `opts` (a second solve: its preconditioner
+   * is set up again), then ∂L/∂α = −(b̄|x) and ∂L/∂θ = −b̄ᵀ (∂K/∂θ) x, the vector-Jacobian
+   * product of the reduction K·x with output gradient −b̄ ({@link Genred.vjp}). `result`
+   * is what `run` returned for the same `args`. Points passed under two names (x as Vi
+   * and as Vj) get one gradient per name: add them. With float32 data, x and b̄ enter the
+   * products rounded to float32.
+   *
+   * @example
+   * const r = await solver.run([pts, pts, b, g], { alpha: 0.1, tol: 1e-8 });
+   * // L = Σ c ⊙ x: ∂L/∂x = c
+   * const { b: gb, alpha: ga, g: gg } = await solver.vjp([pts, pts, b, g], r, c, ['b', 'alpha', 'g'], { alpha: 0.1, tol: 1e-8 });
+   */
+  async vjp(args: readonly Arg[], result: SolveResult, xGradient: FloatArray | Tensor<FloatArray>, wrt: readonly string[], opts: SolveOptions): Promise<Record<string, Tensor>> {
+    const adj = this.adjointArgs(args, result, xGradient, wrt);
+    const bbar = await this.run(adj.solveArgs, opts);
+    const grads = adj.kernel.length > 0 ? await vjp(this.compiled, adj.productArgs, adj.scaled(bbar), adj.kernel, runOptionsOf(opts)) : {};
+    return adj.finish(bbar, grads);
+  }
+
+  /** The same as {@link KernelSolve.vjp}, blocking. */
+  vjpSync(args: readonly Arg[], result: SolveResult, xGradient: FloatArray | Tensor<FloatArray>, wrt: readonly string[], opts: SolveOptions): Record<string, Tensor> {
+    const adj = this.adjointArgs(args, result, xGradient, wrt);
+    const bbar = this.runSync(adj.solveArgs, opts);
+    const grads = adj.kernel.length > 0 ? vjpSync(this.compiled, adj.productArgs, adj.scaled(bbar), adj.kernel, runOptionsOf(opts)) : {};
+    return adj.finish(bbar, grads);
+  }
+
+  /** The adjoint solve's arguments, the product's, and how the pieces make the answer. */
+  private adjointArgs(args: readonly Arg[], result: SolveResult, xGradient: unknown, wrt: readonly string[]) {
+    if (!Array.isArray(wrt) || wrt.length === 0) throw new OptionError(`vjp needs the names to differentiate: '${this.varName}' (b), 'alpha', or the formula's variables`);
+    const call = this.compiled.bind(args);
+    const [n, dv] = [call.args[this.slot].length / this.compiled.specs[this.slot].dim, this.compiled.specs[this.slot].dim];
+    const x = readMatrix(result?.x, 'result.x', { rows: n, dim: dv });
+    const xbar = readMatrix(xGradient, 'the gradient with respect to x', { rows: n, dim: dv });
+    const cast = (a: FloatArray): FloatArray => (call.dtype === 'float32' ? Float32Array.from(a) : Float64Array.from(a));
+    const withSlot = (v: FloatArray): Arg[] => args.map((a, k) => (k === this.slot ? v : a)) as Arg[];
+    const kernel = wrt.filter((w) => w !== this.varName && w !== 'alpha');
+    for (const w of kernel) this.compiled.slotOf(w);
+    return {
+      solveArgs: withSlot(cast(xbar.data)),
+      productArgs: withSlot(cast(x.data)),
+      kernel,
+      scaled: (bbar: SolveResult): FloatArray => cast(bbar.x.data.map((v) => -v)),
+      finish: (bbar: SolveResult, grads: Record<string, Tensor>): Record<string, Tensor> => {
+        const out: Record<string, Tensor> = { ...grads };
+        if (wrt.includes(this.varName)) out[this.varName] = bbar.x;
+        if (wrt.includes('alpha')) {
+          let s = 0;
+          for (let k = 0; k < x.data.length; k++) s += bbar.x.data[k] * x.data[k];
+          out.alpha = { data: Float64Array.of(-s), shape: [1, 1] };
+        }
+        return out;
+      },
+    };
+  }
+}
+
+/** The RunOptions part of SolveOptions, for the products of a gradient. */
+function runOptionsOf(opts: SolveOptions): RunOptions {
+  const { backend, signal, prune, pruneTolerance } = opts;
+  return Object.fromEntries(Object.entries({ backend, signal, prune, pruneTolerance }).filter(([, v]) => v !== undefined));
 }

@@ -13,6 +13,7 @@
  * positional `Vi(pos,dim)`, `Vj(pos,dim)`, `Pm(pos,dim)` (and KeOps' `Var(pos,dim,cat)`).
  */
 import { FormulaSyntaxError, LazyKernelError, OptionError, ShapeError } from '../errors';
+import { diff, divergence, grad, gradMatrix, laplacian } from './derivative';
 import {
   collectVariables, constant, isOpName, Node, OPS, operation, opSpec, VarCategory, VarNode, variable,
 } from './ir';
@@ -40,6 +41,18 @@ function tokenize(text: string): Token[] {
 const CATEGORY_OF: Record<string, VarCategory> = { Vi: 'i', Vj: 'j', Pm: 'param' };
 const VAR_CALLS = new Set(['Vi', 'Vj', 'Pm', 'Var']);
 const CONST_CALLS = new Set(['IntCst', 'Zero']);
+
+/**
+ * KeOps' autodiff operations: expanded into ordinary formulas as they are read
+ * (formula/derivative.ts). The second operand is the variable differentiated against.
+ */
+const AUTODIFF: Record<string, { args: string[]; build: (a: Node[]) => Node }> = {
+  Grad: { args: ['F', 'v', 'e'], build: ([f, v, e]) => grad(f, v, e) },
+  Diff: { args: ['F', 'v', 'u'], build: ([f, v, u]) => diff(f, v, u) },
+  GradMatrix: { args: ['F', 'v'], build: ([f, v]) => gradMatrix(f, v) },
+  Divergence: { args: ['F', 'v'], build: ([f, v]) => divergence(f, v) },
+  Laplacian: { args: ['F', 'v'], build: ([f, v]) => laplacian(f, v) },
+};
 
 /** Reads tokens of one string; every error carries the offending token's offset. */
 class Reader {
@@ -259,7 +272,7 @@ class FormulaParser {
       if (decl === undefined) {
         const known = [...this.names.keys()];
         this.r.fail(
-          isOpName(t.text) || VAR_CALLS.has(t.text) || CONST_CALLS.has(t.text)
+          isOpName(t.text) || VAR_CALLS.has(t.text) || CONST_CALLS.has(t.text) || t.text in AUTODIFF
             ? `${t.text} is an operation and needs arguments in parentheses`
             : `unknown variable '${t.text}'${known.length ? ` (the aliases declare ${known.join(', ')})` : ' (no aliases were given)'}`,
           t,
@@ -269,6 +282,7 @@ class FormulaParser {
     }
     if (VAR_CALLS.has(t.text)) return readVariable(this.r, undefined, -1);
     if (t.text === 'IntCst' || t.text === 'Zero') return this.constantCall();
+    if (Object.prototype.hasOwnProperty.call(AUTODIFF, t.text)) return this.nested(t, () => this.autodiff(t.text));
     if (!isOpName(t.text)) this.r.fail(`unknown operation '${t.text}'`, t);
     const op = t.text;
     return this.nested(t, () => this.call(op));
@@ -281,6 +295,24 @@ class FormulaParser {
     if (this.r.peek().kind === 'punct' && this.r.peek().text === ',') this.r.fail(`${t.text} takes 1 argument, got more`, t);
     this.r.expect(')', `to close ${t.text}(`);
     return withPosition(this.r, t, () => (t.text === 'IntCst' ? constant(n) : constant(0, n)));
+  }
+
+  private autodiff(name: string): Node {
+    const t = this.r.next();
+    const { args: names, build } = AUTODIFF[name];
+    this.r.expect('(', `after ${name}`);
+    const args: Node[] = [];
+    if (!(this.r.peek().kind === 'punct' && this.r.peek().text === ')')) {
+      do {
+        const at = this.r.peek();
+        const arg = this.expr();
+        if (args.length === 1 && arg.kind !== 'var') this.r.fail(`${name} differentiates with respect to a variable (an alias or Vi/Vj/Pm), not a formula`, at);
+        args.push(arg);
+      } while (this.r.accept(','));
+    }
+    this.r.expect(')', `to close ${name}(`);
+    if (args.length !== names.length) this.r.fail(`${name} takes ${names.length} arguments (${name}(${names.join(', ')})), got ${args.length}`, t);
+    return withPosition(this.r, t, () => build(args));
   }
 
   private call(op: keyof typeof OPS): Node {
