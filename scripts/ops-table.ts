@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { OPS, OpName } from '../lib/formula/ir';
+import { AUTODIFF } from '../lib/formula/parse';
 import { Reduction } from '../lib/formula/program';
 
 const root = path.resolve(__dirname, '..');
@@ -68,6 +69,15 @@ export function opsMarkdown(): string {
     '| Operation | Output dimension | Computes | LazyTensor |',
     '|---|---|---|---|',
     ...rows,
+    '',
+    '## Derivatives',
+    '',
+    'Expanded into the operations above when the formula is read; v is a variable. See',
+    '[gradients](autodiff.md) for the rules and the gradients of reductions.',
+    '',
+    '| Operation | Computes |',
+    '|---|---|',
+    ...Object.entries(AUTODIFF).map(([name, a]) => `| \`${name}(${a.args.join(', ')})\` | ${cell(a.about)} |`),
     '',
     '## Reductions',
     '',

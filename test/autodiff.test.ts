@@ -9,7 +9,7 @@
  * parameter, both. The finite differences perturb one input value at a time and
  * difference T = Σ_i Σ_j (e_i | F_ij).
  */
-import { Genred } from '../lib';
+import { Genred, OptionError, Vi, Vj } from '../lib';
 import { OPS } from '../lib/formula/ir';
 import { parseFormula } from '../lib/formula/parse';
 import { Rng } from './helpers/reference';
@@ -230,5 +230,70 @@ describe('autodiff errors', () => {
     ['Diff(SqDist(x,y), x, e)', /direction has dimension 1, the variable 3/],
   ])('%s', (formula, message) => {
     expect(() => new Genred(formula, ['x = Vi(3)', 'y = Vj(3)', 'e = Vi(1)'], { reduction: 'Sum', axis: 1 })).toThrow(message);
+  });
+});
+
+describe('LazyTensor derivatives', () => {
+  // The gradient of a LazyTensor reduction with respect to x and to y, against the same
+  // formula string through Genred and against the closed form of the Gaussian.
+  const rng = new Rng(17);
+  const [m, n] = [1003, 7];
+  const x = Float64Array.from({ length: 2 * m }, () => rng.next());
+  const y = Float64Array.from({ length: 2 * n }, () => rng.next());
+  const e = Float64Array.from({ length: m }, () => rng.next() - 0.5);
+  const f = Float64Array.from({ length: n }, () => rng.next() - 0.5);
+  const g = 3;
+  const kernel = (i: number, j: number): [number, number[]] => {
+    const r = [x[2 * i] - y[2 * j], x[2 * i + 1] - y[2 * j + 1]];
+    return [Math.exp(-g * (r[0] ** 2 + r[1] ** 2)), r];
+  };
+
+  test('Σ_j Grad(K, x, e_i) over j (axis 1): −2g Σ_j e_i K_ij (x_i − y_j)', () => {
+    const xi = Vi(x, 2), yj = Vj(y, 2);
+    const K = xi.sqdist(yj).mul(-g).exp();
+    const got = K.grad(xi, Vi(e, 1)).sumSync(1);
+    expect(got.shape).toEqual([m, 2]);
+    for (let i = 0; i < m; i += 17) {
+      const want = [0, 0];
+      for (let j = 0; j < n; j++) {
+        const [k, r] = kernel(i, j);
+        want[0] += -2 * g * e[i] * k * r[0];
+        want[1] += -2 * g * e[i] * k * r[1];
+      }
+      expect(Math.abs(got.data[2 * i] - want[0]) + Math.abs(got.data[2 * i + 1] - want[1])).toBeLessThan(1e-13);
+    }
+  });
+
+  test('Σ_i Grad(K, y, f_j) over i (axis 0): 2g Σ_i f_j K_ij (x_i − y_j)', () => {
+    const xi = Vi(x, 2), yj = Vj(y, 2);
+    const got = xi.sqdist(yj).mul(-g).exp().grad(yj, Vj(f, 1)).sumSync(0);
+    expect(got.shape).toEqual([n, 2]);
+    for (let j = 0; j < n; j++) {
+      const want = [0, 0];
+      for (let i = 0; i < m; i++) {
+        const [k, r] = kernel(i, j);
+        want[0] += 2 * g * f[j] * k * r[0];
+        want[1] += 2 * g * f[j] * k * r[1];
+      }
+      expect(Math.abs(got.data[2 * j] - want[0]) + Math.abs(got.data[2 * j + 1] - want[1])).toBeLessThan(1e-11);
+    }
+  });
+
+  test('the other derivatives match their formula strings', () => {
+    const xi = Vi(x, 2), yj = Vj(y, 2);
+    const K = xi.sqdist(yj).mul(-g).exp();
+    const u = Vi(x, 2);
+    const aliases = ['x = Vi(2)', 'y = Vj(2)', 'u = Vi(2)'];
+    const viaString = (s: string): Float64Array => Float64Array.from(new Genred(s, aliases, { reduction: 'Sum', axis: 1 }).runSync([x, y, x]).data);
+    const Ks = `Exp(-${g}*SqDist(x,y))`;
+    expect(Float64Array.from(K.laplacian(xi).sumSync(1).data)).toEqual(viaString(`Laplacian(${Ks}, x)`));
+    expect(Float64Array.from(K.diff(xi, u).sumSync(1).data)).toEqual(viaString(`Diff(${Ks}, x, u)`));
+    expect(Float64Array.from(K.mul(xi).gradMatrix(xi).sumSync(1).data)).toEqual(viaString(`GradMatrix(${Ks}*x, x)`));
+    expect(Float64Array.from(K.mul(xi).divergence(xi).sumSync(1).data)).toEqual(viaString(`Divergence(${Ks}*x, x)`));
+  });
+
+  test('with respect to a formula rather than a variable is an OptionError', () => {
+    const xi = Vi(x, 2);
+    expect(() => xi.sqnorm2().grad(xi.mul(2), 1)).toThrow(OptionError);
   });
 });

@@ -39,6 +39,42 @@ describe('knn-classify', () => {
   });
 });
 
+describe('fit-bandwidth', () => {
+  test('the validation loss falls toward the noise variance', () => {
+    const r = runExample('examples/fit-bandwidth/fit.mjs');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const losses = [...r.stdout.matchAll(/validation loss ([\d.e+-]+) /g)].map((m) => Number(m[1]));
+    expect(losses.length).toBe(13);
+    // A wrong gradient (sign, a missing path through the solve) climbs or stalls: the
+    // small run goes from 2.2e-2 to 1.2e-2, the noise variance is 1e-2.
+    expect(losses[losses.length - 1]).toBeLessThan(0.7 * losses[0]);
+    expect(losses[losses.length - 1]).toBeGreaterThan(0.009);
+    expect(losses.slice(1).every((l, k) => l <= losses[k] * 1.01)).toBe(true);
+  });
+});
+
+describe('gaussian-mixture', () => {
+  test('the log-likelihood rises and the three components are recovered', () => {
+    const r = runExample('examples/gaussian-mixture/fit.mjs');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lls = [...r.stdout.matchAll(/step +\d+: mean log-likelihood (-?[\d.]+)/g)].map((m) => Number(m[1]));
+    expect(lls.slice(1).every((l, k) => l >= lls[k])).toBe(true);
+    const fitted = [...r.stdout.matchAll(/component: mean \((-?[\d.]+), (-?[\d.]+)\), sigma ([\d.]+), share ([\d.]+)/g)]
+      .map((m) => m.slice(1, 5).map(Number));
+    // The truth (fit.mjs), sorted as the script sorts: by the mean's first coordinate.
+    const truth = [[-2, 0, 0.5, 0.5], [0, 3, 0.3, 0.2], [2, 1, 0.8, 0.3]];
+    expect(fitted.length).toBe(3);
+    // 3000 samples: means within 0.1, spreads and shares within 0.05 of the truth.
+    fitted.forEach((f, k) => {
+      expect(Math.abs(f[0] - truth[k][0]) + Math.abs(f[1] - truth[k][1])).toBeLessThan(0.1);
+      expect(Math.abs(f[2] - truth[k][2])).toBeLessThan(0.05);
+      expect(Math.abs(f[3] - truth[k][3])).toBeLessThan(0.05);
+    });
+  });
+});
+
 describe('density', () => {
   test('picks an interior bandwidth, matches the brute force and writes the plot', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-density-'));

@@ -46,12 +46,12 @@ const CONST_CALLS = new Set(['IntCst', 'Zero']);
  * KeOps' autodiff operations: expanded into ordinary formulas as they are read
  * (formula/derivative.ts). The second operand is the variable differentiated against.
  */
-const AUTODIFF: Record<string, { args: string[]; build: (a: Node[]) => Node }> = {
-  Grad: { args: ['F', 'v', 'e'], build: ([f, v, e]) => grad(f, v, e) },
-  Diff: { args: ['F', 'v', 'u'], build: ([f, v, u]) => diff(f, v, u) },
-  GradMatrix: { args: ['F', 'v'], build: ([f, v]) => gradMatrix(f, v) },
-  Divergence: { args: ['F', 'v'], build: ([f, v]) => divergence(f, v) },
-  Laplacian: { args: ['F', 'v'], build: ([f, v]) => laplacian(f, v) },
+export const AUTODIFF: Record<string, { args: string[]; about: string; build: (a: Node[]) => Node }> = {
+  Grad: { args: ['F', 'v', 'e'], about: 'Σ_k e_k ∂F_k/∂v, of dim(v)', build: ([f, v, e]) => grad(f, v, e) },
+  Diff: { args: ['F', 'v', 'u'], about: 'Σ_k u_k ∂F/∂v_k, of dim(F)', build: ([f, v, u]) => diff(f, v, u) },
+  GradMatrix: { args: ['F', 'v'], about: 'the Jacobian transposed, dim(F)·dim(v)', build: ([f, v]) => gradMatrix(f, v) },
+  Divergence: { args: ['F', 'v'], about: 'Σ_k ∂F_k/∂v_k, for dim(F) = dim(v)', build: ([f, v]) => divergence(f, v) },
+  Laplacian: { args: ['F', 'v'], about: 'Σ_k ∂²F/∂v_k², for a scalar F', build: ([f, v]) => laplacian(f, v) },
 };
 
 /** Reads tokens of one string; every error carries the offending token's offset. */

@@ -235,6 +235,11 @@ function astToLazy(ast: Ast, leafOf: Map<Decl, number>, asSelf = true): LazyNode
     case 'var': return { t: 'leaf', k: leafOf.get(ast.d) as number };
     case 'num': return asSelf ? { t: 'pm', v: ast.v } : { t: 'num', v: ast.v };
     case 'zero': return { t: 'pm', v: new Array(ast.dim).fill(0) };
+    case 'grad': {
+      const v: LazyNode = { t: 'leaf', k: leafOf.get(ast.v) as number };
+      if (ast.e === undefined) return { t: 'm', m: 'laplacian', self: astToLazy(ast.f, leafOf), args: [v] };
+      return { t: 'm', m: 'grad', self: astToLazy(ast.f, leafOf), args: [v, astToLazy(ast.e, leafOf, false)] };
+    }
     case 'op': {
       const ints = ast.ints.map((v): LazyNode => ({ t: 'raw', v }));
       if (ast.op === 'WeightedSqNorm') return { t: 'm', m: 'weightedSqNorm', self: astToLazy(ast.args[1], leafOf), args: [astToLazy(ast.args[0], leafOf, false)] };

@@ -17,7 +17,9 @@ export type Ast =
   | { t: 'var'; d: Decl }
   | { t: 'num'; v: number }
   | { t: 'zero'; dim: number }
-  | { t: 'op'; op: string; args: Ast[]; ints: number[] };
+  | { t: 'op'; op: string; args: Ast[]; ints: number[] }
+  /** Grad(f, v, e) (e set) or Laplacian(f, v) (f scalar): derivatives expand into ops. */
+  | { t: 'grad'; f: Ast; v: Decl; e?: Ast };
 
 interface Spec { arity: number; ints: readonly string[]; dim: unknown }
 const SPECS = OPS as unknown as Record<string, Spec>;
@@ -74,6 +76,14 @@ export class AstGen {
   gen(dim: number, depth = 0): Ast {
     const rng = this.rng;
     if (depth >= this.maxDepth || rng.chance(0.25 + 0.12 * depth)) return this.leaf(dim, depth);
+    if (rng.chance(0.04)) {
+      const wrt = this.decls.filter((d) => d.dim === dim);
+      if (wrt.length > 0) {
+        const fd = this.anyDim(4);
+        return { t: 'grad', f: this.gen(fd, depth + 1), v: rng.pick(wrt), e: this.gen(fd, depth + 1) };
+      }
+      if (dim === 1 && this.decls.length > 0) return { t: 'grad', f: this.gen(1, depth + 1), v: rng.pick(this.decls) };
+    }
     for (let tries = 0; tries < 6; tries++) {
       const op = rng.pick(OP_NAMES);
       const ast = this.build(op, dim, depth + 1);
@@ -197,6 +207,8 @@ export function printAst(rng: Rng, ast: Ast): string {
       if (Number.isInteger(v) && rng.chance(0.4)) return `IntCst(${v})`;
       return v < 0 || Object.is(v, -0) ? `(${v})` : String(v);
     }
+    case 'grad':
+      return ast.e === undefined ? `Laplacian(${p(ast.f)},${sp()}${ast.v.name})` : `Grad(${p(ast.f)},${sp()}${ast.v.name},${sp()}${p(ast.e)})`;
     case 'op': {
       const infix: Record<string, string> = { Add: '+', Subtract: '-', Mult: '*', Divide: '/', Scalprod: '|' };
       if (infix[ast.op] !== undefined && rng.chance(0.75)) return `(${p(ast.args[0])}${sp()}${infix[ast.op]}${sp()}${p(ast.args[1])})`;
@@ -261,6 +273,7 @@ export const ODD_INTS = [
 const INSERTS = [
   '(', ')', ',', '-', '+', '*', '/', '|', '=', '.', '#', '@', '"', '\u00e9', '\u0000', '\uD83D\uDE00', '\\', '[', ']',
   'Exp', 'SqDist', 'Vi', 'Vj', 'Pm', 'Var', 'IntCst', 'Zero', 'Pow', 'Round', 'Elem', 'Extract', 'OneHot', 'TensorProd',
+  'Grad', 'Diff', 'GradMatrix', 'Divergence', 'Laplacian', 'Grad(', 'Laplacian(x,x)',
   'Vi(0,1)', 'Pm(9,1)', 'Vj(2147483647,1)', 'Vi(-1,1)', 'Zero(0)', 'IntCst()', 'Exp()', 'Sum(,)', 'x', 'y', 'g', 'undefined',
   'constructor', '__proto__', 'toString', 'hasOwnProperty', ' ', '\t', '\n', '1', '0', '-1',
 ];
