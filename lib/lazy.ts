@@ -11,6 +11,7 @@ import { diff, divergence, grad, gradMatrix, laplacian } from './formula/derivat
 import { sameFormula, structuralKey } from './formula/keys';
 import { CompiledReduction, BoundCall, ReductionOptions, checkReductionOptions, ValuesAndIndices } from './reduction';
 import type { RunOptions } from './run';
+import { vjp, vjpSync, VjpOptions } from './vjp';
 import { solveBound, solveBoundSync, SolveOptions, SolveResult } from './solve';
 import {
   checkDimension, FloatArray, FloatTypeOf, readMatrix, readParam, Tensor,
@@ -326,6 +327,58 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   sumSoftmaxWeightSync(weights: LazyTensor, axis: 0 | 1, opts?: RunOptions): Tensor<T> {
     return this.runSync({ reduction: 'SumSoftMaxWeight', axis }, opts, weights);
   }
+  /**
+   * The gradient of a loss with respect to variables of this formula, given the loss's
+   * gradient with respect to a reduction's output (see {@link Genred.vjp}: the same
+   * reductions, both axes). `wrt` holds the Vi, Vj or Pm LazyTensors to differentiate;
+   * the gradients come back in that order, each shaped as its variable's data (a Pm:
+   * [1, dim]). `reduction.weights` is SumSoftMaxWeight's weights formula.
+   *
+   * @example
+   * const x = Vi(pts, 3), y = Vj(pts, 3), g = Pm(2);
+   * const K = x.sqdist(y).mul(g).neg().exp().mul(Vj(b, 1));
+   * const out = await K.sum(1);
+   * const [gx, gg] = await K.vjp({ reduction: 'Sum', axis: 1 }, out.data.map((v) => 2 * v), [x, g]);
+   */
+  vjp(
+    reduction: ReductionOptions & { weights?: LazyTensor },
+    outputGradient: T | Tensor<T>,
+    wrt: readonly LazyTensor[],
+    opts: VjpOptions = {},
+  ): Promise<Tensor<T>[]> {
+    try {
+      const { call, names } = this.bindVjp(reduction, wrt);
+      return vjp(call.compiled, call.args, outputGradient, names, opts).then((g) => names.map((n) => g[n] as Tensor<T>));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  /** The same as {@link LazyTensor.vjp}, blocking. */
+  vjpSync(
+    reduction: ReductionOptions & { weights?: LazyTensor },
+    outputGradient: T | Tensor<T>,
+    wrt: readonly LazyTensor[],
+    opts: VjpOptions = {},
+  ): Tensor<T>[] {
+    const { call, names } = this.bindVjp(reduction, wrt);
+    const g = vjpSync(call.compiled, call.args, outputGradient, names, opts);
+    return names.map((n) => g[n] as Tensor<T>);
+  }
+  private bindVjp(reduction: ReductionOptions & { weights?: LazyTensor }, wrt: readonly LazyTensor[]): { call: LazyCall; names: string[] } {
+    if (typeof reduction !== 'object' || reduction === null) throw new OptionError('vjp needs the reduction: { reduction, axis }');
+    const { weights, ...opts } = reduction;
+    if (weights !== undefined && !(weights instanceof LazyTensor)) throw new OptionError('the weights must be a LazyTensor');
+    if (!Array.isArray(wrt) || wrt.length === 0) throw new OptionError('vjp needs the variables to differentiate: Vi, Vj or Pm LazyTensors of the formula');
+    const numbered = numberLeaves(this, weights);
+    const call = bindNumbered(numbered, opts);
+    const names = wrt.map((v) => {
+      const slot = v instanceof LazyTensor && v.node.kind === 'var' ? numbered.ids.indexOf(v.node.pos) : -1;
+      if (slot < 0) throw new OptionError('vjp differentiates with respect to Vi, Vj or Pm LazyTensors that the formula reads');
+      return call.compiled.specs[slot].name;
+    });
+    return { call, names };
+  }
+
   /** Σ_j K_ij b_j for a scalar K; b has the j-variables' rows. */
   matvec(b: T | Tensor<T>, opts?: RunOptions): Promise<Tensor<T>> {
     try {

@@ -5,7 +5,7 @@
  * checks its own calls (native/memory.h).
  */
 import * as os from 'node:os';
-import { MemoryError, OptionError } from './errors';
+import { MemoryError, ShapeError } from './errors';
 
 /** The most elements a typed array can hold in this Node. */
 export const MAX_TYPED_ARRAY_LENGTH = 2 ** 32 - 1;
@@ -36,7 +36,7 @@ export function allocate<T>(Kind: { new (count: number): T; BYTES_PER_ELEMENT: n
 /** Checks that `count` elements of `bytes` each fit one typed array and the free memory. */
 export function checkAllocation(count: number, bytes: number, what: string): void {
   if (!(count <= MAX_TYPED_ARRAY_LENGTH)) {
-    throw new OptionError(`${what}: ${count} values do not fit one typed array (at most 2^32 - 1)`);
+    throw new ShapeError(`${what}: ${count} values do not fit one typed array (at most 2^32 - 1)`);
   }
   const needed = count * bytes;
   const available = availableMemory();

@@ -8,7 +8,7 @@
  */
 import * as util from 'util';
 import {
-  DTypeError, FormulaSyntaxError, Genred, info, KernelSolve, LazyKernelError, OptionError, ShapeError, Vi, Vj, Pm,
+  clusterCentroids, DTypeError, FormulaSyntaxError, Genred, info, KernelSolve, LazyKernelError, OptionError, ShapeError, Vi, Vj, Pm,
 } from '../lib/index';
 import { addon } from '../lib/addon';
 import type { Program } from '../lib/formula/program';
@@ -103,6 +103,13 @@ describe('array arguments', () => {
 
   test('a typed-array parameter of the other float type is a DTypeError', async () => {
     await expectRunError(gauss, [x, y, b, Float32Array.of(0.5)], DTypeError);
+  });
+
+  test('a cluster helper whose output would exceed one typed array is a ShapeError, as a reduction\'s is', async () => {
+    // 2^31 − 1 labels × 3 components: 6.4e9 centroid values.
+    const e = await caught(() => clusterCentroids(new Float64Array(3), 3, Int32Array.of(0x7ffffffe)));
+    expectTyped(e, ShapeError);
+    expect((e as Error).message).toMatch(/do not fit one typed array/);
   });
 
   test('a Buffer (bytes: no float type of its own) is a DTypeError that says how to view it as floats', async () => {

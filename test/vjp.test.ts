@@ -4,7 +4,7 @@
  * axes, i-, j- and parameter inputs, in float64 on seeded data; and a 1003-point
  * Gaussian sum against its closed-form gradient, in both dtypes.
  */
-import { DTypeError, Genred, KernelSolve, OptionError } from '../lib';
+import { DTypeError, Genred, KernelSolve, OptionError, Pm, Vi, Vj } from '../lib';
 import type { ReductionName } from '../lib';
 import { Rng } from './helpers/reference';
 
@@ -153,5 +153,51 @@ describe('the gradient of a KernelSolve', () => {
       const worst = Math.max(...want[name].map((w, k) => Math.abs(w - got[k]) / (1 + Math.abs(w))));
       expect([name, worst < 1e-5]).toEqual([name, true]);
     }
+  });
+});
+
+describe('LazyTensor.vjp', () => {
+  // The same gradients as Genred.vjp of the same formula string (itself checked against
+  // finite differences above), for variables passed as LazyTensors.
+  const [m, n] = [9, 1003];
+  const d = inputs(71, m, n);
+  const rng = new Rng(73);
+  test.each([
+    ['Sum', 1, 'Exp(-g*SqDist(x,y))*b', undefined],
+    ['Sum', 0, 'Exp(-g*SqDist(x,y))*b', undefined],
+    ['KMin', 0, 'SqDist(x,y)*g+b', 2],
+    ['LogSumExp', 1, '-g*SqDist(x,y)+b', undefined],
+  ] as const)('%s, axis %i, of %s', async (reduction, axis, formula, k) => {
+    const x = Vi(d.x, 2), y = Vj(d.y, 2), b = Vj(d.b, 1), g = Pm(d.g);
+    const lazy = formula.startsWith('Exp')
+      ? x.sqdist(y).mul(g).neg().exp().mul(b)
+      : formula.startsWith('SqDist') ? x.sqdist(y).mul(g).add(b) : x.sqdist(y).mul(g).neg().add(b);
+    const op = new Genred(formula, ALIASES, { reduction, axis, k });
+    const rows = axis === 1 ? m : n;
+    const E = Float64Array.from({ length: rows * op.cols }, () => rng.next() - 0.5);
+    const want = op.vjpSync(argsOf(d), { data: E, shape: [rows, op.cols] }, ['x', 'y', 'b', 'g']);
+    const got = await lazy.vjp({ reduction, axis, k }, { data: E, shape: [rows, op.cols] }, [x, y, b, g]);
+    ['x', 'y', 'b', 'g'].forEach((name, slot) => {
+      expect(got[slot].shape).toEqual(want[name].shape);
+      const worst = Math.max(...Array.from(want[name].data, (w, q) => Math.abs(w - got[slot].data[q]) / (1 + Math.abs(w))));
+      expect([name, worst < 1e-12]).toEqual([name, true]);
+    });
+  });
+
+  test('SumSoftMaxWeight, with its weights formula', () => {
+    const x = Vi(d.x, 2), y = Vj(d.y, 2), b = Vj(d.b, 1), g = Pm(d.g);
+    const op = new Genred('-g*SqDist(x,y)', ALIASES, { reduction: 'SumSoftMaxWeight', axis: 1, formula2: 'b*y' });
+    const E = Float64Array.from({ length: m * 2 }, () => rng.next() - 0.5);
+    const want = op.vjpSync(argsOf(d), E, ['y', 'g']);
+    const [gy, gg] = x.sqdist(y).mul(g).neg().vjpSync({ reduction: 'SumSoftMaxWeight', axis: 1, weights: b.mul(y) }, E, [y, g]);
+    expect(Math.max(...Array.from(want.y.data, (w, q) => Math.abs(w - gy.data[q])))).toBeLessThan(1e-12);
+    expect(Math.abs(want.g.data[0] - gg.data[0])).toBeLessThan(1e-12 * (1 + Math.abs(want.g.data[0])));
+  });
+
+  test('a variable the formula does not read, or a formula, is an OptionError', () => {
+    const x = Vi(d.x, 2), y = Vj(d.y, 2);
+    const K = x.sqdist(y);
+    expect(() => K.vjpSync({ reduction: 'Sum', axis: 1 }, new Float64Array(m), [Vi(d.x, 2)])).toThrow(OptionError);
+    expect(() => K.vjpSync({ reduction: 'Sum', axis: 1 }, new Float64Array(m), [x.mul(2)])).toThrow(OptionError);
   });
 });
