@@ -3,21 +3,7 @@
  * radius 1.2 (60% of the mass) around a round blob at the centre (40%).
  */
 
-/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A standard normal draw (Box–Muller); 1 - u keeps the log finite. */
-function normal(uniform) {
-  return Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+import { mulberry32, normal } from '../random.mjs';
 
 /** n points, row-major n × 2 Float32Array. */
 export function ringAndBlob(n, seed) {

@@ -13,25 +13,17 @@
  *   node examples/fit-bandwidth/fit.mjs [--small]
  */
 import { Genred, KernelSolve } from 'lazykernel';
+import { mulberry32, normal } from '../random.mjs';
 
 const small = process.argv.includes('--small');
 const [nTrain, nVal, steps] = small ? [400, 200, 12] : [4000, 1000, 25];
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const uniform = mulberry32(3);
-const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+const gauss = () => normal(uniform);
 const truth = (x0, x1, x2) => Math.sin(4 * x0) + Math.cos(3 * x1) + x2;
 function points(n) {
   const x = Float64Array.from({ length: 3 * n }, uniform);
-  const y = Float64Array.from({ length: n }, (_, i) => truth(x[3 * i], x[3 * i + 1], x[3 * i + 2]) + 0.1 * normal());
+  const y = Float64Array.from({ length: n }, (_, i) => truth(x[3 * i], x[3 * i + 1], x[3 * i + 2]) + 0.1 * gauss());
   return { x, y };
 }
 const train = points(nTrain);

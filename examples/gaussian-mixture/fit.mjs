@@ -10,21 +10,13 @@
  *   node examples/gaussian-mixture/fit.mjs [--small]
  */
 import { Genred } from 'lazykernel';
+import { mulberry32, normal } from '../random.mjs';
 
 const small = process.argv.includes('--small');
 const [n, steps] = small ? [3000, 150] : [200_000, 150];
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const uniform = mulberry32(11);
-const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+const gauss = () => normal(uniform);
 
 // The truth: three clusters with their own spreads and shares.
 const TRUTH = [
@@ -36,8 +28,8 @@ const x = new Float64Array(2 * n);
 for (let i = 0; i < n; i++) {
   let u = uniform();
   const c = TRUTH.find((t) => (u -= t.share) < 0) ?? TRUTH[TRUTH.length - 1];
-  x[2 * i] = c.mean[0] + c.sigma * normal();
-  x[2 * i + 1] = c.mean[1] + c.sigma * normal();
+  x[2 * i] = c.mean[0] + c.sigma * gauss();
+  x[2 * i + 1] = c.mean[1] + c.sigma * gauss();
 }
 
 // ℓ_i without −log 2π; s = log σ per component, w the normalised log-weights.

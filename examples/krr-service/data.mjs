@@ -3,21 +3,7 @@
  * tests regenerate it to check /knn against a brute force on the same points.
  */
 
-/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). Small and the same on every platform. */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A standard normal draw (Box–Muller); 1 - u keeps the log finite. */
-export function normal(uniform) {
-  return Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+import { mulberry32, normal } from '../random.mjs';
 
 /** The function the service learns, without noise. */
 export function truth(x0, x1, x2) {

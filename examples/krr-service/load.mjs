@@ -8,7 +8,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { mulberry32 } from './data.mjs';
+import { mulberry32 } from '../random.mjs';
 import { FULL, SMALL } from './model.mjs';
 import { buildServer } from './server.mjs';
 
