@@ -6,11 +6,8 @@
  *   npx ts-node --transpile-only bench/abort.ts [--after 200] [--reps 3]
  */
 import { Genred, KernelSolve, LazyKernelError } from '../lib/index';
+import { option } from './option';
 
-function option(name: string, fallback: string): string {
-  const k = process.argv.indexOf(`--${name}`);
-  return k >= 0 && k + 1 < process.argv.length ? process.argv[k + 1] : fallback;
-}
 const after = Number(option('after', '200'));
 const reps = Number(option('reps', '3'));
 

@@ -8,25 +8,22 @@
 import * as os from 'os';
 import { Genred, info } from '../lib';
 import { uniformSource } from './problem';
+import { median, option } from './option';
 
-function arg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(process.argv[at + 1]);
-}
-
-async function median(reps: number, f: () => Promise<unknown>): Promise<number> {
+/** Median seconds of `reps` calls. */
+async function timed(reps: number, f: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
   for (let k = 0; k < reps; k++) {
     const t = performance.now();
     await f();
     times.push((performance.now() - t) / 1000);
   }
-  return times.sort((a, b) => a - b)[Math.floor(reps / 2)];
+  return median(times);
 }
 
 async function main(): Promise<void> {
-  const n = arg('n', 100_000);
-  const reps = arg('reps', 5);
+  const n = Number(option('n', '100000'));
+  const reps = Number(option('reps', '5'));
   const rand = uniformSource(7);
   const x = Float32Array.from({ length: 3 * n }, rand);
   const b = Float32Array.from({ length: n }, rand);
@@ -39,9 +36,9 @@ async function main(): Promise<void> {
   console.log('g        sum s     grad s    vjp s     grad/sum');
   for (const g of [1, 1e4]) {
     await sum.run([x, x, b, g]);
-    const ts = await median(reps, () => sum.run([x, x, b, g]));
-    const tg = await median(reps, () => grad.run([x, x, b, g, e]));
-    const tv = await median(reps, () => sum.vjp([x, x, b, g], e, ['x']));
+    const ts = await timed(reps, () => sum.run([x, x, b, g]));
+    const tg = await timed(reps, () => grad.run([x, x, b, g, e]));
+    const tv = await timed(reps, () => sum.vjp([x, x, b, g], e, ['x']));
     console.log(`${String(g).padEnd(8)} ${ts.toFixed(3).padStart(7)}   ${tg.toFixed(3).padStart(7)}   ${tv.toFixed(3).padStart(7)}   ${(tg / ts).toFixed(2).padStart(6)}`);
   }
 }

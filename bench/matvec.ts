@@ -15,26 +15,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Genred, info } from '../lib/index';
+import { median, option } from './option';
 
 const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'];
 const FUSED = 'Exp(-g*SqDist(x,y))*b';
 // The same per-pair maths; the added Zero(1) inside Exp keeps the recogniser out.
 const GENERIC = 'Exp(-g*SqDist(x,y)+Zero(1))*b';
 
-function option(name: string, fallback: string): string {
-  const k = process.argv.indexOf(`--${name}`);
-  return k >= 0 && k + 1 < process.argv.length ? process.argv[k + 1] : fallback;
-}
-
 const sizes = option('sizes', '1000,10000,20000,50000').split(',').map(Number);
 const reps = Number(option('reps', '5'));
 const outDir = path.resolve(option('out', path.join(__dirname, 'output')));
 const yardsticks = path.resolve(__dirname, '..', '..', 'shared', 'yardsticks');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Median seconds of `reps` timed calls after one warm-up call. */
 function timeIt(run: () => void): number {

@@ -8,6 +8,7 @@
  *   npx ts-node --transpile-only bench/prune.ts [--sizes 50000,200000] [--reps 3]
  */
 import { Genred, info } from '../lib/index';
+import { median, option } from './option';
 
 const GAMMA = 1e4;
 const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'];
@@ -18,11 +19,6 @@ const CASES = [
     op: new Genred('-g*SqDist(x,y)', ALIASES, { reduction: 'SumSoftMaxWeight', axis: 1, formula2: 'b' }),
   },
 ];
-
-function option(name: string, fallback: string): string {
-  const k = process.argv.indexOf(`--${name}`);
-  return k >= 0 && k + 1 < process.argv.length ? process.argv[k + 1] : fallback;
-}
 
 const sizes = option('sizes', '50000').split(',').map(Number);
 const reps = Number(option('reps', '3'));
@@ -45,8 +41,7 @@ function timed(run: () => Float32Array): { seconds: number; out: Float32Array } 
     out = run();
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
-  times.sort((a, b) => a - b);
-  return { seconds: times[Math.floor(times.length / 2)], out };
+  return { seconds: median(times), out };
 }
 
 function relativeL2(a: Float32Array, b: Float32Array): number {

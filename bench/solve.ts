@@ -24,11 +24,7 @@ import type { PreconditionerKind, SolveResult } from '../lib/index';
 import { writePlots } from './plot';
 import { makeProblem, uniformSource as source } from './problem';
 import type { Series } from './timing';
-
-function option(name: string, fallback: string): string {
-  const k = process.argv.indexOf(`--${name}`);
-  return k >= 0 && k + 1 < process.argv.length ? process.argv[k + 1] : fallback;
-}
+import { option } from './option';
 
 interface Problem {
   name: string;
