@@ -181,10 +181,15 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   }
 
   private apply<R extends FloatArray = T>(op: OpName, operands: Operand[], ints: number[] = []): LazyTensor<R> {
-    const all = [this as Operand, ...operands].map((o) => toNode(o, op));
-    const leaves = new Map<number, Leaf>();
+    return this.combine(op, operands, (self, others) => operation(op, [self, ...others], ints));
+  }
+
+  /** A formula built from this one and `operands` (LazyTensors or numbers), with all their data. */
+  private combine<R extends FloatArray>(what: string, operands: Operand[], build: (self: Node, others: Node[]) => Node): LazyTensor<R> {
+    const all = operands.map((o) => toNode(o, what));
+    const leaves = new Map(this.leaves);
     all.forEach((a) => a.leaves.forEach((leaf, id) => leaves.set(id, leaf)));
-    return new LazyTensor(operation(op, all.map((a) => a.node), ints), leaves);
+    return new LazyTensor(build(this.node, all.map((a) => a.node)), leaves);
   }
 
   // Arithmetic
@@ -278,10 +283,7 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
     if (!(others[0] instanceof LazyTensor) || others[0].node.kind !== 'var') {
       throw new OptionError('derivatives are taken with respect to a variable: a LazyTensor made by Vi, Vj or Pm');
     }
-    const all = [this as Operand, ...others].map((o) => toNode(o, 'grad'));
-    const leaves = new Map<number, Leaf>();
-    all.forEach((a) => a.leaves.forEach((leaf, id) => leaves.set(id, leaf)));
-    return new LazyTensor(build(this.node, all.slice(1).map((a) => a.node)), leaves);
+    return this.combine('grad', others, build);
   }
 
   // Reductions

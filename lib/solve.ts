@@ -11,7 +11,7 @@ import { vjp, vjpSync } from './vjp';
 import type { Program } from './formula/program';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
 import { cancellable, checkBackend, engineOptions, RunOptions } from './run';
-import { Arg, ArgSpec, DType, FloatArray, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
+import { Arg, ArgSpec, DType, FloatArray, floats, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
 
 /**
  * A progress report: a step of the preconditioner's setup (`step`: the Nyström rank so
@@ -432,7 +432,7 @@ export class KernelSolve {
     const [n, dv] = [call.args[this.slot].length / this.compiled.specs[this.slot].dim, this.compiled.specs[this.slot].dim];
     const x = readMatrix(result?.x, 'result.x', { rows: n, dim: dv });
     const xbar = readMatrix(xGradient, 'the gradient with respect to x', { rows: n, dim: dv });
-    const cast = (a: FloatArray): FloatArray => (call.dtype === 'float32' ? Float32Array.from(a) : Float64Array.from(a));
+    const cast = (a: ArrayLike<number>): FloatArray => floats(call.dtype, a);
     const withSlot = (v: FloatArray): Arg[] => args.map((a, k) => (k === this.slot ? v : a)) as Arg[];
     const kernel = wrt.filter((w) => w !== this.varName && w !== 'alpha');
     for (const w of kernel) this.compiled.slotOf(w);

@@ -230,8 +230,19 @@ export function bindArguments(specs: readonly ArgSpec[], values: unknown): Bound
 
 /** Plain numbers as a float array of `dtype`; a float array is returned as it is. */
 export function toDType(values: readonly number[] | FloatArray, dtype: DType): FloatArray {
-  if (isFloatArray(values)) return values;
-  return dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
+  return isFloatArray(values) ? values : floats(dtype, values);
+}
+
+/**
+ * A new float array of `dtype`: `source` zeros, or a copy of `source`'s values.
+ *
+ * @example
+ * floats('float32', 3);                 // Float32Array [0, 0, 0]
+ * floats('float64', Int32Array.of(1));  // Float64Array [1]
+ */
+export function floats(dtype: DType, source: number | ArrayLike<number>): FloatArray {
+  const Kind = dtype === 'float32' ? Float32Array : Float64Array;
+  return typeof source === 'number' ? new Kind(source) : Kind.from(source);
 }
 
 /** A result Tensor of `rows` × `cols`, checking that the native side returned that many values. */

@@ -13,12 +13,12 @@
  * forward reduction for the indices, then a mask 1 − Sign|j − index|).
  */
 import { DTypeError, LazyKernelError, OptionError } from './errors';
-import { add, dot, grad, mul, op, sub, zero } from './formula/derivative';
+import { add, dot, grad, isZero, mul, op, sub, zero } from './formula/derivative';
 import { constant, Node, variable, VarCategory, VarNode } from './formula/ir';
 import type { ReductionName } from './formula/program';
 import { checkRunOptions, CompiledReduction, ReductionResult } from './reduction';
 import type { RunOptions } from './run';
-import { DType, dtypeOf, FloatArray, makeTensor, readMatrix, Tensor } from './tensor';
+import { DType, dtypeOf, FloatArray, floats, makeTensor, readMatrix, Tensor } from './tensor';
 
 /** A reduction to run for the plan, and what comes back. */
 interface Request { compiled: CompiledReduction; args: FloatArray[] }
@@ -32,12 +32,11 @@ function indexColumn(n: number, dtype: DType): FloatArray {
   if (dtype === 'float32' && n > 1 << 24) {
     throw new OptionError(`the gradient of a Min, Max or KMin selects among ${n} rows, more than float32 numbers index exactly (2^24): use float64 data`);
   }
-  const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const out = floats(dtype, n);
   for (let k = 0; k < n; k++) out[k] = k;
   return out;
 }
 
-const asType = (data: FloatArray | Int32Array, dtype: DType): FloatArray => (dtype === 'float32' ? Float32Array.from(data) : Float64Array.from(data));
 
 /**
  * The plan of one vector-Jacobian product: the reductions it needs, in order, and the
@@ -95,7 +94,7 @@ function* plan(c: CompiledReduction, args: unknown, outputGradient: unknown, wrt
       const selected = (yield { compiled: forward(selector, c.k), args: call.args });
       if (!isValues(selected)) throw new LazyKernelError(`internal: ${selector} returned no indices`);
       const d = F.dim;
-      const index = extraVar(outSide, k * d, 'selected indices', asType(selected.indices.data, call.dtype));
+      const index = extraVar(outSide, k * d, 'selected indices', floats(call.dtype, selected.indices.data));
       const row = extraVar(reducedSide, 1, 'row index', indexColumn(rowsReduced, call.dtype));
       let sum: Node = zero(d);
       for (let l = 0; l < k; l++) {
@@ -119,9 +118,8 @@ function* plan(c: CompiledReduction, args: unknown, outputGradient: unknown, wrt
     let g: Node = grad(F, v, cotF);
     if (cotV !== null) g = add(g, grad(c.weights as Node, v, cotV));
     const rows = spec.cat === 'param' ? 1 : spec.cat === outSide ? rowsOut : rowsReduced;
-    const zeros = (): Tensor => makeTensor(call.dtype === 'float32' ? new Float32Array(rows * spec.dim) : new Float64Array(rows * spec.dim), rows, spec.dim);
-    if (g.kind === 'const' && g.value === 0) {
-      out[spec.name] = zeros();
+    if (isZero(g)) {
+      out[spec.name] = makeTensor(floats(call.dtype, rows * spec.dim), rows, spec.dim);
       continue;
     }
     const axis: 0 | 1 = spec.cat === reducedSide ? (c.axis === 1 ? 0 : 1) : c.axis;
@@ -134,7 +132,7 @@ function* plan(c: CompiledReduction, args: unknown, outputGradient: unknown, wrt
     const sums = new Float64Array(spec.dim);
     const data = r.data as FloatArray;
     for (let i = 0; i < r.shape[0]; i++) for (let k = 0; k < spec.dim; k++) sums[k] += data[i * spec.dim + k];
-    out[spec.name] = makeTensor(call.dtype === 'float32' ? Float32Array.from(sums) : sums, 1, spec.dim);
+    out[spec.name] = makeTensor(call.dtype === 'float32' ? floats('float32', sums) : sums, 1, spec.dim);
   }
   return out;
 }

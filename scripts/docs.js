@@ -28,17 +28,13 @@ function files(dir) {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
 }
-const stale = [];
-for (const sub of ['api']) {
-  const want = files(path.join(out, sub));
-  const have = files(path.join(docs, sub));
-  for (const f of new Set([...want, ...have])) {
-    const a = path.join(out, sub, f);
-    const b = path.join(docs, sub, f);
-    if (!fs.existsSync(a) || !fs.existsSync(b) || fs.readFileSync(a, 'utf8') !== fs.readFileSync(b, 'utf8')) stale.push(path.join('docs', sub, f));
-  }
-}
-if (fs.readFileSync(path.join(out, 'ops.md'), 'utf8') !== fs.readFileSync(path.join(docs, 'ops.md'), 'utf8')) stale.push('docs/ops.md');
+// Every generated file, in either tree: one missing from docs/, or left there after its
+// symbol went away, is stale too.
+const apiFiles = (dir) => files(path.join(dir, 'api')).map((f) => path.join('api', f));
+const generated = new Set(['ops.md', ...apiFiles(out), ...apiFiles(docs)]);
+const same = (f) => [out, docs].every((d) => fs.existsSync(path.join(d, f))) &&
+  fs.readFileSync(path.join(out, f), 'utf8') === fs.readFileSync(path.join(docs, f), 'utf8');
+const stale = [...generated].filter((f) => !same(f)).map((f) => path.join('docs', f));
 fs.rmSync(out, { recursive: true, force: true });
 if (stale.length) {
   console.error(`stale generated docs (run \`npm run docs\` and commit): ${stale.join(', ')}`);

@@ -11,46 +11,41 @@ import { Reduction } from '../lib/formula/program';
 
 const root = path.resolve(__dirname, '..');
 
-/** LazyTensor method names by op, read from the `apply('Op', …)` calls of lib/lazy.ts. */
-function lazyMethods(): Map<string, string[]> {
-  const source = fs.readFileSync(path.join(root, 'lib', 'lazy.ts'), 'utf8');
+/**
+ * LazyTensor methods by the name they pass to lib/lazy.ts' `apply('Op', …)` (ops) or as
+ * `reduction: 'X'` (reductions; Sync twins left out), read from the source.
+ */
+function methodsBy(source: string, pattern: RegExp): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const m of source.matchAll(/^ {2}(\w+)(?:<[^>]*>)?\([^)]*\)[^{]*\{[^\n]*?apply\('(\w+)'/gm)) {
-    out.set(m[2], [...(out.get(m[2]) ?? []), `.${m[1]}()`]);
-  }
-  return out;
-}
-
-/** LazyTensor reduction methods by reduction name, read from `reduction: 'X'` in lib/lazy.ts. */
-function reductionMethods(): Map<string, string[]> {
-  const source = fs.readFileSync(path.join(root, 'lib', 'lazy.ts'), 'utf8');
-  const out = new Map<string, string[]>();
-  for (const m of source.matchAll(/^ {2}(\w+)\([^)]*\)[^{]*\{\n?[^\n]*?reduction: '(\w+)'/gm)) {
+  for (const m of source.matchAll(pattern)) {
     if (!m[1].endsWith('Sync')) out.set(m[2], [...(out.get(m[2]) ?? []), `.${m[1]}()`]);
   }
   return out;
 }
 
 const INFIX: Record<string, string> = { Add: 'f + g', Subtract: 'f - g', Mult: 'f * g', Divide: 'f / g', Minus: '-f', Scalprod: '(f|g)' };
+const OPERANDS: Record<number, readonly string[]> = { 1: ['f'], 2: ['f', 'g'], 3: ['f', 'a', 'b'] };
+const INT_NAMES: Record<string, string> = { exponent: 'n', decimals: 'd', index: 'k' };
 
+/** How an operation is written: its call, with the integer parameters named short. */
 function signature(name: OpName): string {
   const spec = OPS[name];
-  const operands = 'operands' in spec && spec.operands ? spec.operands : (['f', 'g', 'h'].slice(0, spec.arity) as readonly string[]);
-  const named = spec.arity === 3 && !('operands' in spec && spec.operands) ? ['f', 'a', 'b'] : operands;
-  const call = `${name}(${[...named, ...spec.ints.map((i) => (i === 'exponent' ? 'n' : i === 'decimals' ? 'd' : i === 'index' ? 'k' : i))].join(', ')})`;
-  return INFIX[name] ? `${call}, or \`${INFIX[name]}\`` : call;
+  const operands = ('operands' in spec && spec.operands) || OPERANDS[spec.arity];
+  return `${name}(${[...operands, ...spec.ints.map((i) => INT_NAMES[i] ?? i)].join(', ')})`;
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
 /** The markdown of docs/ops.md. */
 export function opsMarkdown(): string {
-  const methods = lazyMethods();
+  const lazy = fs.readFileSync(path.join(root, 'lib', 'lazy.ts'), 'utf8');
+  const opMethods = methodsBy(lazy, /^ {2}(\w+)(?:<[^>]*>)?\([^)]*\)[^{]*\{[^\n]*?apply\('(\w+)'/gm);
+  const reductionMethods = methodsBy(lazy, /^ {2}(\w+)\([^)]*\)[^{]*\{\n?[^\n]*?reduction: '(\w+)'/gm);
+  const code = (list: string[]): string => list.map((m) => `\`${m}\``).join(', ');
   const rows = (Object.keys(OPS) as OpName[]).map((name) => {
     const spec = OPS[name];
-    const sig = signature(name).split(', or ');
-    const shown = sig.length > 1 ? `\`${cell(sig[0])}\`, or ${cell(sig[1])}` : `\`${cell(sig[0])}\``;
-    return `| ${shown} | ${cell(spec.rule)} | ${cell(spec.about)} | ${(methods.get(name) ?? []).map((m) => `\`${m}\``).join(', ') || '-'} |`;
+    const written = `\`${cell(signature(name))}\`${INFIX[name] ? `, or \`${cell(INFIX[name])}\`` : ''}`;
+    return `| ${written} | ${cell(spec.rule)} | ${cell(spec.about)} | ${code(opMethods.get(name) ?? []) || '-'} |`;
   });
   return [
     '# Formula operations',
@@ -86,7 +81,7 @@ export function opsMarkdown(): string {
     '',
     '| Reduction | LazyTensor |',
     '|---|---|',
-    ...Object.keys(Reduction).map((r) => `| \`${r}\` | ${(reductionMethods().get(r) ?? []).map((m) => `\`${m}\``).join(', ') || '- (Genred only)'} |`),
+    ...Object.keys(Reduction).map((r) => `| \`${r}\` | ${code(reductionMethods.get(r) ?? []) || '- (Genred only)'} |`),
     '',
   ].join('\n');
 }

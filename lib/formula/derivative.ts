@@ -20,7 +20,8 @@ import { constant, foldNodes, Node, OpName, operation, OpNode, VarNode, variable
 // ---------------------------------------------------------------------------------------
 
 const isConst = (n: Node, value?: number): boolean => n.kind === 'const' && (value === undefined || n.value === value);
-const isZero = (n: Node): boolean => isConst(n, 0);
+/** True for a zero constant (of any dimension). */
+export const isZero = (n: Node): boolean => isConst(n, 0);
 const isScalarConst = (n: Node, value: number): boolean => isConst(n, value) && n.dim === 1;
 
 /** Zero of dimension d. */
@@ -81,12 +82,11 @@ export function div(a: Node, b: Node): Node {
 export const op = (name: OpName, args: readonly Node[], ints: readonly number[] = []): Node => operation(name, args, ints);
 const c = (v: number): Node => constant(v);
 
-/** c as a vector of dimension d (a dim-1 c broadcast; c itself when it has dimension d). */
-export function broadcast(c: Node, d: number): Node {
-  if (c.dim === d) return c;
-  if (c.dim !== 1) throw new LazyKernelError(`internal: cannot broadcast dimension ${c.dim} to ${d}`);
-  if (c.kind === 'const') return c.value === 0 ? zero(d) : operation('Add', [zero(d), c]);
-  return operation('Add', [zero(d), c]);
+/** g as a vector of dimension d (a dim-1 g broadcast; g itself when it has dimension d). */
+export function broadcast(g: Node, d: number): Node {
+  if (g.dim === d) return g;
+  if (g.dim !== 1) throw new LazyKernelError(`internal: cannot broadcast dimension ${g.dim} to ${d}`);
+  return isZero(g) ? zero(d) : operation('Add', [zero(d), g]);
 }
 
 /** A cotangent of dimension g.dim for an operand of dimension d ≤ g.dim: broadcasting's adjoint sums. */
