@@ -55,6 +55,13 @@ export interface NativeSolveOptions extends NativeRunOptions {
   rank?: number;
   landmarks?: 'rpcholesky' | 'uniform';
   seed?: number;
+  keepPreconditioner?: boolean;
+  reusePreconditioner?: KeptPreconditioner;
+}
+
+/** A preconditioner a solve kept (native/binding/solve.cc): opaque, passed back as is. */
+export interface KeptPreconditioner {
+  readonly __brand: 'KeptPreconditioner';
 }
 
 /** A progress report of native solve: a setup step, or an iteration. */
@@ -87,7 +94,8 @@ export interface NativeSolveResult {
   residuals: Float64Array;
   converged: boolean;
   reason: 'converged' | 'maxIter' | 'stagnated';
-  preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number };
+  preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number; reused: boolean };
+  keptPreconditioner?: KeptPreconditioner;
 }
 
 /** The package root: one level above lib/ (sources under ts-jest) or dist/ (built). */

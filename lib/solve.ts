@@ -4,7 +4,7 @@
  * file only checks the call, wires cancel and progress, and shapes the answer.
  */
 import { types } from 'node:util';
-import { addon, NativeProgress, NativeSolveOptions, NativeSolveResult } from './addon';
+import { addon, KeptPreconditioner, NativeProgress, NativeSolveOptions, NativeSolveResult } from './addon';
 import { fromNative, OptionError, ShapeError } from './errors';
 import { compileFormula } from './genred';
 import { vjp, vjpSync } from './vjp';
@@ -82,6 +82,17 @@ export interface SolveOptions extends RunOptions {
   landmarks?: 'rpcholesky' | 'uniform';
   /** The seed of the landmarks' draw, an integer ≥ 0 (default 1): the same seed, the same solve. */
   seed?: number;
+  /**
+   * Keep the preconditioner this solve builds with its result, so that
+   * {@link KernelSolve.vjp}'s adjoint solve (the same system) uses it instead of setting
+   * one up again. It holds its memory (Nyström: n × rank float64 values) until the result
+   * is garbage-collected. Default false.
+   *
+   * @example
+   * const r = await solver.run(args, { alpha: 0.1, keepPreconditioner: true });
+   * const grads = await solver.vjp(args, r, dLdx, ['g'], { alpha: 0.1 }); // grads' solve: r's preconditioner
+   */
+  keepPreconditioner?: boolean;
 }
 
 /** The answer of a solve. */
@@ -116,8 +127,11 @@ export interface SolveResult {
    * refinement steps, the last one included.
    */
   refinements: number;
-  /** The preconditioner that ran, its rank (Nyström) or largest block (Jacobi), and its setup time. */
-  preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number };
+  /**
+   * The preconditioner that ran, its rank (Nyström) or largest block (Jacobi), its setup
+   * time, and whether it was an earlier solve's, reused (a gradient's adjoint solve).
+   */
+  preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number; reused: boolean };
 }
 
 /** The default tolerance (relative residual per column). */
@@ -143,13 +157,16 @@ interface CheckedOptions {
   onProgress: ((p: SolveProgress) => void) | undefined;
   signal: AbortSignal | undefined;
   run: RunOptions;
-  preconditioner: Pick<NativeSolveOptions, 'preconditioner' | 'rank' | 'landmarks' | 'seed'>;
+  preconditioner: Pick<NativeSolveOptions, 'preconditioner' | 'rank' | 'landmarks' | 'seed' | 'keepPreconditioner'>;
 }
 
 const PRECONDITIONERS = ['none', 'nystrom', 'jacobi', 'auto'];
 
 function checkPreconditioner(o: SolveOptions): CheckedOptions['preconditioner'] {
-  const { preconditioner = 'auto', rank, landmarks, seed } = o;
+  const { preconditioner = 'auto', rank, landmarks, seed, keepPreconditioner } = o;
+  if (keepPreconditioner !== undefined && typeof keepPreconditioner !== 'boolean') {
+    throw new OptionError(`keepPreconditioner must be a boolean, not ${typeof keepPreconditioner}`);
+  }
   if (!PRECONDITIONERS.includes(preconditioner as string)) {
     throw new OptionError(`preconditioner must be one of ${PRECONDITIONERS.join(', ')}, not ${String(preconditioner)}`);
   }
@@ -166,7 +183,7 @@ function checkPreconditioner(o: SolveOptions): CheckedOptions['preconditioner'] 
   if ((preconditioner === 'nystrom' || preconditioner === 'jacobi') && !(o.alpha > 0)) {
     throw new OptionError(`preconditioner '${preconditioner}' needs alpha > 0 (P = αI + …); with alpha = 0 use 'none'`);
   }
-  return { preconditioner, rank, landmarks, seed };
+  return { preconditioner, rank, landmarks, seed, keepPreconditioner };
 }
 
 function checkSolveOptions(opts: unknown, sync: boolean): CheckedOptions {
@@ -249,12 +266,17 @@ function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: 
   return { program, args: call.args, slot, b: asFloat64(b), native, dtype: call.dtype, n, dv };
 }
 
+/** The preconditioners results keep (SolveOptions.keepPreconditioner), out of their public shape. */
+const keptPreconditioners = new WeakMap<SolveResult, KeptPreconditioner>();
+
 function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
   if (r.x.length !== p.n * p.dv) throw new ShapeError(`the solver returned ${r.x.length} values for a ${p.n} x ${p.dv} solution`);
-  return {
+  const result: SolveResult = {
     x: { data: r.x, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, residuals: r.residuals,
     converged: r.converged, reason: r.reason, refinements: r.refinements, preconditioner: r.preconditioner,
   };
+  if (r.keptPreconditioner !== undefined) keptPreconditioners.set(result, r.keptPreconditioner);
+  return result;
 }
 
 /** Runs a prepared solve on the job queue, with cancel (AbortSignal) and progress wired as in run.ts. */
@@ -376,9 +398,17 @@ export class KernelSolve {
    * const r = await solver.run([x, x, b, 1e4], { alpha: 0.8, tol: 1e-8, onProgress: (p) => console.log(p) });
    */
   async run(args: readonly Arg[], opts: SolveOptions): Promise<SolveResult> {
-    const o = checkSolveOptions(opts, false);
+    const { p, o } = this.prepared(args, opts, false);
+    return solveAsync(p, o);
+  }
+
+  /** A checked solve of `args`, with an earlier solve's preconditioner when given one. */
+  private prepared(args: readonly Arg[], opts: SolveOptions, sync: boolean, reuse?: KeptPreconditioner): { p: PreparedSolve; o: CheckedOptions } {
+    const o = checkSolveOptions(opts, sync);
     checkBackend(o.run);
-    return solveAsync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o), o);
+    const p = prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o);
+    if (reuse !== undefined) p.native.reusePreconditioner = reuse;
+    return { p, o };
   }
 
   /**
@@ -389,17 +419,16 @@ export class KernelSolve {
    * const { x } = solver.runSync([x, x, b, 1e4], { alpha: 0.8 });
    */
   runSync(args: readonly Arg[], opts: SolveOptions): SolveResult {
-    const o = checkSolveOptions(opts, true);
-    checkBackend(o.run);
-    return solveSync(prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o));
+    return solveSync(this.prepared(args, opts, true).p);
   }
 
   /**
    * The gradient of a loss of the solution x = (αI + K)⁻¹ b, given `xGradient` = ∂L/∂x
    * (n × dv): with respect to b (the name of the unknown, `varName`), to 'alpha', and to
    * any other variable or parameter of the formula. It solves the adjoint system
-   * (αI + K) b̄ = ∂L/∂x (K is symmetric) with `opts` (a second solve: its preconditioner
-   * is set up again), then ∂L/∂α = −(b̄|x) and ∂L/∂θ = −b̄ᵀ (∂K/∂θ) x, the vector-Jacobian
+   * (αI + K) b̄ = ∂L/∂x (K is symmetric) with `opts` (a second solve, which reuses
+   * `result`'s preconditioner when `run` was asked to keep it, `keepPreconditioner`, and
+   * `opts` has the same alpha; else it sets one up again), then ∂L/∂α = −(b̄|x) and ∂L/∂θ = −b̄ᵀ (∂K/∂θ) x, the vector-Jacobian
    * product of the reduction K·x with output gradient −b̄ ({@link Genred.vjp}). `result`
    * is what `run` returned for the same `args`. Points passed under two names (x as Vi
    * and as Vj) get one gradient per name: add them. With float32 data, x and b̄ enter the
@@ -412,7 +441,8 @@ export class KernelSolve {
    */
   async vjp(args: readonly Arg[], result: SolveResult, xGradient: FloatArray | Tensor<FloatArray>, wrt: readonly string[], opts: SolveOptions): Promise<Record<string, Tensor>> {
     const adj = this.adjointArgs(args, result, xGradient, wrt);
-    const bbar = await this.run(adj.solveArgs, opts);
+    const { p, o } = this.prepared(adj.solveArgs, opts, false, keptPreconditioners.get(result));
+    const bbar = await solveAsync(p, o);
     const grads = adj.kernel.length > 0 ? await vjp(this.compiled, adj.productArgs, adj.scaled(bbar), adj.kernel, runOptionsOf(opts)) : {};
     return adj.finish(bbar, grads);
   }
@@ -420,7 +450,7 @@ export class KernelSolve {
   /** The same as {@link KernelSolve.vjp}, blocking. */
   vjpSync(args: readonly Arg[], result: SolveResult, xGradient: FloatArray | Tensor<FloatArray>, wrt: readonly string[], opts: SolveOptions): Record<string, Tensor> {
     const adj = this.adjointArgs(args, result, xGradient, wrt);
-    const bbar = this.runSync(adj.solveArgs, opts);
+    const bbar = solveSync(this.prepared(adj.solveArgs, opts, true, keptPreconditioners.get(result)).p);
     const grads = adj.kernel.length > 0 ? vjpSync(this.compiled, adj.productArgs, adj.scaled(bbar), adj.kernel, runOptionsOf(opts)) : {};
     return adj.finish(bbar, grads);
   }

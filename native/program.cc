@@ -112,9 +112,9 @@ std::vector<char> paramOnly(const Program& p) {
 
 void checkKernel(const ProgramSpec& s, Program& p) {
   if (s.kernel.empty()) return;
-  if (s.kernel.size() != 5) fail("kernel must have 5 fields or none");
+  if (s.kernel.size() != 6) fail("kernel must have 6 fields or none");
   FusedKernel& k = p.kernel;
-  k = {s.kernel[0], s.kernel[1], s.kernel[2], s.kernel[3], s.kernel[4]};
+  k = {s.kernel[0], s.kernel[1], s.kernel[2], s.kernel[3], s.kernel[4], s.kernel[5]};
   if (k.tag <= KERNEL_none || k.tag >= KERNEL_COUNT) fail("unknown kernel tag " + std::to_string(k.tag));
   const int nv = static_cast<int>(p.vars.size());
   for (int v : {k.x, k.y, k.b})
@@ -133,7 +133,15 @@ void checkKernel(const ProgramSpec& s, Program& p) {
   if (k.scale < 0 || k.scale >= static_cast<int>(p.regDims.size()) || p.regDims[k.scale] != 1 ||
       !paramOnly(p)[k.scale])
     fail("kernel scale must be a dim-1 register of parameters and constants");
-  if (p.reduction == RED_Sum && p.regDims[p.result] != p.vars[k.b].dim) fail("kernel output dim must be b's dim");
+  if (k.w < 0) {
+    if (k.w != -1) fail("kernel gradient weights must be a variable or -1");
+    if (p.reduction == RED_Sum && p.regDims[p.result] != p.vars[k.b].dim) fail("kernel output dim must be b's dim");
+    return;
+  }
+  if (k.w >= nv || p.vars[k.w].cat != CAT_I) fail("kernel gradient weights must be an i-variable");
+  if (p.vars[k.w].dim != p.vars[k.b].dim) fail("kernel gradient weights must have b's dimension");
+  if (p.reduction != RED_Sum) fail("a kernel gradient needs a Sum reduction");
+  if (p.regDims[p.result] != p.vars[k.x].dim) fail("kernel gradient output dim must be x's dim");
 }
 
 }  // namespace

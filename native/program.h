@@ -15,7 +15,7 @@ namespace lk {
 enum DType : int { F32 = 0, F64 = 1 };
 enum Category : int { CAT_I = 0, CAT_J = 1, CAT_PARAM = 2 };
 
-constexpr int kProgramVersion = 1;
+constexpr int kProgramVersion = 2;
 
 // One argument array of a call, as N-API sees it.
 struct ArgInfo {
@@ -45,9 +45,11 @@ struct Instruction {
 
 // A recognised radial kernel: F = phi(scale·|x_i - y_j|²)·b_j (ops.h, LK_KERNELS).
 // x, y, b are argument slots; scale a dim-1 register of parameters and constants.
+// With w >= 0 (an i-variable's slot, of b's dimension), F is that kernel's gradient with
+// respect to x, applied to w: Σ_c w_ic·∂(phi·b_jc)/∂x_i (cpu/radial_grad.h).
 struct FusedKernel {
   int tag = KERNEL_none;
-  int x = -1, y = -1, b = -1, scale = -1;
+  int x = -1, y = -1, b = -1, scale = -1, w = -1;
 };
 
 struct Program {

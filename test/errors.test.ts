@@ -361,8 +361,8 @@ describe('the raw addon answers malformed programs with a JS error, never a cras
     ['program.consts is a Float32Array', on(generic, (p) => { p.consts = Float32Array.from(p.consts as Float64Array); })],
     ['program.consts is a plain Array', on(generic, (p) => { p.consts = Array.from(p.consts as Float64Array); })],
     // scalar fields
-    ['program.version is 2', on(fused, (p) => { p.version = 2; })],
-    ["program.version is '1'", on(fused, (p) => { p.version = '1'; })],
+    ['program.version is 3', on(fused, (p) => { p.version = 3; })],
+    ["program.version is '2'", on(fused, (p) => { p.version = '2'; })],
     ["program.dtype is 'float16'", on(fused, (p) => { p.dtype = 'float16'; })],
     ['program.dtype is a number', on(fused, (p) => { p.dtype = 1; })],
     ["program.dtype is 'float32' while the arrays are Float64Array", on(fused, (p) => { p.dtype = 'float32'; })],
@@ -461,6 +461,11 @@ describe('the raw addon answers malformed programs with a JS error, never a cras
       for (let k = 0; k < code.length; k += 6) if (code[k] === Op.LOAD && code[k + 5] === 2) I32(p, 'kernel')[4] = code[k + 1];
       return { program: p, args: g.args };
     }],
+    ['a kernel gradient whose weights are variable 99', on(fused, (p) => { I32(p, 'kernel')[5] = 99; })],
+    ['a kernel gradient whose weights are -2', on(fused, (p) => { I32(p, 'kernel')[5] = -2; })],
+    ['a kernel gradient whose weights are a j-variable', on(fused, (p) => { I32(p, 'kernel')[5] = 1; })],
+    ['a kernel gradient whose weights are the parameter', on(fused, (p) => { I32(p, 'kernel')[5] = 3; })],
+    ["a kernel gradient whose weights lack b's dimension", on(fused, (p) => { I32(p, 'kernel')[5] = 0; })],
     ['a softmax kernel of a profile with no log form (cauchy)', on(ssmw, (p) => { I32(p, 'kernel')[0] = Kernel.cauchy; })],
     ['a kernel on a LogSumExp', on(ssmw, (p) => { p.reduction = Reduction.LogSumExp; p.weights = -1; })],
     ['a softmax kernel with no kernel fields but 3', on(ssmw, (p) => { p.kernel = (p.kernel as Int32Array).slice(0, 3); })],
@@ -499,7 +504,7 @@ describe('the raw addon answers malformed programs with a JS error, never a cras
       expectSumClose((await addon.reduce(c.program, c.args)).values as Float64Array, t, 1, 'float64');
     }
     expect(kmin.program.reduction).toBe(Reduction.KMin);
-    expect(fused.program.kernel.length).toBe(5);
+    expect(fused.program.kernel.length).toBe(6);
     expect(generic.program.kernel.length).toBe(0);
   }
 

@@ -23,15 +23,12 @@
  */
 import * as util from 'util';
 import { Genred, RunOptions } from '../lib';
-import { asTensor, dual, Dual, lazily, pick, Rng, sqdistRows } from './helpers/reference';
+import { asTensor, dual, Dual, DType, DTYPES, lazily, pick, Rng, sqdistRows } from './helpers/reference';
+import { FLUSH, U } from './helpers/radial';
 
 const { abs: mAbs, exp: mExp, sqrt: mSqrt, max: mMax } = Math;
 const { isNaN: numIsNaN, isFinite: numIsFinite } = Number;
 
-type DType = 'float32' | 'float64';
-const DTYPES: readonly DType[] = ['float32', 'float64'];
-const U: Record<DType, number> = { float32: 2 ** -24, float64: 2 ** -53 };
-const FLUSH: Record<DType, number> = { float32: 2.5e-38, float64: 2.5e-308 };
 
 type Profile = 'gaussian' | 'laplace';
 const FORMULA: Record<Profile, string> = { gaussian: '-g*SqDist(x,y)', laplace: '-Sqrt(g*SqDist(x,y))' };

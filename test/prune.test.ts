@@ -28,35 +28,17 @@
 import * as util from 'util';
 import { Genred, KernelSolve, OptionError, info, setNumThreads } from '../lib';
 import type { RunOptions, SolveResult } from '../lib';
-import { asTensor, caught, dual, Dual, lazily, pick, Rng, sqdistRows, uniform } from './helpers/reference';
+import { asTensor, caught, dual, Dual, DType, DTYPES, lazily, pick, Rng, sqdistRows, uniform } from './helpers/reference';
+import { FLUSH, FORMULA, KernelName, KERNELS, U } from './helpers/radial';
 import type { Arg } from '../lib/tensor';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
 const { abs: mAbs, exp: mExp, sqrt: mSqrt, max: mMax } = Math;
 const { isNaN: numIsNaN, isFinite: numIsFinite } = Number;
 
-type DType = 'float32' | 'float64';
-const DTYPES: readonly DType[] = ['float32', 'float64'];
-const U: Record<DType, number> = { float32: 2 ** -24, float64: 2 ** -53 };
-/** exp flushes to 0 below e^-86.6 (float32) and e^-708.3 (float64): the largest term lost that way, per |b|. */
-const FLUSH: Record<DType, number> = { float32: 2.5e-38, float64: 2.5e-308 };
-
 // ---------------------------------------------------------------------------------------
-// Kernels: the recognised spellings (lib/formula/kernels.ts) and their float64 profiles
+// Kernels: the recognised spellings (helpers/radial.ts) and their float64 profiles
 // ---------------------------------------------------------------------------------------
-
-type KernelName = 'gaussian' | 'laplace' | 'cauchy' | 'imq' | 'matern32' | 'matern52';
-const KERNELS: readonly KernelName[] = ['gaussian', 'laplace', 'cauchy', 'imq', 'matern32', 'matern52'];
-
-const E = 'g*SqDist(x,y)';
-const FORMULA: Record<KernelName, string> = {
-  gaussian: 'Exp(-g*SqDist(x,y))*b',
-  laplace: `Exp(-Sqrt(${E}))*b`,
-  cauchy: `Inv(IntCst(1)+${E})*b`,
-  imq: `Rsqrt(IntCst(1)+${E})*b`,
-  matern32: `(IntCst(1)+Sqrt(${E}))*Exp(-Sqrt(${E}))*b`,
-  matern52: `(IntCst(1)+Sqrt(${E})+${E}/IntCst(3))*Exp(-Sqrt(${E}))*b`,
-};
 
 /** phi(s), s = g·|x − y|², in float64. */
 function phi(kernel: KernelName, s: number): number {

@@ -69,7 +69,7 @@ describe('every preconditioner against a dense float64 solve', () => {
     const r = await solverFor(dv).run(argsFor(p, dtype), { alpha: ALPHA, tol, preconditioner: pre });
     checkSolved(r, p, tol, `${pre} ${dtype} n=${n}`);
     expect(r.x.data.length).toBe(n * dv);
-    if (pre === 'none') expect(r.preconditioner).toEqual({ kind: 'none', rank: 0, setupSeconds: 0 });
+    if (pre === 'none') expect(r.preconditioner).toEqual({ kind: 'none', rank: 0, setupSeconds: 0, reused: false });
     if (pre === 'nystrom' || pre === 'jacobi') {
       expect(r.preconditioner.kind).toBe(pre);
       expect(r.preconditioner.rank).toBeGreaterThan(0);

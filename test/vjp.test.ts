@@ -5,6 +5,7 @@
  * Gaussian sum against its closed-form gradient, in both dtypes.
  */
 import { DTypeError, Genred, KernelSolve, OptionError, Pm, Vi, Vj } from '../lib';
+import { addon } from '../lib/addon';
 import type { ReductionName } from '../lib';
 import { Rng } from './helpers/reference';
 
@@ -153,6 +154,54 @@ describe('the gradient of a KernelSolve', () => {
       const worst = Math.max(...want[name].map((w, k) => Math.abs(w - got[k]) / (1 + Math.abs(w))));
       expect([name, worst < 1e-5]).toEqual([name, true]);
     }
+  });
+
+  test.each(['nystrom', 'jacobi'] as const)('the adjoint solve reuses a kept %s preconditioner, with the same gradients', async (preconditioner) => {
+    const m = 401;
+    const r2 = new Rng(62);
+    const P = Float64Array.from({ length: 2 * m }, () => r2.next());
+    const B = Float64Array.from({ length: m }, () => r2.next() - 0.5);
+    const C = Float64Array.from({ length: m }, () => r2.next() - 0.5);
+    const o = { alpha: 0.05, tol: 1e-12, preconditioner };
+    const args = [P, P, B, 30];
+    // Setup steps reported by the adjoint solve: none when it reuses the forward one's.
+    const setupSteps = async (keep: boolean): Promise<{ steps: number; grads: Record<string, { data: ArrayLike<number> }> }> => {
+      const r = await solver.run(args, { ...o, keepPreconditioner: keep });
+      expect(r.preconditioner.kind).toBe(preconditioner);
+      expect(r.preconditioner.reused).toBe(false);
+      let steps = 0;
+      const grads = await solver.vjp(args, r, C, ['a', 'g', 'p'], { ...o, onProgress: (q) => { if (q.phase === 'setup') steps++; } });
+      return { steps, grads };
+    };
+    const fresh = await setupSteps(false);
+    const reused = await setupSteps(true);
+    expect(fresh.steps).toBeGreaterThan(0);
+    expect(reused.steps).toBe(0);
+    for (const name of ['a', 'g', 'p']) {
+      const want = fresh.grads[name].data, got = reused.grads[name].data;
+      const worst = Math.max(...Array.from(want, (w, k) => Math.abs(w - got[k]) / (1 + Math.abs(w))));
+      expect([name, worst < 1e-9]).toEqual([name, true]);
+    }
+    // Another alpha is another system: the kept preconditioner is not used (set up again).
+    const r = solver.runSync(args, { ...o, keepPreconditioner: true });
+    let steps = 0;
+    await solver.vjp(args, r, C, ['a'], { ...o, alpha: 0.1, onProgress: (q) => { if (q.phase === 'setup') steps++; } });
+    expect(steps).toBeGreaterThan(0);
+  });
+
+  test('keepPreconditioner must be a boolean; a forged kept preconditioner is refused by the addon', () => {
+    expect(() => solver.runSync([pts, pts, b, g], { ...opts, keepPreconditioner: 1 as never })).toThrow(OptionError);
+    const call = solver.compiled.bind([pts, pts, b, g]);
+    const native = { alpha, tol: 1e-8, maxIter: 100, preconditioner: 'jacobi' as const };
+    for (const forged of [{}, { __brand: 'KeptPreconditioner' }, 3, Object.create(null)]) {
+      expect(() => addon.solveSync(call.program, call.args, solver.slot, Float64Array.from(b), { ...native, reusePreconditioner: forged as never })).toThrow(/reusePreconditioner/);
+    }
+    // The real one, from the addon, is taken.
+    const kept = addon.solveSync(call.program, call.args, solver.slot, Float64Array.from(b), { ...native, keepPreconditioner: true });
+    expect(kept.keptPreconditioner).toBeDefined();
+    const again = addon.solveSync(call.program, call.args, solver.slot, Float64Array.from(c), { ...native, reusePreconditioner: kept.keptPreconditioner });
+    expect(again.preconditioner.reused).toBe(true);
+    expect(again.preconditioner.kind).toBe('jacobi');
   });
 });
 

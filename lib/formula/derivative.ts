@@ -13,7 +13,7 @@
  * comparisons inside IfElse's condition) its derivative is zero, as in KeOps.
  */
 import { LazyKernelError, OptionError, ShapeError } from '../errors';
-import { constant, foldNodes, Node, OpName, operation, OpNode, VarNode, variable } from './ir';
+import { constant, foldNodes, markGradient, Node, OpName, operation, OpNode, VarNode, variable } from './ir';
 
 // ---------------------------------------------------------------------------------------
 // Builders that fold as they build
@@ -277,7 +277,18 @@ export function grad(F: Node, v: Node, e: Node): Node {
       if (ga !== null && !isZero(ga)) addTo(n.args[j], ga);
     });
   }
-  return result ?? zero(v.dim);
+  // (result is assigned in addTo, a closure: TypeScript's narrowing does not see it.)
+  const found = result as Node | null;
+  if (found === null) return zero(v.dim);
+  // A new node is marked as this gradient (the lowering may fuse it, kernels.ts); one
+  // that already stood in F or e (Grad(x, x, e) is e) is not: it means itself elsewhere.
+  if (found.kind === 'op' && !order.includes(found) && !reaches(e, found)) markGradient(found, { F, v, e });
+  return found;
+}
+
+/** True when `target` is `root` or one of its subformulas. */
+function reaches(root: Node, target: Node): boolean {
+  return foldNodes<boolean>(root, (n, args) => n === target || args.some((a) => a));
 }
 
 // Temporary variables (KeOps' gradin) are parameters in slots no formula can name

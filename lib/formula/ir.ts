@@ -464,11 +464,56 @@ export function isParamOnly(node: Node): boolean {
   });
 }
 
-/** Rebuilds a node with each variable replaced by `map(variable)`; shares unchanged subtrees. */
+/** Grad(F, v, e), for a node that is that gradient written out (see {@link markGradient}). */
+export interface GradientOrigin { readonly F: Node; readonly v: VarNode; readonly e: Node }
+
+const gradientOrigins = new WeakMap<Node, GradientOrigin>();
+
+/**
+ * Records that `node` is Grad(F, v, e) written out, so that the lowering may run it as
+ * one fused loop (kernels.ts) rather than its expanded code. Kept beside the node, not in
+ * it: the node's identity, printing and generic code stay those of the expanded formula.
+ */
+export function markGradient(node: OpNode, origin: GradientOrigin): void {
+  gradientOrigins.set(node, origin);
+}
+
+/** The gradient `node` was built as, if {@link markGradient} recorded one. */
+export function gradientOrigin(node: Node): GradientOrigin | undefined {
+  return gradientOrigins.get(node);
+}
+
+/** The keys (category:slot) of the variables a node reads. */
+function variableKeys(node: Node): Set<string> {
+  const keys = new Set<string>();
+  foldNodes<null>(node, (n) => {
+    if (n.kind === 'var') keys.add(`${n.cat}:${n.pos}`);
+    return null;
+  });
+  return keys;
+}
+
+/**
+ * Rebuilds a node with each variable replaced by `map(variable)`; shares unchanged
+ * subtrees. A rebuilt gradient keeps its origin, mapped alike, when the origin reads no
+ * variable the gradient does not (`map` may number the variables it is shown: it must
+ * see none that the formula lacks).
+ */
 export function mapVariables(node: Node, map: (v: VarNode) => VarNode, memo = new Map<Node, Node>()): Node {
   return foldNodes<Node>(node, (n, args) => {
     if (n.kind === 'var') return map(n);
     if (n.kind === 'const') return n;
-    return args.every((a, k) => a === n.args[k]) ? n : operation(n.op, args, n.ints);
+    if (args.every((a, k) => a === n.args[k])) return n;
+    const out = operation(n.op, args, n.ints);
+    const origin = gradientOrigins.get(n);
+    if (origin !== undefined) {
+      const own = variableKeys(n);
+      const read = [...variableKeys(origin.F), ...variableKeys(origin.e), `${origin.v.cat}:${origin.v.pos}`];
+      if (read.every((k) => own.has(k))) {
+        const mapped = (x: Node): Node => mapVariables(x, map, memo);
+        markGradient(out, { F: mapped(origin.F), v: map(origin.v), e: mapped(origin.e) });
+      }
+    }
+    return out;
   }, memo);
 }

@@ -19,14 +19,17 @@
  * A SumSoftMaxWeight with F = E (gaussian, s = -E) or F = -Sqrt(E) (laplace) and weights
  * a j-variable b is recognised too: its weights exp(F) are phi(s).
  */
-import { constant, isParamOnly, Node, OpName, OpNode, VarCategory, VarNode } from './ir';
+import { constant, gradientOrigin, isParamOnly, Node, OpName, OpNode, VarCategory, VarNode } from './ir';
 import { structuralKey } from './keys';
 import type { KernelName } from './program';
 
 /** One factor of the scale: a dim-1 parameter/constant expression, multiplied or divided. */
 export interface ScaleFactor { node: Node; divide: boolean }
 
-/** A recognised kernel; scale = sign * product of the factors (× or ÷). */
+/**
+ * A recognised kernel; scale = sign * product of the factors (× or ÷). With `w`, the
+ * kernel's gradient with respect to x applied to w (see {@link recogniseKernelGradient}).
+ */
 export interface RecognisedKernel {
   tag: Exclude<KernelName, 'none'>;
   x: VarNode;
@@ -34,6 +37,7 @@ export interface RecognisedKernel {
   b: VarNode;
   factors: ScaleFactor[];
   sign: 1 | -1;
+  w?: VarNode;
 }
 
 /** E = sign * product(factors) * SqDist(x, y). */
@@ -179,15 +183,15 @@ function matern(poly: Node, expo: Node, cat: Cat): { tag: RecognisedKernel['tag'
 
 /**
  * Recognises F as one of the fused kernels, or returns null. `cat` gives each variable's
- * category after any axis swap.
+ * category after any axis swap; b is on the `bSide` side (j for a kernel sum).
  *
  * @example
  * recogniseKernel(parseFormula('Exp(-g*SqDist(x,y))*b', aliases).node, (v) => v.cat)?.tag; // 'gaussian'
  */
-export function recogniseKernel(formula: Node, cat: Cat): RecognisedKernel | null {
+export function recogniseKernel(formula: Node, cat: Cat, bSide: VarCategory = 'j'): RecognisedKernel | null {
   if (formula.kind !== 'op' || formula.op !== 'Mult') return null;
   const all = factors(formula);
-  const bs = all.filter((f): f is VarNode => f.kind === 'var' && cat(f) === 'j');
+  const bs = all.filter((f): f is VarNode => f.kind === 'var' && cat(f) === bSide);
   if (bs.length !== 1) return null;
   const b = bs[0];
   const rest = all.filter((f) => f !== b);
@@ -215,4 +219,30 @@ export function recogniseSoftmaxKernel(formula: Node, weights: Node, cat: Cat): 
   if (weights.kind !== 'var' || cat(weights) !== 'j') return null;
   const found = logProfile(formula, cat);
   return found && kernelOf(found, weights);
+}
+
+const sameVar = (a: VarNode, b: VarNode): boolean => a.cat === b.cat && a.pos === b.pos;
+
+/**
+ * Recognises F as a fused kernel's gradient with respect to its row points: a node built
+ * as Grad(phi(s)·b, x, e) (ir.ts, gradientOrigin), phi(s)·b a kernel spelled as for
+ * {@link recogniseKernel} but with b on either side, x its i-variable, e a variable on
+ * the side b is not, and b not x itself. Σ_k e_k ∂(phi·b_k)/∂x = phi'(s)·2·scale·(x − y)·⟨e, b⟩,
+ * so the result is the kernel with b the j-side one of (b, e) and w the i-side one: both
+ * KeOps' Grad(K·b, x, e) (w = e) and the gradient with respect to y, reduced over the
+ * other axis (w = b), are the one native loop.
+ *
+ * @example
+ * const { node } = parseFormula('Grad(Exp(-g*SqDist(x,y))*b, x, e)', [...aliases, 'e=Vi(1)']);
+ * recogniseKernelGradient(node, (v) => v.cat)?.w?.name; // 'e'
+ */
+export function recogniseKernelGradient(formula: Node, cat: Cat): RecognisedKernel | null {
+  const origin = gradientOrigin(formula);
+  if (origin === undefined || origin.e.kind !== 'var') return null;
+  const { F, v, e } = origin;
+  const k = recogniseKernel(F, cat, 'j') ?? recogniseKernel(F, cat, 'i');
+  if (k === null || !sameVar(v, k.x) || sameVar(k.b, v)) return null;
+  const [u, w] = cat(k.b) === 'j' ? [k.b, e] : [e, k.b];
+  if (cat(u) !== 'j' || cat(w) !== 'i') return null;
+  return { ...k, b: u, w };
 }

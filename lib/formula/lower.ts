@@ -7,7 +7,7 @@
  */
 import { OptionError, ShapeError } from '../errors';
 import { foldNodes, Node, OpNode, VarCategory, VarNode } from './ir';
-import { recogniseKernel, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
+import { recogniseKernel, recogniseKernelGradient, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
 import {
   Category, INSTR_FIELDS, Kernel, Op, OpName as InstrName, Program, PROGRAM_VERSION, Reduction, ReductionName,
 } from './program';
@@ -206,13 +206,13 @@ export function lowerFormula(req: LowerRequest): LoweredProgram {
   const weights = req.weights === undefined ? -1 : builder.node(req.weights);
   const cat = (v: VarNode): VarCategory => swapped(vars[v.pos]?.cat ?? v.cat, axis);
   const recognised = req.reduction === 'Sum'
-    ? recogniseKernel(req.formula, cat)
+    ? recogniseKernel(req.formula, cat) ?? recogniseKernelGradient(req.formula, cat)
     : req.reduction === 'SumSoftMaxWeight' && req.weights !== undefined
       ? recogniseSoftmaxKernel(req.formula, req.weights, cat)
       : null;
   const kernel = recognised === null
     ? new Int32Array(0)
-    : Int32Array.from([Kernel[recognised.tag], recognised.x.pos, recognised.y.pos, recognised.b.pos, builder.scale(recognised)]);
+    : Int32Array.from([Kernel[recognised.tag], recognised.x.pos, recognised.y.pos, recognised.b.pos, builder.scale(recognised), recognised.w?.pos ?? -1]);
   const table = new Int32Array(vars.length * 3);
   vars.forEach((v, slot) => table.set([Category[swapped(v.cat, axis)], v.dim, v.pos], slot * 3));
   return {

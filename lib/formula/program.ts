@@ -8,7 +8,7 @@
  * test/program.test.ts checks that the two agree.
  */
 
-export const PROGRAM_VERSION = 1;
+export const PROGRAM_VERSION = 2;
 
 /** Instruction op codes (native/ops.h, LK_OPS). */
 export const Op = {
@@ -42,7 +42,7 @@ export const Category = { i: 0, j: 1, param: 2 } as const;
 /** Fields per entry of the flat tables. */
 export const VAR_FIELDS = 3; // category, dim, argument slot
 export const INSTR_FIELDS = 6; // op, out, a, b, c, imm  (unused operands are -1)
-export const KERNEL_FIELDS = 5; // tag, xVar, yVar, bVar, scaleReg
+export const KERNEL_FIELDS = 6; // tag, xVar, yVar, bVar, scaleReg, wVar (a gradient's weights, or -1)
 
 export interface Program {
   version: number;
@@ -67,10 +67,12 @@ export interface Program {
   /** k of KMin / ArgKMin / KMin_ArgKMin; 0 otherwise. */
   k: number;
   /**
-   * A recognised fused kernel, or an empty array: [tag, xVar, yVar, bVar, scaleReg].
+   * A recognised fused kernel, or an empty array: [tag, xVar, yVar, bVar, scaleReg, wVar].
    * xVar is an i-variable, yVar and bVar j-variables (indices into the variable table),
-   * scaleReg a dim-1 register that depends on parameters and constants only. The
-   * generic code is always present too: the fast path must agree with it.
+   * scaleReg a dim-1 register that depends on parameters and constants only. wVar is -1,
+   * or an i-variable of bVar's dimension when the formula is the kernel's gradient with
+   * respect to xVar applied to it (a Sum of dimension dim(xVar)). The generic code is
+   * always present too: the fast path must agree with it.
    */
   kernel: Int32Array;
 }

@@ -1,7 +1,9 @@
 // solve(program, args, slot, b, options, cancel?, onProgress?) -> Promise<{x, iterations,
-// refinements, residual, residuals, converged, reason, preconditioner}>, and
-// solveSync(program, args, slot, b, options).
+// refinements, residual, residuals, converged, reason, preconditioner, keptPreconditioner?}>,
+// and solveSync(program, args, slot, b, options).
 // `program` computes K·v (a Sum over j) with v the j-variable in argument slot `slot`.
+// With options.keepPreconditioner, the result's keptPreconditioner holds the one that ran
+// (an opaque object); options.reusePreconditioner passes it to another solve.
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -11,6 +13,7 @@
 #include "../memory.h"
 #include "../queue.h"
 #include "../solve/kernel_solve.h"
+#include "../solve/precond.h"
 #include "bindings.h"
 #include "convert.h"
 #include "job.h"
@@ -22,6 +25,37 @@ double numberOption(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (!v.IsNumber()) throw ArgumentError(std::string("options.") + name + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
+}
+
+// Kept preconditioners travel through JS as plain objects carrying a type tag (so that no
+// other object, from this addon or another, is taken for one) and the C++ object wrapped
+// in them, whose memory V8 is told about so that it weighs it when collecting.
+constexpr napi_type_tag kKeptTag = {0x6c617a796b65726eULL, 0x707265636f6e6431ULL};
+
+void finalizeKept(napi_env env, void* data, void*) {
+  auto* kept = static_cast<KeptPreconditioner*>(data);
+  int64_t total;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(kept->p->bytes()), &total);
+  delete kept;
+}
+
+Napi::Object wrapKept(Napi::Env env, const KeptPreconditioner& kept) {
+  Napi::Object o = Napi::Object::New(env);
+  o.TypeTag(&kKeptTag);
+  auto* held = new KeptPreconditioner(kept);
+  if (napi_wrap(env, o, held, finalizeKept, nullptr, nullptr) != napi_ok) {
+    delete held;
+    throw Napi::Error::New(env, "could not keep the preconditioner");
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(kept.p->bytes()));
+  return o;
+}
+
+KeptPreconditioner unwrapKept(Napi::Env env, const Napi::Value& v) {
+  void* data = nullptr;
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kKeptTag) || napi_unwrap(env, v, &data) != napi_ok || !data)
+    throw ArgumentError("options.reusePreconditioner must be a result's keptPreconditioner");
+  return *static_cast<KeptPreconditioner*>(data);
 }
 
 // Reads options.preconditioner ('none' | 'nystrom' | 'jacobi' | 'auto'; the addon's
@@ -46,6 +80,8 @@ PreconditionerRequest readPreconditioner(const Napi::Object& o) {
     r.uniform = l == "uniform";
   }
   r.seed = static_cast<uint64_t>(integerOption(o, "seed", 0, 9007199254740991.0, "from 0 to 2^53 - 1", static_cast<double>(r.seed)));
+  Napi::Value reuse = o.Get("reusePreconditioner");
+  if (!reuse.IsUndefined()) r.reuse = unwrapKept(o.Env(), reuse);
   return r;
 }
 
@@ -69,6 +105,7 @@ struct SolveSetup {
   RunContext runOptions;  // prune, pruneTolerance, ranges, device
   Ranges ranges;
   PreconditionerRequest preconditioner;
+  bool keep = false;  // options.keepPreconditioner
 
   SolveSetup(const Napi::CallbackInfo& info, bool async) {
     ProgramSpec spec = readSpec(info[0]);
@@ -106,6 +143,9 @@ struct SolveSetup {
       throw ArgumentError("maxIter must be an integer from 0 to 1e9");
     options.maxIter = static_cast<int>(maxIter);
     preconditioner = readPreconditioner(o);
+    Napi::Value keepOption = o.Get("keepPreconditioner");
+    if (!keepOption.IsUndefined() && !keepOption.IsBoolean()) throw ArgumentError("options.keepPreconditioner must be a boolean");
+    keep = keepOption.IsBoolean() && keepOption.As<Napi::Boolean>().Value();
     if (runOptions.device == RunContext::CUDA && preconditioner.kind != PreconditionerRequest::None &&
         preconditioner.kind != PreconditionerRequest::Auto)
       throw ArgumentError("preconditioners are not built on the CUDA backend yet; use 'none' or backend 'cpu'");
@@ -148,7 +188,9 @@ struct SolveSetup {
     pre.Set("kind", outcome.preconditioner);
     pre.Set("rank", outcome.rank);
     pre.Set("setupSeconds", outcome.setupSeconds);
+    pre.Set("reused", outcome.reused);
     out.Set("preconditioner", pre);
+    if (keep && outcome.kept.p) out.Set("keptPreconditioner", wrapKept(env, outcome.kept));
     return out;
   }
 };

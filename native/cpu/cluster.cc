@@ -150,7 +150,8 @@ void PruneWalk::reserve(const ClusterTree& cols, int dv) {
 }
 
 void PruneWalk::start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-                      const double* rowHi, int tag, double scale) {
+                      const double* rowHi, int tag, double scale, bool slope) {
+  slope_ = slope;
   cols_ = &cols;
   absB_ = &absB;
   dv_ = dv;
@@ -160,8 +161,34 @@ void PruneWalk::start(const ClusterTree& cols, const std::vector<double>& absB, 
   rowHi_ = rowHi;
 }
 
+namespace {
+
+// sup over σ' >= σ of g(σ') = |phi'(σ')|·√σ', for a decreasing profile phi (cluster.h):
+// g at max(σ, σ*), σ* where g peaks (from g'(σ) = 0 for each profile).
+double slopeEnvelope(int tag, double sigma) {
+  constexpr double kGoldenSquared = 2.6180339887498949;  // ((1 + √5)/2)², Matérn 5/2's peak
+  const double peak = tag == KERNEL_gaussian   ? 0.5
+                      : tag == KERNEL_laplace  ? 0.0
+                      : tag == KERNEL_cauchy   ? 1.0 / 3.0
+                      : tag == KERNEL_imq      ? 0.5
+                      : tag == KERNEL_matern32 ? 1.0
+                                               : kGoldenSquared;
+  const double s = std::max(sigma, peak), r = std::sqrt(s);
+  switch (tag) {
+    case KERNEL_gaussian: return std::exp(-s) * r;
+    case KERNEL_laplace: return 0.5 * std::exp(-r);
+    case KERNEL_cauchy: return r / ((1 + s) * (1 + s));
+    case KERNEL_imq: return 0.5 * r / ((1 + s) * std::sqrt(1 + s));
+    case KERNEL_matern32: return 0.5 * r * std::exp(-r);
+    default: return (1 + r) * r * std::exp(-r) / 6;
+  }
+}
+
+}  // namespace
+
 double PruneWalk::bound(double gap, double logShift) const {
   const double s = scale_ * gap;
+  if (slope_) return slopeEnvelope(tag_, s) / std::sqrt(scale_) * kUpperMargin;
   // In logs, so that a softmax's shifted weights do not underflow before the shift.
   const double logPhi = tag_ == KERNEL_gaussian  ? -s
                         : tag_ == KERNEL_laplace ? -std::sqrt(s)

@@ -26,6 +26,14 @@
 // p = w / Σ w. Each row's weights are kept relative to its largest (they would underflow
 // otherwise); budgets and bounds are compared in units of exp(the least shift of the
 // cluster's rows), computed in logs.
+//
+// A kernel sum's gradient, Σ_j phi'(s·d_ij²)·(x_i − y_j)·b_j (times 2s and the row's
+// weights, the same for every term of a row), is the same walk over the terms' norms
+// |phi'(s·d²)|·d·|b_j| = g(s·d²)·|b_j| / √s, g(σ) = |phi'(σ)|·√σ. g is not decreasing:
+// it rises from 0 (Laplace: from 1/2) to a peak σ*, then decays, so the bound of a
+// subtree at least d_min away is sup over σ ≥ s·d_min² of g, that is g(max(s·d_min², σ*)).
+// Rows' budgets are tol times their partial Σ_j |phi'|·d_ij·|b_j|, so each row's gradient
+// moves by at most tol·Σ_j |its terms| (in norm), as a sum's does.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -79,9 +87,10 @@ std::vector<double> absoluteSums(const ClusterTree& cols, const T* sortedB, int 
 class PruneWalk {
  public:
   // Starts the walks for the rows in the box [rowLo, rowHi]; phi(tag, ·) is the kernel
-  // profile (decreasing), scale > 0.
+  // profile (decreasing), scale > 0. With `slope`, the terms bounded are a gradient's,
+  // |phi'(scale·d²)|·d·|b_j| (cpu/radial_grad.h), and so are the sums budgeted against.
   void start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-             const double* rowHi, int tag, double scale);
+             const double* rowHi, int tag, double scale, bool slope = false);
   // Keeps the column clusters whose boxes touch the rows' box, or, when none does, one
   // leaf near it: never none (unless there are no columns).
   void keepTouching();
@@ -98,7 +107,9 @@ class PruneWalk {
 
  private:
   double gap(int node) const;  // squared distance between the rows' box and the node's
-  double bound(double gap, double logShift) const;  // phi(scale·gap)·exp(-logShift), with a safety margin
+  // phi(scale·gap)·exp(-logShift), or with slope_ the gradient terms' envelope, with a
+  // safety margin.
+  double bound(double gap, double logShift) const;
   void keep(int node);
 
   const ClusterTree* cols_ = nullptr;
@@ -106,6 +117,7 @@ class PruneWalk {
   int dv_ = 1;
   int tag_ = 0;
   double scale_ = 0;
+  bool slope_ = false;
   int nearest_ = -1;  // the leaf keepTouching kept without touching, or -1
   const double* rowLo_ = nullptr;
   const double* rowHi_ = nullptr;

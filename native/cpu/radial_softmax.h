@@ -66,18 +66,11 @@ struct RadialSoftmax {
     }
   }
 
-  // Adds the j ranges [first, second) for rows i0 .. i0 + rows of x (row-major), tile by tile.
-  template <bool Abs>
-  void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
-              std::size_t count) {
-    forEachTile(j, count, tile, cancel, [&](std::size_t j0, int len) {
-      for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
-    });
-  }
-
-  // out[c] = Σ w·V_c / Σ w for the dv - 1 columns of V.
+  // out[c] = Σ w·V_c / Σ w for the dv - 1 columns of V; row r of the block is the
+  // caller's row `row`.
   template <typename Out>
-  void write(int r, Out* out) const {
+  void write(int r, std::size_t row, Out* values) const {
+    Out* out = values + row * (dv - 1);
     const double* a = &acc[static_cast<std::size_t>(r) * dv];
     for (int c = 0; c + 1 < dv; ++c) out[c] = static_cast<Out>(a[c] / a[dv - 1]);
   }

@@ -120,8 +120,10 @@ struct RadialSum {
 
   double shift(int) const { return 0; }  // sums are not rescaled (RadialSoftmax's are)
 
+  // Row r of the block is the caller's row `row`.
   template <typename Out>
-  void write(int r, Out* out) const {
+  void write(int r, std::size_t row, Out* values) const {
+    Out* out = values + row * dv;
     for (int c = 0; c < dv; ++c) out[c] = static_cast<Out>(acc[static_cast<std::size_t>(r) * dv + c]);
   }
 
@@ -145,16 +147,17 @@ struct RadialSum {
       if (Abs) absAcc[r * dv + c] += asum;
     }
   }
-
-  // Adds the j ranges [first, second) for rows i0 .. i0 + rows of x (row-major), tile by tile.
-  template <bool Abs>
-  void ranges(const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows, const JRange* j,
-              std::size_t count) {
-    forEachTile(j, count, tile, cancel, [&](std::size_t j0, int len) {
-      for (int r = 0; r < rows; ++r) span<Abs>(r, x + (i0 + r) * d, y, b, n, j0, len, scale);
-    });
-  }
 };
+
+// Adds the j ranges [first, second) for rows i0 .. i0 + rows of x (row-major) to a fused
+// loop (RadialSum, RadialSoftmax, RadialGrad), tile by tile.
+template <bool Abs, typename Loop, typename T>
+void addRanges(Loop& loop, const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows,
+               const JRange* j, std::size_t count) {
+  forEachTile(j, count, loop.tile, loop.cancel, [&](std::size_t j0, int len) {
+    for (int r = 0; r < rows; ++r) loop.template span<Abs>(r, x + (i0 + r) * loop.d, y, b, n, j0, len, scale);
+  });
+}
 
 
 }  // namespace LK_ISA_NS

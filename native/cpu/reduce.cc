@@ -1,6 +1,7 @@
 // The CPU engine's entry: a program reduced over j, by the generic interpreter
-// (interpreter.h), a fused radial-kernel loop (radial_sum.h), or that loop, or the
-// softmax-weighted one (radial_softmax.h), over the clusters pruning keeps (cluster.h). Compiled once per instruction-set level
+// (interpreter.h) or a fused radial-kernel loop: a sum (radial_sum.h), a softmax-weighted
+// sum (radial_softmax.h) or a sum's gradient (radial_grad.h), over every column or over
+// the clusters pruning keeps (cluster.h). Compiled once per instruction-set level
 // (LK_ISA_NS = base, avx2, avx512); dispatch.cc picks one.
 //
 // j-variables are laid out component-major first, so a tile of y is a set of contiguous
@@ -14,6 +15,7 @@
 #include "cluster.h"
 #include "interpreter.h"
 #include "kernels.h"
+#include "radial_grad.h"
 #include "radial_softmax.h"
 #include "radial_sum.h"
 
@@ -39,39 +41,55 @@ void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunCo
       rowStateBytes);
 }
 
-// A softmax's b is [V, 1]: the ones column sums to its denominator (radial_softmax.h).
-template <bool Softmax, typename T>
+// The three fused loops: a kernel sum, a softmax-weighted sum, a kernel sum's gradient.
+enum class Fused { Sum, Softmax, Grad };
+
+template <int Tag, typename T, Fused F>
+using RadialLoop = std::conditional_t<F == Fused::Softmax, RadialSoftmax<Tag, T>,
+                                      std::conditional_t<F == Fused::Grad, RadialGrad<Tag, T>, RadialSum<Tag, T>>>;
+
+// The columns of the loop's b: a softmax's b is [V, 1], the ones column summing to its
+// denominator (radial_softmax.h).
+template <Fused F>
+int fusedColumns(const Program& p) {
+  return p.vars[p.kernel.b].dim + (F == Fused::Softmax ? 1 : 0);
+}
+
+template <Fused F, typename T>
 std::vector<T> withOnes(const T* v, std::size_t n, int dv) {
   std::vector<T> out;
-  if (!Softmax) return out;
+  if (F != Fused::Softmax) return out;
   out.assign(n * (dv + 1), T(1));
   std::copy(v, v + n * dv, out.begin());
   return out;
 }
 
-template <int Tag, typename T, bool Softmax>
-using RadialLoop = std::conditional_t<Softmax, RadialSoftmax<Tag, T>, RadialSum<Tag, T>>;
+template <int Tag, typename T, Fused F>
+RadialLoop<Tag, T, F> makeLoop(const Inputs<T>& in, int rows, const RunContext& ctx) {
+  const FusedKernel& k = in.p.kernel;
+  RadialLoop<Tag, T, F> loop(rows, in.p.vars[k.x].dim, fusedColumns<F>(in.p), in.plan.tile);
+  loop.cancel = ctx.cancel;
+  if constexpr (F == Fused::Grad) {
+    loop.w = in.args[k.w];
+    loop.twiceScale = 2.0 * static_cast<double>(in.params[k.scale].p[0]);
+  }
+  return loop;
+}
 
-template <int Tag, typename T, bool Softmax>
+template <int Tag, typename T, Fused F>
 void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
-  const int d = p.vars[k.x].dim, dOut = p.vars[k.b].dim, dv = dOut + (Softmax ? 1 : 0);
   const T scale = in.params[k.scale].p[0];
-  const std::vector<T> ones = withOnes<Softmax>(in.soa[k.b], p.n, dOut);
-  const T* b = Softmax ? ones.data() : in.soa[k.b];
-  using Loop = RadialLoop<Tag, T, Softmax>;
+  const std::vector<T> ones = withOnes<F>(in.soa[k.b], p.n, p.vars[k.b].dim);
+  const T* b = F == Fused::Softmax ? ones.data() : in.soa[k.b];
+  using Loop = RadialLoop<Tag, T, F>;
   forEachBlock<Loop>(
-      p.m, p.n, ctx,
-      [&](int blockRows) {
-        Loop loop(blockRows, d, dv, in.plan.tile);
-        loop.cancel = ctx.cancel;
-        return loop;
-      },
+      p.m, p.n, ctx, [&](int blockRows) { return makeLoop<Tag, T, F>(in, blockRows, ctx); },
       [&](Loop& w, const RowBlock& blk) {
         w.clear(blk.rows);
-        w.template ranges<false>(in.args[k.x], in.soa[k.y], b, p.n, scale, blk.i0, blk.rows, blk.j, blk.ranges);
-        for (int r = 0; r < blk.rows; ++r) w.write(r, values + (blk.i0 + r) * dOut);
+        addRanges<false>(w, in.args[k.x], in.soa[k.y], b, p.n, scale, blk.i0, blk.rows, blk.j, blk.ranges);
+        for (int r = 0; r < blk.rows; ++r) w.write(r, blk.i0 + r, values);
       });
 }
 
@@ -82,14 +100,14 @@ struct PrunedWorker {
   std::vector<double> budget;  // per column of b: tol · the least partial Σ|K_ij b_j|
 };
 
-// The fused sum (or softmax-weighted sum) over the column clusters the pruning walk
-// keeps (cluster.h says what is dropped). Rows and columns are visited in cluster order;
-// results go back to the caller's row order.
-template <int Tag, typename T, bool Softmax>
+// A fused loop (sum, softmax-weighted sum or gradient) over the column clusters the
+// pruning walk keeps (cluster.h says what is dropped). Rows and columns are visited in
+// cluster order; results go back to the caller's row order.
+template <int Tag, typename T, Fused F>
 void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, double tol) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
-  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim + (Softmax ? 1 : 0), dOut = p.vars[k.b].dim;
+  const int d = p.vars[k.x].dim, dv = fusedColumns<F>(p), dOut = p.vars[k.b].dim;
   const T* x = in.args[k.x];
   const T* y = in.args[k.y];
   PruneCache local;
@@ -118,13 +136,12 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   // with a kernel weight above the bound), not every row through 0·NaN.
   const std::vector<double> absB = absoluteSums(cols, bs.data(), dv);
   const T scale = in.params[k.scale].p[0];
-  using Loop = RadialLoop<Tag, T, Softmax>;
+  using Loop = RadialLoop<Tag, T, F>;
   using W = PrunedWorker<Loop>;
   parallelFor<W>(
       static_cast<int64_t>(rows.leaves.size()), threadsFor(p.m, p.n, ctx), ctx,
       [&]() {
-        W w{Loop(kLeafSize, d, dv, in.plan.tile), PruneWalk(), std::vector<double>(dv)};
-        w.sum.cancel = ctx.cancel;
+        W w{makeLoop<Tag, T, F>(in, kLeafSize, ctx), PruneWalk(), std::vector<double>(dv)};
         w.walk.reserve(cols, dv);  // the walks must not allocate in the parallel region
         return w;
       },
@@ -136,9 +153,9 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         const double* hi = &rows.hi[static_cast<std::size_t>(node) * d];
         w.sum.clear(count);
         // The rows' own neighbourhood first: their partial Σ|K_ij b_j| set the budget.
-        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale));
+        w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), F == Fused::Grad);
         w.walk.keepTouching();
-        w.sum.template ranges<true>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        addRanges<true>(w.sum, xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         // Budgets and bounds in units of exp(shift), the least of the rows' log-scales
         // (0 for a sum): a softmax's partial sums are relative to each row's own maximum.
         double shift = INFINITY;
@@ -168,8 +185,8 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
           if (fits) break;
         }
         if (!fits) w.walk.keepAbove(theta, shift);
-        w.sum.template ranges<false>(xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
-        for (int r = 0; r < count; ++r) w.sum.write(r, values + static_cast<std::size_t>(rows.order[i0 + r]) * dOut);
+        addRanges<false>(w.sum, xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
       });
 }
 
@@ -297,18 +314,22 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
   if (p.kernel.tag != KERNEL_none) {
     const double tol = pruneTolerance(in, ctx);
     if (tol >= 0 && p.reduction == RED_SumSoftMaxWeight)
-      return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, true>(in, values, ctx, tol); });
+      return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, Fused::Softmax>(in, values, ctx, tol); });
+    if (tol >= 0 && p.kernel.w >= 0)
+      return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, Fused::Grad>(in, values, ctx, tol); });
     if (tol >= 0)
-      return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, false>(in, values, ctx, tol); });
+      return byKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, Fused::Sum>(in, values, ctx, tol); });
   }
 
   std::vector<std::vector<T>> transposed;
   layoutColumns(in, transposed);
 
   if (p.kernel.tag != KERNEL_none && p.reduction == RED_SumSoftMaxWeight)
-    return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, true>(in, values, ctx); });
+    return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Softmax>(in, values, ctx); });
+  if (p.kernel.tag != KERNEL_none && p.kernel.w >= 0)
+    return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Grad>(in, values, ctx); });
   if (p.kernel.tag != KERNEL_none)
-    return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, false>(in, values, ctx); });
+    return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Sum>(in, values, ctx); });
 
   const int dim = p.regDims[p.result];
   const int tile = plan.tile;

@@ -67,7 +67,8 @@ lk_dev_program toDeviceProgram(const Program& p) {
   const OutputSizes out = outputSizes(p);
   limit(out.columns, LK_DEV_MAX_ACC, "reduction values per row");
   d.outColumns = static_cast<int32_t>(out.columns);
-  const bool fusedSum = p.kernel.tag != KERNEL_none && p.reduction == RED_Sum;
+  // The device has the fused sum only; a kernel gradient runs its generic code.
+  const bool fusedSum = p.kernel.tag != KERNEL_none && p.reduction == RED_Sum && p.kernel.w < 0;
   if (fusedSum) limit(p.vars[p.kernel.x].dim, LK_DEV_MAX_DIM, "point dimensions");
   d.kernelTag = fusedSum ? p.kernel.tag : KERNEL_none;
   d.kernelX = p.kernel.x;

@@ -26,6 +26,32 @@ LK_HD T radial(T s) {
   return (T(1) + r + s / T(3)) * fastExp(-r);
 }
 
+// phi'(s), for the fused gradient loops: ∇_x phi(scale·|x - y|²) = phi'(s)·2·scale·(x - y).
+// Laplace's slope is infinite at s = 0, where its gradient is undefined; it is 0 there, as
+// the symbolic derivative gives it (Sqrt's derivative at 0 is 0, KeOps' convention), and
+// the factor x - y is 0 anyway.
+template <int Tag, typename T>
+LK_HD T radialSlope(T s) {
+  if (Tag == KERNEL_gaussian) return -fastExp(-s);
+  if (Tag == KERNEL_laplace) {
+    T r = sqrt(s);
+    return r > T(0) ? -fastExp(-r) / (T(2) * r) : T(0);
+  }
+  if (Tag == KERNEL_cauchy) {
+    T q = T(1) / (T(1) + s);
+    return -q * q;
+  }
+  if (Tag == KERNEL_imq) {
+    T q = T(1) / (T(1) + s);
+    return T(-0.5) * q * sqrt(q);
+  }
+  // The Matérn slopes are smooth at 0: d/ds of (1 + r)e^-r is -e^-r / 2, of
+  // (1 + r + r²/3)e^-r is -(1 + r)e^-r / 6.
+  if (Tag == KERNEL_matern32) return T(-0.5) * fastExp(-sqrt(s));
+  T r = sqrt(s);
+  return -(T(1) + r) * fastExp(-r) / T(6);
+}
+
 // log phi(s) for the kernels that are exponentials of s: the log-weights of a
 // softmax-weighted sum (SumSoftMaxWeight with F = -scale·SqDist or -Sqrt(scale·SqDist)),
 // which are shifted by their row maximum before exp, as phi itself would underflow.

@@ -38,6 +38,10 @@ class Jacobi : public Preconditioner {
   }
   const char* kind() const override { return "jacobi"; }
   int rank() const override { return largest_; }
+  std::size_t bytes() const override {
+    return factors_.size() * sizeof(double) + order_.size() * sizeof(uint32_t) +
+           (bounds_.size() + starts_.size()) * sizeof(std::size_t);
+  }
 
  private:
   std::vector<uint32_t> order_;

@@ -266,30 +266,35 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
     if (r.run.pruneTolerance < 0) cg.innerPruneTolerance = kInnerPruneTolerance;
   }
 
-  std::unique_ptr<Preconditioner> precond;
+  std::shared_ptr<const Preconditioner> precond;
   PreconditionerRequest::Kind kind = r.preconditioner.kind;
   // A preconditioner needs alpha > 0 (P = alpha I + …); 'auto' then means none.
   if (kind == PreconditionerRequest::Auto && !(r.cg.alpha > 0)) kind = PreconditionerRequest::None;
-  if (kind != PreconditionerRequest::None && r.n > 0) {
+  const KeptPreconditioner& reuse = r.preconditioner.reuse;
+  if (kind != PreconditionerRequest::None && reuse.p && reuse.n == r.n && reuse.dv == r.dv && reuse.alpha == r.cg.alpha) {
+    precond = reuse.p;
+    out.reused = true;
+  } else if (kind != PreconditionerRequest::None && r.n > 0) {
     const auto t0 = std::chrono::steady_clock::now();
     if (!(r.cg.alpha > 0)) throw ProgramError("a preconditioner needs alpha > 0 (with alpha = 0 use preconditioner 'none')");
     KernelEntries entries(p, r.args, r.slot, r.run);
     if (kind == PreconditionerRequest::Auto) kind = choose(r, entries);
     if (kind == PreconditionerRequest::Nystrom) {
       PivotedCholesky pc(entries, nystromCapacity(r), r.preconditioner.uniform, r.preconditioner.seed, r.run.cancel);
-      precond = nystrom(r, pc, progress);
+      std::unique_ptr<Preconditioner> built = nystrom(r, pc, progress);
       // A factor of rank 0 (trace(K) <= alpha n already: alpha dominates) leaves P = alpha I,
       // plain CG; the result says so rather than 'nystrom'.
-      if (precond->rank() == 0) precond.reset();
+      if (built->rank() > 0) precond = std::move(built);
     } else if (kind == PreconditionerRequest::Jacobi) {
       precond = jacobi(r, entries, progress);
     }
     out.setupSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (precond) {
-      out.preconditioner = precond->kind();
-      out.rank = precond->rank();
-      cg.preconditioner = precond.get();
-    }
+  }
+  if (precond) {
+    out.preconditioner = precond->kind();
+    out.rank = precond->rank();
+    cg.preconditioner = precond.get();
+    out.kept = {precond, r.n, r.dv, r.cg.alpha};
   }
   const BlockProduct fastProduct = [&](const double* v, double* o, double tolerance) { fast(v, o, tolerance); };
   const BlockProduct accurateProduct = [&](const double* v, double* o, double tolerance) {
@@ -297,7 +302,7 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
     accurate->adoptClusters(fast);
     (*accurate)(v, o, tolerance);
   };
-  cg.nonnegativeKernel = p.kernel.tag != KERNEL_none;
+  cg.nonnegativeKernel = p.kernel.tag != KERNEL_none && p.kernel.w < 0;  // a gradient's entries have signs
   out.report = conjugateGradient(fastProduct, accurateProduct, r.n, r.dv, r.b, r.x, cg, progress);
   return out;
 }

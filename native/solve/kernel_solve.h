@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "../engine.h"
@@ -12,11 +13,24 @@
 
 namespace lk {
 
+class Preconditioner;
+
+// A preconditioner built by one solve, with the system it was built for.
+struct KeptPreconditioner {
+  std::shared_ptr<const Preconditioner> p;
+  std::size_t n = 0;
+  int dv = 0;
+  double alpha = 0;
+};
+
 struct PreconditionerRequest {
   enum Kind { None, Nystrom, Jacobi, Auto } kind = None;
   int rank = 0;          // Nyström landmarks; 0: chosen from the data, within the memory budget
   bool uniform = false;  // Nyström landmarks uniformly at random instead of by RPCholesky
   uint64_t seed = 1;
+  // Used instead of a new setup when it was built for the same n, dv and alpha (the
+  // caller vouches for the same kernel and points: a gradient's adjoint solve).
+  KeptPreconditioner reuse;
 };
 
 struct SolveRequest {
@@ -37,6 +51,8 @@ struct SolveOutcome {
   std::string preconditioner = "none";  // what ran: none, nystrom or jacobi
   int rank = 0;                         // its rank (Nyström) or largest block (Jacobi)
   double setupSeconds = 0;
+  bool reused = false;                  // the request's kept preconditioner ran, none was built
+  KeptPreconditioner kept;              // what ran, for another solve of the same system
 };
 
 // Throws Cancelled, SolveBreakdown, MemoryError, ProgramError, CudaError.

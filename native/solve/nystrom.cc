@@ -76,6 +76,7 @@ class Nystrom : public Preconditioner {
   }
   const char* kind() const override { return "nystrom"; }
   int rank() const override { return m_; }
+  std::size_t bytes() const override { return (static_cast<std::size_t>(m_) * n_ + chol_.size()) * sizeof(double); }
 
  private:
   Buffer ft_;  // Fᵀ: m × n

@@ -1,6 +1,9 @@
 // A preconditioner M ≈ (alpha I + K)^-1 for conjugate gradients, built once per solve
-// (nystrom.h, jacobi.h). M must be symmetric positive definite.
+// (nystrom.h, jacobi.h), and kept for another solve of the same system when asked (a
+// gradient's adjoint solve). M must be symmetric positive definite; apply() is const and
+// keeps its scratch local, so solves may share one.
 #pragma once
+#include <cstddef>
 #include <string>
 
 namespace lk {
@@ -14,6 +17,8 @@ class Preconditioner {
   virtual const char* kind() const = 0;
   // The Nyström rank, or the largest block of block-Jacobi.
   virtual int rank() const = 0;
+  // The memory it holds.
+  virtual std::size_t bytes() const = 0;
 };
 
 }  // namespace lk

@@ -9,7 +9,7 @@ import { addon } from '../../lib/addon';
 import * as lk from '../../lib/index';
 import { DTypeName, genArgs, genRanges, genSizes, Json, taJson } from './args';
 import { decode, DecodeContext, encode } from './codec';
-import { AstGen, Decl, genDecls, KERNEL_TEMPLATES, printAliases, printAst, templateDecls } from './formulas';
+import { AstGen, Decl, genDecls, gradientTemplate, KERNEL_TEMPLATES, printAliases, printAst, templateDecls } from './formulas';
 import { checkAddonError, errorKey, resultDiff } from './oracle';
 import type { CallRecord, Outcome, PendingFinding } from './api';
 import type { Rng } from './rng';
@@ -53,11 +53,12 @@ interface Base { program: Record<string, unknown>; args: unknown[]; slot?: numbe
 function baseReduction(rng: Rng): Base {
   for (let tries = 0; tries < 8; tries++) {
     const template = rng.chance(0.3);
-    const decls: Decl[] = template ? templateDecls(rng) : genDecls(rng);
+    let decls: Decl[] = template ? templateDecls(rng) : genDecls(rng);
     const reduction = rng.weighted(REDUCTIONS.map((r) => [r, r === 'Sum' || r.includes('KMin') ? 3 : 1] as [string, number]));
     const gen = new AstGen(rng, decls, rng.int(1, 4));
     const scalar = reduction === 'LogSumExp' || reduction === 'SumSoftMaxWeight' || rng.chance(0.6);
-    const formula = template && reduction === 'Sum' ? rng.pick(KERNEL_TEMPLATES) : printAst(rng, gen.gen(scalar ? 1 : rng.pick([...new Set(decls.map((d) => d.dim))])));
+    let formula = template && reduction === 'Sum' ? rng.pick(KERNEL_TEMPLATES) : printAst(rng, gen.gen(scalar ? 1 : rng.pick([...new Set(decls.map((d) => d.dim))])));
+    if (template && reduction === 'Sum' && rng.chance(0.3)) ({ formula, decls } = gradientTemplate(formula, decls));
     const sizes = genSizes(rng);
     sizes.m = Math.min(sizes.m, 64);
     sizes.n = Math.max(1, Math.min(sizes.n, 64));

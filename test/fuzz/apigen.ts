@@ -8,7 +8,7 @@ import {
   badArg, DTypeName, floatArray, genArgs, genRunOptions, genSignal, genSizes, genSolveOptions, Json, taJson,
 } from './args';
 import {
-  Ast, AstGen, Decl, extremeFormula, genDecls, KERNEL_TEMPLATES, mutateFormula, printAliases, printAst, SOFTMAX_TEMPLATES, templateDecls,
+  Ast, AstGen, Decl, extremeFormula, genDecls, gradientTemplate, KERNEL_TEMPLATES, mutateFormula, printAliases, printAst, SOFTMAX_TEMPLATES, templateDecls,
 } from './formulas';
 import type { Rng } from './rng';
 
@@ -135,6 +135,7 @@ function genGenred(rng: Rng): GenredInput {
       reduction = 'SumSoftMaxWeight';
     } else {
       formula = rng.pick(KERNEL_TEMPLATES);
+      if (rng.chance(0.3)) ({ formula, decls } = gradientTemplate(formula, decls));
       if (rng.chance(0.75)) reduction = 'Sum';
     }
   } else if (variant === 'extreme') {

@@ -235,6 +235,15 @@ export const KERNEL_TEMPLATES = [
   'Exp(-g*SqDist(x,y)-g*SqDist(x,y))*b',
 ];
 
+/**
+ * A kernel template's gradient with respect to x applied to e, the form the fused
+ * gradient loop runs (native/cpu/radial_grad.h), with e declared (i, b's dimension).
+ */
+export function gradientTemplate(template: string, decls: Decl[]): { formula: string; decls: Decl[] } {
+  const b = decls.find((d) => d.name === 'b') as Decl;
+  return { formula: `Grad(${template}, x, e)`, decls: [...decls, { name: 'e', cat: 'i', dim: b.dim, pos: decls.length }] };
+}
+
 /** SumSoftMaxWeight formulas whose weights are a recognised kernel (formula, formula2). */
 export const SOFTMAX_TEMPLATES: readonly [string, string][] = [
   ['-g*SqDist(x,y)', 'b'],

@@ -1,0 +1,24 @@
+/**
+ * The recognised radial kernels (lib/formula/kernels.ts) as the pruning and fused-gradient
+ * tests spell them, and the float constants their error bounds use.
+ */
+import type { DType } from './reference';
+
+export type KernelName = 'gaussian' | 'laplace' | 'cauchy' | 'imq' | 'matern32' | 'matern52';
+export const KERNELS: readonly KernelName[] = ['gaussian', 'laplace', 'cauchy', 'imq', 'matern32', 'matern52'];
+
+const E = 'g*SqDist(x,y)';
+/** phi(g·|x − y|²)·b over x (i or j), y (the other side), b (y's side) and g (a parameter). */
+export const FORMULA: Record<KernelName, string> = {
+  gaussian: 'Exp(-g*SqDist(x,y))*b',
+  laplace: `Exp(-Sqrt(${E}))*b`,
+  cauchy: `Inv(IntCst(1)+${E})*b`,
+  imq: `Rsqrt(IntCst(1)+${E})*b`,
+  matern32: `(IntCst(1)+Sqrt(${E}))*Exp(-Sqrt(${E}))*b`,
+  matern52: `(IntCst(1)+Sqrt(${E})+${E}/IntCst(3))*Exp(-Sqrt(${E}))*b`,
+};
+
+/** The unit roundoff of each dtype. */
+export const U: Record<DType, number> = { float32: 2 ** -24, float64: 2 ** -53 };
+/** exp flushes to 0 below e^-86.6 (float32) and e^-708.3 (float64): the largest term lost that way, per unit weight. */
+export const FLUSH: Record<DType, number> = { float32: 2.5e-38, float64: 2.5e-308 };
