@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AbortError, LazyKernelError, MemoryError, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
+import type { LaneInfo } from './queue';
 import type { FloatArray } from './tensor';
 
 /** The native addon's surface (native/addon.cc). Internal: the public API wraps it. */
@@ -11,6 +12,8 @@ export interface Addon {
     cuda: { available: boolean; devices: number; plugin: string; reason?: string };
   };
   setNumThreads(n: number): void;
+  /** The native queue's lanes (lib/queue.ts). */
+  queueInfo(): { foreground: LaneInfo; background: LaneInfo };
   opCodes(): {
     ops: Record<string, number>;
     reductions: Record<string, number>;
@@ -83,6 +86,9 @@ export interface NativeRunOptions {
   /** A forced launch shape for the device paths: threads per block, chunks of j. */
   block?: number;
   splits?: number;
+  /** Where an async job queues (native/binding/convert.h, readSchedule). */
+  priority?: number;
+  background?: boolean;
 }
 
 /** What native solve returns: x in float64 whatever the data's dtype. */

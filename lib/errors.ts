@@ -55,13 +55,27 @@ export class MemoryError extends LazyKernelError {
   available?: number;
 }
 
-/** A job stopped by its AbortSignal. Its `name` is 'AbortError' and its code 'ABORT_ERR', as Node's are. */
+/**
+ * A job stopped by its AbortSignal or its `timeout`. As Node's own AbortError: `name`
+ * 'AbortError', `code` 'ABORT_ERR', and `cause` the signal's reason (for a timeout, a
+ * DOMException named 'TimeoutError', as `AbortSignal.timeout()` gives).
+ */
 export class AbortError extends LazyKernelError {
   override code = 'ABORT_ERR';
-  constructor(message = 'The operation was aborted') {
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message);
     this.name = 'AbortError';
+    if (options !== undefined && 'cause' in options) this.cause = options.cause;
   }
+}
+
+/**
+ * An async call refused because the queue already holds the most jobs allowed to wait
+ * (setQueueLimit); code ERR_LK_QUEUE_FULL. Nothing was queued or copied: retry later, or
+ * answer 503.
+ */
+export class QueueFullError extends LazyKernelError {
+  override code = 'ERR_LK_QUEUE_FULL';
 }
 
 /** The class each native code stands for, where the addon's error did not come as one of ours. */

@@ -17,7 +17,9 @@ export { gridCluster, sortClusters, clusterRanges, clusterCentroids, fromMatrix 
 export type { Tensor, FloatArray, FloatTypeOf, DType, Arg, CallFloat } from './tensor';
 export { info, setNumThreads } from './info';
 export type { Info } from './info';
+export { setQueueLimit } from './queue';
+export type { QueueInfo, LaneInfo } from './queue';
 export type { LoadedBinary } from './addon';
 export {
-  LazyKernelError, FormulaSyntaxError, ShapeError, DTypeError, OptionError, MemoryError, AbortError,
+  LazyKernelError, FormulaSyntaxError, ShapeError, DTypeError, OptionError, MemoryError, AbortError, QueueFullError,
 } from './errors';

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { addon, binary, LoadedBinary, packageRoot } from './addon';
 import { OptionError } from './errors';
+import { QueueInfo, queueInfo } from './queue';
 
 /**
  * What lazykernel runs on: its version, the binary loaded, the CPU engine, and whether
@@ -15,6 +16,8 @@ export interface Info {
   cpu: { threads: number; simd: string };
   /** `plugin`: where the CUDA plugin is looked for; `reason`: why CUDA is unavailable. */
   cuda: { available: boolean; devices: number; plugin: string; reason?: string };
+  /** The job queue: each lane's waiting jobs and running job, and the limit (setQueueLimit). */
+  queue: QueueInfo;
 }
 
 const version: string = (
@@ -30,12 +33,13 @@ const version: string = (
  */
 export function info(): Info {
   const native = addon.info();
-  return { version, binary: { ...binary }, cpu: native.cpu, cuda: native.cuda };
+  return { version, binary: { ...binary }, cpu: native.cpu, cuda: native.cuda, queue: queueInfo() };
 }
 
 /**
  * Sets how many threads each job uses (default: OpenMP's, i.e. OMP_NUM_THREADS or the
- * number of cores). Jobs run one at a time, each with the whole team.
+ * number of cores). Foreground jobs run one at a time, each with the whole team; a
+ * background job (`background: true`) runs beside them with half of it.
  *
  * @example
  * setNumThreads(1); // leave the other cores to the service

@@ -9,7 +9,7 @@ import { LoweredProgram, lowerFormula, withSizes } from './formula/lower';
 import { NativeResult, Program, Reduction, ReductionName } from './formula/program';
 import { MAX_TYPED_ARRAY_LENGTH } from './memory';
 import { checkRanges } from './ranges';
-import { checkSignal, execute, executeSync, RunOptions } from './run';
+import { checkSignal, checkTimeout, execute, executeSync, RunOptions } from './run';
 import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from './tensor';
 
 /** A reduction's result: one Tensor, or values with their indices (Min_ArgMin, KMin_ArgKMin…). */
@@ -161,11 +161,16 @@ export class CompiledReduction {
 /** Checks the shape of RunOptions; run.ts checks the backend itself. */
 export function checkRunOptions(opts: unknown): asserts opts is RunOptions {
   if (typeof opts !== 'object' || opts === null) throw new OptionError(`run options must be an object, not ${String(opts)}`);
-  const { prune, pruneTolerance, signal, ranges } = opts as RunOptions;
+  const { prune, pruneTolerance, signal, ranges, timeout, priority, background } = opts as RunOptions;
   if (ranges !== undefined) checkRanges(ranges);
   if (prune !== undefined && typeof prune !== 'boolean') throw new OptionError(`prune must be a boolean, not ${String(prune)}`);
   if (pruneTolerance !== undefined && !(typeof pruneTolerance === 'number' && pruneTolerance >= 0 && Number.isFinite(pruneTolerance))) {
     throw new OptionError(`pruneTolerance must be a finite number >= 0, not ${String(pruneTolerance)}`);
   }
   checkSignal(signal);
+  checkTimeout(timeout);
+  if (priority !== undefined && !(Number.isInteger(priority) && Math.abs(priority) <= 1e9)) {
+    throw new OptionError(`priority must be an integer from -1e9 to 1e9, not ${String(priority)}`);
+  }
+  if (background !== undefined && typeof background !== 'boolean') throw new OptionError(`background must be a boolean, not ${String(background)}`);
 }

@@ -1,6 +1,7 @@
 import { addon, CancelFlag, NativeRunOptions } from './addon';
 import { AbortError, fromNative, OptionError } from './errors';
 import type { NativeResult, Program } from './formula/program';
+import { checkQueueRoom } from './queue';
 import { engineRanges, Ranges } from './ranges';
 import type { FloatArray } from './tensor';
 
@@ -27,6 +28,34 @@ export interface RunOptions {
    * await gauss.run(args, { signal: ac.signal }); // rejects with AbortError after 1 s
    */
   signal?: AbortSignal;
+  /**
+   * Milliseconds after which the job is cancelled, queued or running, as if by
+   * `signal`: the promise rejects with an AbortError whose `cause` is a DOMException
+   * named 'TimeoutError'. A number > 0 and at most 2^31 - 1; async calls only (a Sync
+   * call cannot be stopped: an OptionError). Works beside `signal`: whichever comes first.
+   *
+   * @example
+   * await gauss.run(args, { timeout: 500 }); // AbortError, cause TimeoutError, after 0.5 s
+   */
+  timeout?: number;
+  /**
+   * The job's place in its lane of the queue: higher runs first, in call order within
+   * one priority; an integer from -1e9 to 1e9, default 0. A running job is never
+   * interrupted. Async calls only (a Sync call does not queue: it runs at once).
+   *
+   * @example
+   * await knn.run(args, { priority: 10 }); // ahead of the batch jobs queued at 0
+   */
+  priority?: number;
+  /**
+   * Runs the job in the background lane: one job at a time, beside the foreground's
+   * jobs, with half the threads (setNumThreads), so that a long job (a refit, a batch)
+   * never holds the short calls queued behind it. Async calls only. Default false.
+   *
+   * @example
+   * const refit = solver.run(args, { alpha: 0.1, background: true }); // requests keep flowing
+   */
+  background?: boolean;
   /**
    * Block-sparse pruning. It applies to the recognised radial kernels (Gaussian,
    * Laplace, Cauchy, inverse multiquadric, Matérn 3/2 and 5/2, times a j-vector b) in a
@@ -102,7 +131,9 @@ function launchShape(): Pick<NativeRunOptions, 'block' | 'splits'> {
 export function engineOptions(opts: RunOptions, axis: 0 | 1): NativeRunOptions {
   // A tolerance asks for pruning; neither leaves the choice to the engine.
   const prune = opts.prune ?? (opts.pruneTolerance !== undefined ? true : undefined);
-  const native: NativeRunOptions = { prune, pruneTolerance: opts.pruneTolerance, device: checkBackend(opts), ...launchShape() };
+  const native: NativeRunOptions = {
+    prune, pruneTolerance: opts.pruneTolerance, device: checkBackend(opts), priority: opts.priority, background: opts.background, ...launchShape(),
+  };
   if (opts.ranges !== undefined) native.ranges = engineRanges(opts.ranges, axis);
   return native;
 }
@@ -162,20 +193,42 @@ function watch(signal: AbortSignal, flag: CancelFlag): () => void {
  * can reject: no job is left without a handler.
  *
  * @example
- * const result = await cancellable(opts.signal, (cancel) => addon.reduce(program, args, cancel));
+ * const result = await cancellable(opts, (cancel) => addon.reduce(program, args, cancel));
  */
-export function cancellable<T>(signal: AbortSignal | undefined, start: (cancel: CancelFlag) => Promise<T>): Promise<T> {
+export function cancellable<T>(
+  { signal, timeout }: Pick<RunOptions, 'signal' | 'timeout'>, start: (cancel: CancelFlag) => Promise<T>,
+): Promise<T> {
   let unwatch = (): void => {};
   const flag = new addon.CancelFlag();
+  // Why the flag was set, for the AbortError's cause: the first of the signal and the timer.
+  let reason: { value: unknown } | undefined;
   try {
     checkSignal(signal);
-    if (signal?.aborted) return Promise.reject(new AbortError());
-    if (signal !== undefined) unwatch = watch(signal, flag);
+    checkTimeout(timeout);
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    const unwatchSignal = signal === undefined ? () => {} : watch(signal, flag);
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        reason ??= { value: new DOMException('The operation was aborted due to timeout', 'TimeoutError') };
+        flag.cancel();
+      }, timeout);
+      timer.unref(); // the job itself keeps the process alive while it runs
+    }
+    unwatch = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      unwatchSignal();
+    };
   } catch (err) {
     return Promise.reject(err);
   }
+  const aborted = (): AbortError => {
+    if (signal?.aborted && reason === undefined) reason = { value: signal.reason };
+    return new AbortError(undefined, reason === undefined ? undefined : { cause: reason.value });
+  };
   let pending: Promise<T>;
   try {
+    checkQueueRoom();
     pending = start(flag);
   } catch (err) {
     unwatch();
@@ -188,9 +241,21 @@ export function cancellable<T>(signal: AbortSignal | undefined, start: (cancel: 
     },
     (err: unknown) => {
       unwatch();
-      throw flag.cancelled ? new AbortError() : fromNative(err);
+      throw flag.cancelled ? aborted() : fromNative(err);
     },
   );
+}
+
+/** Checks RunOptions.timeout: undefined, or a number of milliseconds in (0, 2^31 - 1]. */
+export function checkTimeout(timeout: unknown): asserts timeout is number | undefined {
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 0x7fffffff)) {
+    throw new OptionError(`timeout must be a number of milliseconds > 0 and at most 2^31 - 1, not ${String(timeout)}`);
+  }
+}
+
+/** A Sync call cannot be stopped: a timeout there is a mistake, said at once. */
+export function refuseTimeout(opts: Pick<RunOptions, 'timeout'>): void {
+  if (opts.timeout !== undefined) throw new OptionError('timeout needs the async call: a Sync call holds the calling thread and cannot be stopped');
 }
 
 /**
@@ -199,12 +264,13 @@ export function cancellable<T>(signal: AbortSignal | undefined, start: (cancel: 
  */
 export function execute(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): Promise<NativeResult> {
   checkBackend(opts);
-  return cancellable(opts.signal, (cancel) => addon.reduce(program, args, cancel, engineOptions(opts, axis)));
+  return cancellable(opts, (cancel) => addon.reduce(program, args, cancel, engineOptions(opts, axis)));
 }
 
 /** The same as {@link execute}, on the calling thread; for scripts. */
 export function executeSync(program: Program, args: FloatArray[], opts: RunOptions = {}, axis: 0 | 1 = 1): NativeResult {
   checkBackend(opts);
+  refuseTimeout(opts);
   try {
     return addon.reduceSync(program, args, engineOptions(opts, axis));
   } catch (err) {

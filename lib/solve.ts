@@ -10,7 +10,7 @@ import { compileFormula } from './genred';
 import { vjp, vjpSync } from './vjp';
 import type { Program } from './formula/program';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
-import { cancellable, checkBackend, engineOptions, RunOptions } from './run';
+import { cancellable, checkBackend, engineOptions, refuseTimeout, RunOptions } from './run';
 import { Arg, ArgSpec, DType, FloatArray, floats, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
 
 /**
@@ -208,6 +208,7 @@ function checkSolveOptions(opts: unknown, sync: boolean): CheckedOptions {
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new OptionError(`onProgress must be a function, not ${typeof onProgress}`);
   }
+  if (sync) refuseTimeout(o);
   if (sync && onProgress !== undefined) {
     throw new OptionError('onProgress needs the async run()/solve(): a Sync solve holds the event loop and cannot report progress');
   }
@@ -285,7 +286,7 @@ function solveAsync(p: PreparedSolve, o: CheckedOptions): Promise<SolveResult> {
   // A throwing callback stops the solve; its error is what the promise rejects with.
   let callbackFailed = false;
   let callbackError: unknown;
-  return cancellable(o.signal, (cancel) => {
+  return cancellable(o.run, (cancel) => {
     const progress = onProgress === undefined ? undefined : (q: NativeProgress): void => {
       if (callbackFailed) return;
       try {
@@ -487,6 +488,6 @@ export class KernelSolve {
 
 /** The RunOptions part of SolveOptions, for the products of a gradient. */
 function runOptionsOf(opts: SolveOptions): RunOptions {
-  const { backend, signal, prune, pruneTolerance } = opts;
-  return Object.fromEntries(Object.entries({ backend, signal, prune, pruneTolerance }).filter(([, v]) => v !== undefined));
+  const { backend, signal, prune, pruneTolerance, timeout, priority, background } = opts;
+  return Object.fromEntries(Object.entries({ backend, signal, prune, pruneTolerance, timeout, priority, background }).filter(([, v]) => v !== undefined));
 }

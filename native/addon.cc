@@ -70,6 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reduceSync", Napi::Function::New(env, ReduceSync));
   exports.Set("solve", Napi::Function::New(env, Solve));
   exports.Set("solveSync", Napi::Function::New(env, SolveSync));
+  exports.Set("queueInfo", Napi::Function::New(env, QueueInfo));
   exports.Set("CancelFlag", CancelFlag::Define(env));
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   return exports;

@@ -1,34 +1,54 @@
 #include "queue.h"
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <cstdint>
+#include <map>
 #include <thread>
+#include <utility>
 
 namespace lk {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+struct LaneQueue {
+  // Ordered by (-priority, arrival): begin() is the next job to run.
+  std::map<std::pair<int, uint64_t>, std::function<void()>> jobs;
+  bool started = false, running = false;
+  int runningPriority = 0;
+  Clock::time_point runningSince;
+};
+
 struct Queue {
   std::mutex mutex;
-  std::condition_variable ready;
-  std::deque<std::function<void()>> jobs;
-  bool started = false;
+  std::condition_variable ready[2];
+  LaneQueue lanes[2];
+  uint64_t arrivals = 0;
 };
 
 Queue& queue() {
-  // Leaked on purpose: the worker may still wait on it while static destructors run.
+  // Leaked on purpose: the workers may still wait on it while static destructors run.
   static Queue* q = new Queue();
   return *q;
 }
 
-void workerLoop() {
+void workerLoop(Lane lane) {
   Queue& q = queue();
+  LaneQueue& l = q.lanes[lane];
   for (;;) {
     std::function<void()> job;
     {
       std::unique_lock<std::mutex> lock(q.mutex);
-      q.ready.wait(lock, [&] { return !q.jobs.empty(); });
-      job = std::move(q.jobs.front());
-      q.jobs.pop_front();
+      l.running = false;
+      q.ready[lane].wait(lock, [&] { return !l.jobs.empty(); });
+      auto next = l.jobs.begin();
+      job = std::move(next->second);
+      l.running = true;
+      l.runningPriority = -next->first.first;
+      l.runningSince = Clock::now();
+      l.jobs.erase(next);
     }
     job();  // jobs catch their own exceptions
   }
@@ -36,22 +56,43 @@ void workerLoop() {
 
 }  // namespace
 
-void enqueue(std::function<void()> job) {
+void enqueue(std::function<void()> job, Lane lane, int priority) {
   Queue& q = queue();
   {
     std::lock_guard<std::mutex> lock(q.mutex);
-    q.jobs.push_back(std::move(job));
-    if (!q.started) {
-      std::thread(workerLoop).detach();
-      q.started = true;
+    LaneQueue& l = q.lanes[lane];
+    l.jobs.emplace(std::make_pair(-priority, q.arrivals++), std::move(job));
+    if (!l.started) {
+      std::thread(workerLoop, lane).detach();
+      l.started = true;
     }
   }
-  q.ready.notify_one();
+  q.ready[lane].notify_one();
 }
+
+LaneState laneState(Lane lane) {
+  Queue& q = queue();
+  std::lock_guard<std::mutex> lock(q.mutex);
+  const LaneQueue& l = q.lanes[lane];
+  LaneState s;
+  s.waiting = l.jobs.size();
+  s.running = l.running;
+  if (l.running) {
+    s.priority = l.runningPriority;
+    s.runningSeconds = std::chrono::duration<double>(Clock::now() - l.runningSince).count();
+  }
+  return s;
+}
+
+int laneThreads(Lane lane, int threads) { return lane == BACKGROUND ? std::max(1, threads / 2) : threads; }
 
 std::mutex& engineMutex() {
   static std::mutex* m = new std::mutex();
   return *m;
+}
+
+std::unique_lock<std::mutex> engineLock(bool onDevice) {
+  return onDevice ? std::unique_lock<std::mutex>(engineMutex()) : std::unique_lock<std::mutex>();
 }
 
 }  // namespace lk

@@ -26,7 +26,9 @@ test('--json is info() plus the Node version and platform', () => {
   const r = run(['info', '--json']);
   expect(r.status).toBe(0);
   const parsed = JSON.parse(r.out) as Record<string, unknown>;
-  expect(parsed).toEqual({ ...info(), node: process.version, napi: process.versions.napi, platform: `${process.platform}-${process.arch}` });
+  // As JSON writes it: the queue's limit, Infinity by default, is null there.
+  const want = JSON.parse(JSON.stringify({ ...info(), node: process.version, napi: process.versions.napi, platform: `${process.platform}-${process.arch}` }));
+  expect(parsed).toEqual(want);
 });
 
 test('an unknown command prints the usage and exits 2', () => {

@@ -8,7 +8,8 @@
  * about the time each test needs whatever the engine's speed.
  */
 import { performance } from 'perf_hooks';
-import { AbortError, Genred, Pm, Vi, Vj } from '../lib/index';
+import { AbortError, Genred, info, KernelSolve, OptionError, Pm, QueueFullError, setQueueLimit, Vi, Vj } from '../lib/index';
+import type { RunOptions } from '../lib/index';
 import {
   asTensor, caught, dual, Dual, DType, expectSumClose, expectTensor, pick, refSum, row, Rng, sqdist, tabulate, Table, uniform,
 } from './helpers/reference';
@@ -91,6 +92,118 @@ describe('concurrent calls', () => {
   });
 });
 
+describe('Sync calls beside async jobs', () => {
+  // A Sync call runs at once on the calling thread, not queued behind the worker's job:
+  // the long async job is still running when the Sync call returns, so the abort that
+  // follows stops it (had the Sync call waited for it, it would have resolved).
+  test.each(['runSync', 'KernelSolve.runSync'] as const)('a %s returns while a long async job is still running', async (what) => {
+    const n = sizeFor(1.5);
+    const long = problem(n, n, 21);
+    const ac = new AbortController();
+    const job = generic.run([long.x, long.y, long.b, GAMMA], { signal: ac.signal, prune: false });
+    await new Promise((r) => setTimeout(r, 50)); // the job has started
+    const small = problem(40, 40, 22);
+    if (what === 'runSync') {
+      const t = tabulate(small.M, small.N, 1, (i, j) => [math.exp(-GAMMA * sqdist(row(small.x, i, 3), row(small.y, j, 3))) * small.b[j]]);
+      expectSumClose(asTensor(fused.runSync([small.x, small.y, small.b, GAMMA])).data, t, 1, 'float64');
+    } else {
+      const solver = new KernelSolve('Exp(-g*SqDist(x,y))*b', ALIASES, 'b', { axis: 1 });
+      const r = solver.runSync([small.x, small.x, small.b, GAMMA], { alpha: 1, tol: 1e-10 });
+      expect(r.converged).toBe(true);
+    }
+    ac.abort();
+    expect(await caught(() => job)).toBeInstanceOf(AbortError);
+  });
+});
+
+describe('the queue a service steers', () => {
+  /** Polls until `f()` holds (the worker updates its state just after a job settles). */
+  const eventually = async (f: () => boolean): Promise<boolean> => {
+    for (let k = 0; k < 200 && !f(); k++) await new Promise((r) => setTimeout(r, 5));
+    return f();
+  };
+  const smallSum = (seed: number, opts: RunOptions = {}): Promise<unknown> => {
+    const p = problem(30, 40, seed);
+    return fused.run([p.x, p.y, p.b, GAMMA], opts);
+  };
+
+  test('jobs queued behind a running one start by priority, then in call order; info().queue shows them', async () => {
+    // A long first job, aborted once the others are queued: nothing here hangs on timing.
+    const n = sizeFor(3);
+    const long = problem(n, n, 31);
+    const ac = new AbortController();
+    const first = caught(() => generic.run([long.x, long.y, long.b, GAMMA], { prune: false, signal: ac.signal }));
+    expect(await eventually(() => info().queue.foreground.running)).toBe(true);
+    // Jobs long enough (~0.1 s) that each settles in its own turn of the event loop: the
+    // order they settle in is the order they ran in.
+    const m = sizeFor(0.1);
+    const mid = problem(m, m, 35);
+    const order: string[] = [];
+    const jobs = [['a', 0], ['b', 5], ['c', 0], ['d', 5], ['e', -3]].map(([name, priority]) =>
+      generic.run([mid.x, mid.y, mid.b, GAMMA], { prune: false, priority: priority as number }).then(() => order.push(name as string)));
+    const q = info().queue;
+    expect(q.foreground.running).toBe(true);
+    expect(q.foreground.waiting).toBe(5);
+    expect(q.foreground.runningMs).toBeGreaterThanOrEqual(0);
+    expect(q.background).toEqual({ waiting: 0, running: false, priority: 0, runningMs: 0 });
+    expect(q.limit).toBe(Infinity);
+    ac.abort();
+    expect(await first).toBeInstanceOf(AbortError);
+    await Promise.all(jobs);
+    expect(order).toEqual(['b', 'd', 'a', 'c', 'e']);
+    expect(await eventually(() => !info().queue.foreground.running)).toBe(true);
+    expect(info().queue.foreground.waiting).toBe(0);
+  });
+
+  test('a background job runs beside the foreground lane: a call made after it finishes first', async () => {
+    const n = sizeFor(1.5);
+    const long = problem(n, n, 32);
+    const ac = new AbortController();
+    const refit = generic.run([long.x, long.y, long.b, GAMMA], { prune: false, background: true, signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(info().queue.background.running).toBe(true);
+    const small = problem(40, 40, 33);
+    const t = tabulate(small.M, small.N, 1, (i, j) => [math.exp(-GAMMA * sqdist(row(small.x, i, 3), row(small.y, j, 3))) * small.b[j]]);
+    expectSumClose(asTensor(await fused.run([small.x, small.y, small.b, GAMMA])).data, t, 1, 'float64');
+    // The background job is still running: the abort stops it.
+    ac.abort();
+    expect(await caught(() => refit)).toBeInstanceOf(AbortError);
+    // And a background job that runs to its end gives the right answer, a solve included.
+    expectSumClose(asTensor(await fused.run([small.x, small.y, small.b, GAMMA], { background: true, priority: 3 })).data, t, 1, 'float64');
+    const solver = new KernelSolve('Exp(-g*SqDist(x,y))*b', ALIASES, 'b', { axis: 1 });
+    expect((await solver.run([small.x, small.x, small.b, GAMMA], { alpha: 1, tol: 1e-10, background: true })).converged).toBe(true);
+  });
+
+  test('setQueueLimit: a call beyond the limit rejects with QueueFullError at once, queueing and copying nothing', async () => {
+    const n = sizeFor(3);
+    const long = problem(n, n, 34);
+    const ac = new AbortController();
+    try {
+      setQueueLimit(2);
+      const first = caught(() => generic.run([long.x, long.y, long.b, GAMMA], { prune: false, signal: ac.signal }));
+      expect(await eventually(() => info().queue.foreground.running)).toBe(true);
+      const queued = [smallSum(41), smallSum(42)];
+      expect(info().queue.limit).toBe(2);
+      const refused = await caught(() => smallSum(43));
+      expect(refused).toBeInstanceOf(QueueFullError);
+      expect((refused as QueueFullError).code).toBe('ERR_LK_QUEUE_FULL');
+      expect(info().queue.foreground.waiting).toBe(2);
+      ac.abort();
+      await Promise.all([first, ...queued]);
+      await smallSum(44); // room again
+    } finally {
+      setQueueLimit(Infinity);
+    }
+    for (const bad of [-1, 1.5, NaN, '3'] as unknown[]) expect(() => setQueueLimit(bad as number)).toThrow(OptionError);
+  });
+
+  test.each([
+    [{ priority: 1.5 }], [{ priority: '3' }], [{ priority: 2e9 }], [{ background: 'yes' }], [{ background: 1 }],
+  ])('%p is an OptionError', async (opts) => {
+    expect(await caught(() => smallSum(45, opts as RunOptions))).toBeInstanceOf(OptionError);
+  });
+});
+
 describe('the event loop during a long call', () => {
   test('keeps ticking during a ~0.8 s async generic Gaussian sum in float64', async () => {
     const n = sizeFor(0.8);
@@ -157,6 +270,72 @@ describe('AbortSignal', () => {
     const err = await caught(() => queued);
     expect((err as Error).name).toBe('AbortError');
     expectRowsRight(asTensor(await first).data, long);
+  });
+
+  test("the AbortError carries the signal's reason as its cause, code ABORT_ERR, as Node's own", async () => {
+    const p = problem(50, 60, 9);
+    const reason = new Error('client went away');
+    const before = await caught(() => fused.run([p.x, p.y, p.b, GAMMA], { signal: AbortSignal.abort(reason) }));
+    expect(before).toBeInstanceOf(AbortError);
+    expect((before as AbortError).code).toBe('ABORT_ERR');
+    expect((before as Error).cause).toBe(reason);
+    // While running: the reason given to abort() later.
+    const long = problem(sizeFor(1.0), sizeFor(1.0), 10);
+    const ac = new AbortController();
+    const job = generic.run([long.x, long.y, long.b, GAMMA], { signal: ac.signal, prune: false });
+    setTimeout(() => ac.abort('shutting down'), 50);
+    const during = await caught(() => job);
+    expect(during).toBeInstanceOf(AbortError);
+    expect((during as Error).cause).toBe('shutting down');
+    // AbortSignal.timeout: its TimeoutError is the cause.
+    const timed = await caught(() => generic.run([long.x, long.y, long.b, GAMMA], { signal: AbortSignal.timeout(50), prune: false }));
+    expect(timed).toBeInstanceOf(AbortError);
+    expect(((timed as Error).cause as Error).name).toBe('TimeoutError');
+  });
+
+  test('timeout cancels a long job with an AbortError whose cause is a TimeoutError; a quick job is not touched', async () => {
+    const n = sizeFor(1.5);
+    const p = problem(n, n, 11);
+    const err = await caught(() => generic.run([p.x, p.y, p.b, GAMMA], { timeout: 60, prune: false }));
+    expect(err).toBeInstanceOf(AbortError);
+    expect(((err as Error).cause as Error).name).toBe('TimeoutError');
+    // A queued job's timeout runs from its call: behind a long job it is cancelled before it starts.
+    const first = generic.run([p.x, p.y, p.b, GAMMA], { prune: false, timeout: 2 ** 31 - 1 });
+    const small = problem(40, 50, 12);
+    const queued = await caught(() => fused.run([small.x, small.y, small.b, GAMMA], { timeout: 30 }));
+    expect(queued).toBeInstanceOf(AbortError);
+    expectRowsRight(asTensor(await first).data, p);
+    // Both a signal and a timeout: the first to fire is the cause.
+    const ac = new AbortController();
+    const both = generic.run([p.x, p.y, p.b, GAMMA], { signal: ac.signal, timeout: 2 ** 31 - 1, prune: false });
+    ac.abort('first');
+    expect(((await caught(() => both)) as Error).cause).toBe('first');
+    // A quick job well within its timeout is untouched.
+    const t = tabulate(small.M, small.N, 1, (i, j) => [math.exp(-GAMMA * sqdist(row(small.x, i, 3), row(small.y, j, 3))) * small.b[j]]);
+    expectSumClose(asTensor(await fused.run([small.x, small.y, small.b, GAMMA], { timeout: 60000 })).data, t, 1, 'float64');
+  });
+
+  test('a KernelSolve that would run on is stopped by its timeout', async () => {
+    // Each product alone takes longer than the timeout (4e8 pairs, wide: nothing pruned).
+    const n = 20000;
+    const p = problem(n, n, 15);
+    const solver = new KernelSolve('Exp(-g*SqDist(x,y))*b', ALIASES, 'b', { axis: 1 });
+    // An unreachable tolerance and no cap to speak of: only the timeout ends it.
+    const err = await caught(() => solver.run([p.x, p.x, p.b, GAMMA], { alpha: 1e-9, tol: 0, maxIter: 1e9, preconditioner: 'none', timeout: 100 }));
+    expect(err).toBeInstanceOf(AbortError);
+    expect(((err as Error).cause as Error).name).toBe('TimeoutError');
+    expect(() => solver.runSync([p.x, p.x, p.b, GAMMA], { alpha: 1, timeout: 100 })).toThrow(/Sync call/);
+  });
+
+  test.each([0, -1, NaN, Infinity, 2 ** 31, '100'])('timeout %p is an OptionError', async (timeout) => {
+    const p = problem(5, 6, 13);
+    const err = await caught(() => fused.run([p.x, p.y, p.b, GAMMA], { timeout: timeout as number }));
+    expect((err as Error).name).toBe('OptionError');
+  });
+
+  test('a Sync call refuses a timeout, which it could not honour', () => {
+    const p = problem(5, 6, 14);
+    expect(() => fused.runSync([p.x, p.y, p.b, GAMMA], { timeout: 100 })).toThrow(/Sync call/);
   });
 
   test('after aborts a normal call still works', async () => {

@@ -8,5 +8,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info);
 Napi::Value ReduceSync(const Napi::CallbackInfo& info);
 Napi::Value Solve(const Napi::CallbackInfo& info);
 Napi::Value SolveSync(const Napi::CallbackInfo& info);
+// queueInfo() -> { foreground, background }, each { waiting, running, priority, runningMs }.
+Napi::Value QueueInfo(const Napi::CallbackInfo& info);
 
 }  // namespace lk

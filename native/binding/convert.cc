@@ -187,6 +187,19 @@ double integerOption(const Napi::Object& o, const char* name, double least, doub
   return x;
 }
 
+Schedule readSchedule(const Napi::Value& options) {
+  Schedule s;
+  if (!options.IsObject()) return s;
+  Napi::Object o = options.As<Napi::Object>();
+  Napi::Value background = o.Get("background");
+  if (!background.IsUndefined()) {
+    if (!background.IsBoolean()) throw ArgumentError("options.background must be a boolean");
+    s.lane = background.As<Napi::Boolean>().Value() ? BACKGROUND : FOREGROUND;
+  }
+  s.priority = static_cast<int>(integerOption(o, "priority", -1e9, 1e9, "from -1e9 to 1e9", 0));
+  return s;
+}
+
 void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges) {
   if (value.IsUndefined() || value.IsNull()) return;
   if (!value.IsObject()) throw ArgumentError("run options must be an object");

@@ -9,6 +9,7 @@
 
 #include "../engine.h"
 #include "../program.h"
+#include "../queue.h"
 
 namespace lk {
 
@@ -62,6 +63,14 @@ void readRunOptions(const Napi::Value& value, RunContext& ctx, Ranges& ranges);
 // ArgumentError "options.<name> must be an integer <range>" (range spells the bounds).
 double integerOption(const Napi::Object& o, const char* name, double least, double most, const std::string& range,
                      double absent);
+
+// Where an async job queues: options.background (a boolean: the background lane) and
+// options.priority (an integer; higher runs first within its lane), from the run options.
+struct Schedule {
+  Lane lane = FOREGROUND;
+  int priority = 0;
+};
+Schedule readSchedule(const Napi::Value& options);
 
 // Threads each job uses (setNumThreads, else OpenMP's default).
 int threadCount();

@@ -5,24 +5,27 @@
 
 #include "../engine.h"
 #include "../queue.h"
+#include "bindings.h"
 #include "cancel.h"
 
 namespace lk {
 
 Job::Job(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
 
-Napi::Promise Job::start(std::unique_ptr<Job> owned, Napi::Env env, Napi::Value cancel, Napi::Function progressFn) {
+Napi::Promise Job::start(std::unique_ptr<Job> owned, Napi::Env env, Napi::Value cancel, Schedule schedule,
+                         Napi::Function progressFn) {
   owned->cancelFlag_ = CancelFlag::from(cancel);
+  owned->lane_ = schedule.lane;
   owned->channel_ = Channel::New(env, progressFn, "lazykernel.job", 0, 1, owned.get());
   Job* job = owned.release();  // from here on the queue owns it, and deliver() deletes it
   Napi::Promise promise = job->deferred_.Promise();
-  enqueue([job] { job->work(); });
+  enqueue([job] { job->work(); }, schedule.lane, schedule.priority);
   return promise;
 }
 
 void Job::work() {
   try {
-    std::lock_guard<std::mutex> lock(engineMutex());
+    auto lock = engineLock(onDevice());
     run();
   } catch (...) {
     failed_ = true;
@@ -85,6 +88,21 @@ void Job::settle(Napi::Env env) {
   } catch (...) {
     deferred_.Reject(errorValue(env, describeFailure(std::current_exception())));
   }
+}
+
+Napi::Value QueueInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  for (Lane lane : {FOREGROUND, BACKGROUND}) {
+    const LaneState s = laneState(lane);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("waiting", static_cast<double>(s.waiting));
+    o.Set("running", s.running);
+    o.Set("priority", s.priority);
+    o.Set("runningMs", s.runningSeconds * 1000);
+    out.Set(lane == FOREGROUND ? "foreground" : "background", o);
+  }
+  return out;
 }
 
 }  // namespace lk

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "../queue.h"
 #include "../solve/cg.h"
+#include "convert.h"
 #include "errors.h"
 
 namespace lk {
@@ -19,12 +21,15 @@ class Job {
 
   // Hands the job to the queue, which deletes it once settled. `cancel` is a CancelFlag
   // or undefined; anything else throws (and the job is freed). `progress` may be empty.
-  static Napi::Promise start(std::unique_ptr<Job> job, Napi::Env env, Napi::Value cancel,
+  static Napi::Promise start(std::unique_ptr<Job> job, Napi::Env env, Napi::Value cancel, Schedule schedule,
                              Napi::Function progress = Napi::Function());
 
  protected:
-  // On the worker thread, holding the engine. Throw Cancelled to reject with AbortError.
+  // On the lane's worker thread (holding the engine on a device path). Throw Cancelled
+  // to reject with AbortError.
   virtual void run() = 0;
+  // Whether run() uses a device path (then it holds engineMutex()).
+  virtual bool onDevice() const = 0;
   // On the main thread, after run() returned normally.
   virtual Napi::Value result(Napi::Env env) = 0;
   // From run(): queues a progress call; never blocks the engine.
@@ -33,6 +38,8 @@ class Job {
   // The job's own reference to the caller's flag: alive as long as the job is.
   std::shared_ptr<int32_t> cancelFlag_;
   const int32_t* cancel() const { return cancelFlag_.get(); }
+  // The threads run() uses: the team, or half of it in the background lane.
+  int threads() const { return laneThreads(lane_, threadCount()); }
 
  private:
   struct Message {
@@ -45,6 +52,7 @@ class Job {
   void work();  // on the worker thread: run(), then hand the job back to the main thread
   void settle(Napi::Env env);
 
+  Lane lane_ = FOREGROUND;
   Napi::Promise::Deferred deferred_;
   Channel channel_;
   bool failed_ = false;

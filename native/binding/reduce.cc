@@ -35,9 +35,10 @@ struct ReduceSetup {
     result = allocateResult(*program);
   }
 
-  void run(const int32_t* cancel) {
+  // threads: read when the job starts (setNumThreads may have changed it while it waited).
+  void run(const int32_t* cancel, int threads) {
     ctx.cancel = cancel;
-    ctx.threads = threadCount();  // setNumThreads may have changed it while the job waited
+    ctx.threads = threads;
     reduce(*program, args.ptrs.data(), result.values(), result.indices.data(), ctx);
   }
 };
@@ -48,7 +49,8 @@ class ReduceJob : public Job {
       : Job(env), setup_(program, args, options, /*async=*/true) {}
 
  protected:
-  void run() override { setup_.run(cancel()); }
+  void run() override { setup_.run(cancel(), threads()); }
+  bool onDevice() const override { return setup_.ctx.device != RunContext::CPU; }
   Napi::Value result(Napi::Env env) override { return toJs(env, setup_.result); }
 
  private:
@@ -60,7 +62,8 @@ class ReduceJob : public Job {
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return rethrowAsJs(env, [&] {
-    return Job::start(std::make_unique<ReduceJob>(env, info[0], info[1], info[3]), env, info[2]);
+    const Schedule schedule = readSchedule(info[3]);
+    return Job::start(std::make_unique<ReduceJob>(env, info[0], info[1], info[3]), env, info[2], schedule);
   });
 }
 
@@ -69,8 +72,8 @@ Napi::Value ReduceSync(const Napi::CallbackInfo& info) {
   return rethrowAsJs(env, [&]() -> Napi::Value {
     ReduceSetup setup(info[0], info[1], info[2], /*async=*/false);
     {
-      std::lock_guard<std::mutex> lock(engineMutex());
-      setup.run(nullptr);
+      auto lock = engineLock(setup.ctx.device != RunContext::CPU);
+      setup.run(nullptr, threadCount());
     }
     return toJs(env, setup.result);
   });

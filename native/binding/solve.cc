@@ -166,10 +166,10 @@ struct SolveSetup {
     ownArguments(args, async);
   }
 
-  SolveOutcome run(const int32_t* cancel, const Progress& progress) {
+  SolveOutcome run(const int32_t* cancel, const Progress& progress, int threads) {
     SolveRequest r{program.get(), args.ptrs.data(), static_cast<int>(slot), n, dv, b.data(), x.data(), options,
                    runOptions, preconditioner};
-    r.run.threads = threadCount();
+    r.run.threads = threads;
     r.run.cancel = cancel;
     return solveKernelSystem(r, progress);
   }
@@ -204,8 +204,9 @@ class SolveJob : public Job {
   void run() override {
     Progress p;
     if (reportProgress_) p = [this](const ProgressEvent& e) { progress(e); };
-    outcome_ = setup_.run(cancel(), p);
+    outcome_ = setup_.run(cancel(), p, threads());
   }
+  bool onDevice() const override { return setup_.runOptions.device != RunContext::CPU; }
   Napi::Value result(Napi::Env env) override { return setup_.toJs(env, outcome_); }
 
  private:
@@ -220,7 +221,8 @@ Napi::Value Solve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return rethrowAsJs(env, [&] {
     const bool hasProgress = info.Length() > 6 && info[6].IsFunction();
-    return Job::start(std::make_unique<SolveJob>(info, hasProgress), env, info[5],
+    const Schedule schedule = readSchedule(info[4]);
+    return Job::start(std::make_unique<SolveJob>(info, hasProgress), env, info[5], schedule,
                       hasProgress ? info[6].As<Napi::Function>() : Napi::Function());
   });
 }
@@ -231,8 +233,8 @@ Napi::Value SolveSync(const Napi::CallbackInfo& info) {
     SolveSetup setup(info, /*async=*/false);
     SolveOutcome outcome;
     {
-      std::lock_guard<std::mutex> lock(engineMutex());
-      outcome = setup.run(nullptr, Progress());
+      auto lock = engineLock(setup.runOptions.device != RunContext::CPU);
+      outcome = setup.run(nullptr, Progress(), threadCount());
     }
     return setup.toJs(env, outcome);
   });

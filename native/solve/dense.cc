@@ -6,6 +6,7 @@
 #include "dense.h"
 
 #include <cmath>
+#include <mutex>
 
 #if defined(LK_HAVE_EIGEN)
 // GCC 12 reports a false "maybe uninitialized" inside Eigen's AVX-512 packet code.
@@ -36,7 +37,13 @@ ConstStrided view(const double* p, std::size_t rows, std::size_t cols, std::size
                       Eigen::OuterStride<>(static_cast<Eigen::Index>(ld)));
 }
 
-void setThreads(int threads) { Eigen::setNbThreads(threads); }
+// Eigen's thread count is one process-wide value, and a Sync solve may set it while the
+// worker's solve runs: writes are serialised and made only when it changes.
+void setThreads(int threads) {
+  static std::mutex* m = new std::mutex();
+  std::lock_guard<std::mutex> lock(*m);
+  if (Eigen::nbThreads() != threads) Eigen::setNbThreads(threads);
+}
 
 bool cholesky(double* a, int n) {
   Strided m = view(a, n, n, n);
