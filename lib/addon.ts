@@ -14,6 +14,12 @@ export interface Addon {
   setNumThreads(n: number): void;
   /** The native queue's lanes (lib/queue.ts). */
   queueInfo(): { foreground: LaneInfo; background: LaneInfo };
+  /** A typed array over memory the addon holds, found again by address in calls (lib/dataset.ts). */
+  holdArray(dtype: 'float32' | 'float64', length: number): FloatArray;
+  /** Frees the clusters kept with a held array. */
+  dropHeldClusters(array: FloatArray): void;
+  /** How many dimensions a held array keeps clusters for; -1 for an array not held (tests). */
+  heldClusterCount(array: FloatArray): number;
   opCodes(): {
     ops: Record<string, number>;
     reductions: Record<string, number>;

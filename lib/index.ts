@@ -18,6 +18,7 @@ export type { Tensor, FloatArray, FloatTypeOf, DType, Arg, CallFloat } from './t
 export { info, setNumThreads } from './info';
 export type { Info } from './info';
 export { setQueueLimit } from './queue';
+export { dataset, Dataset } from './dataset';
 export type { QueueInfo, LaneInfo } from './queue';
 export type { LoadedBinary } from './addon';
 export {

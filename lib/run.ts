@@ -1,5 +1,6 @@
 import { addon, CancelFlag, NativeRunOptions } from './addon';
 import { AbortError, fromNative, OptionError } from './errors';
+import type { Dataset } from './dataset';
 import type { NativeResult, Program } from './formula/program';
 import { checkQueueRoom } from './queue';
 import { engineRanges, Ranges } from './ranges';
@@ -65,9 +66,11 @@ export interface RunOptions {
    * `pruneTolerance · Σ_j |K_ij b_jc|`. A SumSoftMaxWeight with F = -g·SqDist(x,y) or
    * -Sqrt(g·SqDist(x,y)) and values a j-variable V is pruned too, its result moving by
    * at most `pruneTolerance · (Σ_j p_ij |V_jc| + |out_ic|)`, p the softmax weights. Left out (the default), the engine prunes calls
-   * of at least 2^24 pairs, where clustering pays for itself (a solve from 2^21: one
-   * clustering serves all its products), or any call when a pruneTolerance is given;
-   * `true` prunes whatever the size; `false` computes every pair.
+   * where clustering pays for itself: at least 2^24 pairs, about a thousand pairs per
+   * point it must cluster (a held {@link Dataset}'s points count as clustered), and a
+   * kernel whose reach covers less than half the points' bounding box (a solve prunes
+   * from 2^21 pairs: one clustering serves all its products); or any call when a
+   * pruneTolerance is given. `true` prunes whatever the size; `false` computes every pair.
    *
    * @example
    * await gauss.run(args, { prune: false }); // every pair, as KeOps without ranges

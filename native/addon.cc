@@ -71,6 +71,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("solve", Napi::Function::New(env, Solve));
   exports.Set("solveSync", Napi::Function::New(env, SolveSync));
   exports.Set("queueInfo", Napi::Function::New(env, QueueInfo));
+  exports.Set("holdArray", Napi::Function::New(env, HoldArray));
+  exports.Set("dropHeldClusters", Napi::Function::New(env, DropHeldClusters));
+  exports.Set("heldClusterCount", Napi::Function::New(env, HeldClusterCount));
   exports.Set("CancelFlag", CancelFlag::Define(env));
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   return exports;

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "errors.h"
 #include "program.h"
@@ -10,6 +11,7 @@
 namespace lk {
 
 struct PruneCache;  // cpu/cluster.h
+class HeldArray;    // held.h
 
 struct RunContext {
   int threads = 1;
@@ -21,6 +23,12 @@ struct RunContext {
   double pruneTolerance = -1;  // negative: the unit roundoff of the data's type
   // Clusters kept across the products of one solve; null: built per call.
   PruneCache* cache = nullptr;
+  // Per argument slot, the held array (held.h) the slot's data is, or null; the vector
+  // itself may be null (no held arrays). Held arrays carry their own clusters.
+  const std::vector<HeldArray*>* held = nullptr;
+  HeldArray* heldAt(int slot) const {
+    return held && slot >= 0 && static_cast<std::size_t>(slot) < held->size() ? (*held)[slot] : nullptr;
+  }
   // Explicit ranges (checked with checkRanges); they replace automatic pruning. May be null.
   const Ranges* ranges = nullptr;
   // Where the reduction runs: the CPU engine, the CUDA plugin, or the CUDA path's kernels

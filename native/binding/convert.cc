@@ -97,6 +97,8 @@ Args readArgs(const Napi::Value& value) {
     a.info.push_back({f32 ? F32 : F64, length});
     a.ptrs.push_back(data);
     a.shared.push_back(!plain);
+    a.held.push_back(plain ? findHeld(data, length * (f32 ? 4 : 8)) : nullptr);
+    a.heldPtrs.push_back(a.held.back().get());
   }
   return a;
 }
@@ -104,14 +106,14 @@ Args readArgs(const Napi::Value& value) {
 std::size_t argumentBytes(const Args& a, bool all) {
   std::size_t bytes = 0;
   for (std::size_t s = 0; s < a.ptrs.size(); ++s)
-    if (all || a.shared[s]) bytes += a.info[s].length * (a.info[s].dtype == F32 ? 4 : 8);
+    if ((all && !a.held[s]) || a.shared[s]) bytes += a.info[s].length * (a.info[s].dtype == F32 ? 4 : 8);
   return bytes;
 }
 
 void ownArguments(Args& a, bool all) {
   a.owned.reserve(a.ptrs.size());
   for (std::size_t s = 0; s < a.ptrs.size(); ++s) {
-    if (!all && !a.shared[s]) continue;
+    if ((!all || a.held[s]) && !a.shared[s]) continue;
     const auto* data = static_cast<const unsigned char*>(a.ptrs[s]);
     a.owned.emplace_back(data, data + a.info[s].length * (a.info[s].dtype == F32 ? 4 : 8));
     a.ptrs[s] = a.owned.back().data();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../engine.h"
+#include "../held.h"
 #include "../program.h"
 #include "../queue.h"
 
@@ -26,6 +27,10 @@ struct Args {
   std::vector<const void*> ptrs;
   std::vector<char> shared;  // the array's buffer is a SharedArrayBuffer
   std::vector<std::vector<unsigned char>> owned;
+  // Per slot, the held array (held.h) the argument is, kept alive for the call; never
+  // copied (nothing can write it). heldPtrs: the same as raw pointers, for RunContext.
+  std::vector<std::shared_ptr<HeldArray>> held;
+  std::vector<HeldArray*> heldPtrs;
 };
 Args readArgs(const Napi::Value& value);
 // Bytes ownArguments(a, all) will copy.

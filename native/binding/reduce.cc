@@ -39,6 +39,7 @@ struct ReduceSetup {
   void run(const int32_t* cancel, int threads) {
     ctx.cancel = cancel;
     ctx.threads = threads;
+    ctx.held = &args.heldPtrs;
     reduce(*program, args.ptrs.data(), result.values(), result.indices.data(), ctx);
   }
 };

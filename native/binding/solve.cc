@@ -170,6 +170,7 @@ struct SolveSetup {
     SolveRequest r{program.get(), args.ptrs.data(), static_cast<int>(slot), n, dv, b.data(), x.data(), options,
                    runOptions, preconditioner};
     r.run.threads = threads;
+    r.run.held = &args.heldPtrs;
     r.run.cancel = cancel;
     return solveKernelSystem(r, progress);
   }

@@ -4,6 +4,7 @@
 // per-instruction-set sources, inside their namespace.
 #pragma once
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "../program.h"
@@ -75,6 +76,7 @@ struct Inputs {
   std::vector<const T*> soa;  // j-variables, component-major (n values per component)
   std::vector<Ref<T>> params;
   std::vector<T> paramBuf;
+  std::vector<std::shared_ptr<const void>> keep;  // what soa points into, alive for the call
 };
 
 // Sets register r's view, or computes it into `store` (component stride cs).

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "accumulators.h"
+#include "../held.h"
 #include "cluster.h"
 #include "interpreter.h"
 #include "kernels.h"
@@ -22,6 +23,12 @@
 namespace lk {
 namespace LK_ISA_NS {
 namespace {
+
+// The held array (held.h) in argument slot `slot`, when it is one and `data` is it.
+HeldArray* heldPoints(const RunContext& ctx, int slot, const void* data) {
+  HeldArray* h = ctx.heldAt(slot);
+  return h && h->data() == data ? h : nullptr;  // a solve's product may put a copy there
+}
 
 template <typename T, typename Acc, typename MakeAcc>
 void reduceGeneric(const Inputs<T>& in, T* values, int32_t* indices, const RunContext& ctx, MakeAcc makeAcc,
@@ -93,6 +100,16 @@ void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
       });
 }
 
+// Rows per row cluster: kLeafSize when both sides are alike (a solve's products, where it
+// measured best), fewer for a few queries against many points, whose clusters would
+// otherwise span so much space that every column cluster touches them: 64·sqrt(m/n),
+// from 4 to 64. (100 queries against 2e5 points, float32, gamma = 1e4: 64 per cluster
+// pruned nothing; see bench/service.ts.)
+int rowLeafSize(std::size_t m, std::size_t n) {
+  const double leaf = kLeafSize * std::sqrt(static_cast<double>(m) / static_cast<double>(std::max<std::size_t>(n, 1)));
+  return static_cast<int>(std::clamp(leaf, 4.0, static_cast<double>(kLeafSize)));
+}
+
 template <typename Loop>
 struct PrunedWorker {
   Loop sum;
@@ -110,23 +127,41 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const int d = p.vars[k.x].dim, dv = fusedColumns<F>(p), dOut = p.vars[k.b].dim;
   const T* x = in.args[k.x];
   const T* y = in.args[k.y];
+  // Clusters: a held array's own (built once, kept with it), else the solve's cache,
+  // else built for this call.
+  const ClusterTree* rowTree = nullptr;
+  const ClusterTree* colTree = nullptr;
+  const T* xs = nullptr;
+  const T* ys = nullptr;
+  std::shared_ptr<const void> keepRows, keepCols;  // the held clusters, alive for this call
+  if (HeldArray* h = heldPoints(ctx, k.x, x)) keepRows = h->clusters<T>(d, true, ctx.cancel, &rowTree, &xs);
+  if (HeldArray* h = heldPoints(ctx, k.y, y)) keepCols = h->clusters<T>(d, false, ctx.cancel, &colTree, &ys);
   PruneCache local;
   PruneCache& cache = ctx.cache ? *ctx.cache : local;
-  if (cache.x != x || cache.y != y || cache.rows.count != p.m || cache.cols.count != p.n || cache.rows.dim != d) {
-    cache.x = cache.y = nullptr;  // an abort while building leaves no half-built cache behind
-    cache.rows = buildClusterTree(x, p.m, d, ctx.cancel);
-    cache.cols = buildClusterTree(y, p.n, d, ctx.cancel);
+  if (!rowTree && (cache.x != x || cache.rows.count != p.m || cache.rows.dim != d)) {
+    cache.x = nullptr;  // an abort while building leaves no half-built cache behind
+    cache.rows = buildClusterTree(x, p.m, d, ctx.cancel, rowLeafSize(p.m, p.n));
     cache.sortedX.resize(p.m * d * sizeof(T));
-    cache.sortedY.resize(p.n * d * sizeof(T));
     gatherRows(cache.rows, x, d, reinterpret_cast<T*>(cache.sortedX.data()));
-    gatherColumns(cache.cols, y, d, reinterpret_cast<T*>(cache.sortedY.data()));
     cache.x = x;
+  }
+  if (!colTree && (cache.y != y || cache.cols.count != p.n || cache.cols.dim != d)) {
+    cache.y = nullptr;
+    cache.cols = buildClusterTree(y, p.n, d, ctx.cancel);
+    cache.sortedY.resize(p.n * d * sizeof(T));
+    gatherColumns(cache.cols, y, d, reinterpret_cast<T*>(cache.sortedY.data()));
     cache.y = y;
   }
-  const ClusterTree& rows = cache.rows;
-  const ClusterTree& cols = cache.cols;
-  const T* xs = reinterpret_cast<const T*>(cache.sortedX.data());
-  const T* ys = reinterpret_cast<const T*>(cache.sortedY.data());
+  if (!rowTree) {
+    rowTree = &cache.rows;
+    xs = reinterpret_cast<const T*>(cache.sortedX.data());
+  }
+  if (!colTree) {
+    colTree = &cache.cols;
+    ys = reinterpret_cast<const T*>(cache.sortedY.data());
+  }
+  const ClusterTree& rows = *rowTree;
+  const ClusterTree& cols = *colTree;
   // With a softmax's ones column the same bound covers the numerator's and the
   // denominator's dropped terms.
   std::vector<T> bs(p.n * dv, T(1));
@@ -195,17 +230,58 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
 // took 15.5 ms pruned against 8.0 ms not, N = 5000 42 ms against 59 ms.
 constexpr double kAutoPrunePairs = 16.0 * 1024 * 1024;
 
+// What clustering one point costs, in pairs computed in full: pruning can save at most
+// every pair, so it pays only where the pairs outnumber the points it must cluster by
+// this much. Measured (2-core AMD EPYC, float32, D = 3): clustering 2e5 points took about
+// 70 ms, the 100 × 2e5 Gaussian sum 7.9 ms unpruned: ~900 pairs per point.
+constexpr double kPairsPerClusteredPoint = 1024;
+
+// The share of the columns' bounding box within the kernel's reach of a point, where
+// phi(scale·d²) is above tol, taking the reach as a box of side 2·reach: pruning can skip
+// at most the rest of the columns, and where that is under half it does not pay for its
+// walks and shorter loops (100 queries against 2e5 points in [0,1]^3, float32, gamma =
+// 100: share 0.55, 6.2 ms pruned against 4.7 ms not).
+template <typename T>
+double reachShare(const Inputs<T>& in, const RunContext& ctx, double scale, double tol) {
+  const FusedKernel& k = in.p.kernel;
+  double below = 0, above = 1;  // phi decreases: bisect for phi(sigma) = tol
+  while (radialPhi<double>(k.tag, above) > tol && above < 1e300) above *= 2;
+  for (int it = 0; it < 64; ++it) {
+    const double mid = 0.5 * (below + above);
+    (radialPhi<double>(k.tag, mid) > tol ? below : above) = mid;
+  }
+  const double reach = std::sqrt(above / scale);
+  const int d = in.p.vars[k.y].dim;
+  std::vector<double> lo(d), up(d);  // a held array's box is computed once and kept
+  if (HeldArray* h = heldPoints(ctx, k.y, in.args[k.y]))
+    h->box<T>(d, lo.data(), up.data());
+  else
+    boundingBox(in.args[k.y], in.p.n, d, lo.data(), up.data());
+  double share = 1;
+  for (int c = 0; c < d; ++c)
+    if (up[c] > lo[c]) share *= std::min(1.0, 2 * reach / (up[c] - lo[c]));
+  return share;
+}
+
 // The tolerance when this call prunes, else -1. Pruned where it is sound: a decreasing
 // profile (scale > 0; NaN is not), more columns than one cluster, no explicit ranges
-// (the caller's ranges rule); and, unless asked for, only where it pays.
+// (the caller's ranges rule); and, unless asked for, only where it pays: enough pairs,
+// and enough of them per point that this call must cluster. Held arrays count as
+// clustered: they build their clusters once, for all the calls that use them.
 template <typename T>
 double pruneTolerance(const Inputs<T>& in, const RunContext& ctx) {
-  const double scale = in.params[in.p.kernel.scale].p[0];
-  const bool pays = static_cast<double>(in.p.m) * static_cast<double>(in.p.n) >= kAutoPrunePairs;
-  const bool wanted = ctx.prune == RunContext::ON || (ctx.prune == RunContext::AUTO && pays);
-  if (!wanted || ctx.ranges || !(scale > 0) || in.p.n <= static_cast<std::size_t>(kLeafSize)) return -1;
+  const Program& p = in.p;
+  const double scale = in.params[p.kernel.scale].p[0];
+  const double pairs = static_cast<double>(p.m) * static_cast<double>(p.n);
+  const double toCluster = (heldPoints(ctx, p.kernel.x, in.args[p.kernel.x]) ? 0.0 : static_cast<double>(p.m)) +
+                           (heldPoints(ctx, p.kernel.y, in.args[p.kernel.y]) ? 0.0 : static_cast<double>(p.n));
+  const bool pays = pairs >= kAutoPrunePairs && pairs >= kPairsPerClusteredPoint * toCluster;
+  if (ctx.ranges || !(scale > 0) || p.n <= static_cast<std::size_t>(kLeafSize)) return -1;
   const double unitRoundoff = sizeof(T) == 4 ? 0x1p-24 : 0x1p-53;
-  return ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff;
+  const double tol = ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff;
+  if (ctx.prune == RunContext::ON) return tol;
+  if (ctx.prune == RunContext::OFF || !pays) return -1;
+  return reachShare(in, ctx, scale, tol) < 0.5 ? tol : -1;
 }
 
 // Calls f(std::integral_constant<int, tag>) for a fused kernel's tag, so that each kernel
@@ -240,7 +316,7 @@ void evaluateParams(Inputs<T>& in) {
 // j-variables component-major, once per call (O(N·D) beside O(M·N) work); `transposed`
 // holds the copies in.soa points at.
 template <typename T>
-void layoutColumns(Inputs<T>& in, std::vector<std::vector<T>>& transposed) {
+void layoutColumns(Inputs<T>& in, const RunContext& ctx, std::vector<std::vector<T>>& transposed) {
   const Program& p = in.p;
   transposed.assign(p.vars.size(), {});
   in.soa.assign(p.vars.size(), nullptr);
@@ -249,6 +325,12 @@ void layoutColumns(Inputs<T>& in, std::vector<std::vector<T>>& transposed) {
     const int dim = p.vars[v].dim;
     if (dim == 1) {
       in.soa[v] = in.args[v];
+      continue;
+    }
+    if (HeldArray* h = heldPoints(ctx, static_cast<int>(v), in.args[v])) {  // transposed once, kept
+      const T* t = nullptr;
+      in.keep.push_back(h->componentMajor<T>(dim, &t));
+      in.soa[v] = t;
       continue;
     }
     std::vector<T>& t = transposed[v];
@@ -285,10 +367,10 @@ template <typename T>
 void evaluatePairsTyped(const Program& p, const void* const* rawArgs, const std::size_t* offsets, double* out,
                         const RunContext& ctx) {
   const Plan plan = makePlan(p, sizeof(T));
-  Inputs<T> in{p, plan, reinterpret_cast<const T* const*>(rawArgs), ctx.cancel, {}, {}, {}};
+  Inputs<T> in{p, plan, reinterpret_cast<const T* const*>(rawArgs), ctx.cancel, {}, {}, {}, {}};
   evaluateParams(in);
   std::vector<std::vector<T>> transposed;
-  layoutColumns(in, transposed);
+  layoutColumns(in, ctx, transposed);
   using W = Worker<T, PairAcc<T>>;
   forEachBlock<W>(
       p.m, p.n, ctx,
@@ -307,7 +389,7 @@ template <typename T>
 void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_t* indices, const RunContext& ctx) {
   const Plan plan = makePlan(p, sizeof(T));
   const T* const* args = reinterpret_cast<const T* const*>(rawArgs);
-  Inputs<T> in{p, plan, args, ctx.cancel, {}, {}, {}};
+  Inputs<T> in{p, plan, args, ctx.cancel, {}, {}, {}, {}};
   evaluateParams(in);
 
   // The pruned path sorts its own copies of the points: it needs nothing below.
@@ -322,7 +404,7 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
   }
 
   std::vector<std::vector<T>> transposed;
-  layoutColumns(in, transposed);
+  layoutColumns(in, ctx, transposed);
 
   if (p.kernel.tag != KERNEL_none && p.reduction == RED_SumSoftMaxWeight)
     return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Softmax>(in, values, ctx); });
