@@ -251,6 +251,9 @@ const RUN_FIELDS: Record<string, { valid: (rng: Rng, sizes: Sizes) => Json; bad:
     valid: (rng, sizes) => genRanges(rng, sizes, rng.chance(0.7) ? 'valid' : 'allPairs'),
     bad: (rng, sizes) => genRanges(rng, sizes, rng.pick(['corrupt', 'corrupt', 'random', 'wrongType', 'wrongCount'] as const)),
   },
+  timeout: { valid: (rng) => rng.pick<Json>([1, 5, 50, 2 ** 31 - 1]), bad: (rng) => rng.pick<Json>([0, -1, NUM('NaN'), NUM('Infinity'), 2 ** 31, '5']) },
+  priority: { valid: (rng) => rng.pick<Json>([0, 1, -1, 1e9, -1e9, 7]), bad: (rng) => rng.pick<Json>([1.5, '3', 2e9, NUM('NaN'), null]) },
+  background: { valid: (rng) => rng.chance(0.5), bad: (rng) => rng.pick<Json>(['yes', 1, null]) },
 };
 
 /** RunOptions: usually empty or valid; with `bad`, one field (or the whole object) is wrong. */
@@ -258,7 +261,9 @@ export function genRunOptions(rng: Rng, sizes: Sizes, bad = rng.chance(0.3)): Js
   if (bad && rng.chance(0.1)) return rng.pick<Json>([null, 5, 'opts', [], true]);
   if (!bad && rng.chance(0.35)) return rng.chance(0.5) ? { $: 'undef' } : {};
   const o: Record<string, Json> = {};
-  const chance: Record<string, number> = { prune: 0.4, pruneTolerance: 0.25, backend: 0.15, signal: 0.3, ranges: 0.2 };
+  const chance: Record<string, number> = {
+    prune: 0.4, pruneTolerance: 0.25, backend: 0.15, signal: 0.3, ranges: 0.2, timeout: 0.1, priority: 0.1, background: 0.15,
+  };
   for (const [name, f] of Object.entries(RUN_FIELDS)) if (rng.chance(chance[name])) o[name] = f.valid(rng, sizes);
   if (bad) {
     const name = rng.pick(Object.keys(RUN_FIELDS));
