@@ -1,7 +1,6 @@
 #include "held.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <new>
@@ -44,21 +43,6 @@ std::shared_ptr<const void> HeldArray::clusters(int dim, bool rowMajor, const in
   *tree = &c->tree;
   *sorted = reinterpret_cast<const T*>(s.data());
   return c;
-}
-
-template <typename T>
-void boundingBox(const T* points, std::size_t count, int dim, double* lo, double* hi) {
-  for (int c = 0; c < dim; ++c) {
-    lo[c] = INFINITY;
-    hi[c] = -INFINITY;
-  }
-  for (std::size_t j = 0; j < count; ++j)
-    for (int c = 0; c < dim; ++c) {
-      const double v = points[j * dim + c];
-      if (v != v) lo[c] = hi[c] = NAN;
-      if (!(v >= lo[c])) lo[c] = v < lo[c] ? v : lo[c];
-      if (!(v <= hi[c])) hi[c] = v > hi[c] ? v : hi[c];
-    }
 }
 
 template <typename T>
@@ -108,8 +92,6 @@ template std::shared_ptr<const void> HeldArray::componentMajor<float>(int, const
 template std::shared_ptr<const void> HeldArray::componentMajor<double>(int, const double**);
 template void HeldArray::box<float>(int, double*, double*);
 template void HeldArray::box<double>(int, double*, double*);
-template void boundingBox<float>(const float*, std::size_t, int, double*, double*);
-template void boundingBox<double>(const double*, std::size_t, int, double*, double*);
 template std::shared_ptr<const void> HeldArray::clusters<float>(int, bool, const int32_t*, const ClusterTree**,
                                                                  const float**);
 template std::shared_ptr<const void> HeldArray::clusters<double>(int, bool, const int32_t*, const ClusterTree**,

@@ -63,11 +63,6 @@ class HeldArray {
   std::vector<std::pair<int, std::shared_ptr<std::vector<unsigned char>>>> transposed_;
 };
 
-// The bounding box of `count` points of `dim` coordinates (row-major): lo and hi, dim
-// values each, NaN where a coordinate is NaN.
-template <typename T>
-void boundingBox(const T* points, std::size_t count, int dim, double* lo, double* hi);
-
 // The registry of held arrays by address: register on creation, forget when the JS view
 // is collected. find() gives the array whose memory is exactly [data, data + bytes), or null.
 void rememberHeld(const std::shared_ptr<HeldArray>& a);

@@ -107,6 +107,22 @@ ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const 
 }
 
 template <typename T>
+void boundingBox(const T* points, std::size_t count, int dim, double* lo, double* hi) {
+  for (int c = 0; c < dim; ++c) {
+    lo[c] = INFINITY;
+    hi[c] = -INFINITY;
+    bool nan = false;
+    for (std::size_t j = 0; j < count; ++j) {
+      const double v = points[j * dim + c];
+      lo[c] = v < lo[c] ? v : lo[c];
+      hi[c] = v > hi[c] ? v : hi[c];
+      nan |= v != v;
+    }
+    if (nan) lo[c] = hi[c] = NAN;
+  }
+}
+
+template <typename T>
 void gatherRows(const ClusterTree& tree, const T* in, int width, T* out) {
   for (std::size_t k = 0; k < tree.count; ++k)
     for (int c = 0; c < width; ++c)
@@ -269,6 +285,8 @@ void PruneWalk::keepAbove(double theta, double logShift) {
 
 template ClusterTree buildClusterTree<float>(const float*, std::size_t, int, const int32_t*, int);
 template ClusterTree buildClusterTree<double>(const double*, std::size_t, int, const int32_t*, int);
+template void boundingBox<float>(const float*, std::size_t, int, double*, double*);
+template void boundingBox<double>(const double*, std::size_t, int, double*, double*);
 template void gatherRows<float>(const ClusterTree&, const float*, int, float*);
 template void gatherRows<double>(const ClusterTree&, const double*, int, double*);
 template void gatherColumns<float>(const ClusterTree&, const float*, int, float*);

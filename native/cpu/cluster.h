@@ -68,6 +68,11 @@ template <typename T>
 ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel = nullptr,
                              int leaf = kLeafSize);
 
+// The bounding box of `count` points of `dim` coordinates (row-major): lo and hi, dim
+// values each; NaN in both for a coordinate that is NaN at some point.
+template <typename T>
+void boundingBox(const T* points, std::size_t count, int dim, double* lo, double* hi);
+
 // Gathers rows of a row-major array into sorted order: out[k] = in[order[k]].
 template <typename T>
 void gatherRows(const ClusterTree& tree, const T* in, int width, T* out);
@@ -90,7 +95,7 @@ class PruneWalk {
   // profile (decreasing), scale > 0. With `slope`, the terms bounded are a gradient's,
   // |phi'(scale·d²)|·d·|b_j| (cpu/radial_grad.h), and so are the sums budgeted against.
   void start(const ClusterTree& cols, const std::vector<double>& absB, int dv, const double* rowLo,
-             const double* rowHi, int tag, double scale, bool slope = false);
+             const double* rowHi, int tag, double scale, bool slope);
   // Keeps the column clusters whose boxes touch the rows' box, or, when none does, one
   // leaf near it: never none (unless there are no columns).
   void keepTouching();
