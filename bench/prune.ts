@@ -2,8 +2,9 @@
  * Block-sparse pruning against every pair (issue 8's matvec target): x uniform in [0,1]^3,
  * float32, γ = 1/0.01², side by side in one run, for the Gaussian matvec
  * Σ_j exp(-γ|x_i - x_j|²)·b_j and the Gaussian softmax-weighted sum
- * Σ_j softmax_j(-γ|x_i - x_j|²)·v_j. Prints the median seconds of each, the speed-up
- * and the relative L2 difference between the two results.
+ * Σ_j softmax_j(-γ|x_i - x_j|²)·v_j, and for the 8 nearest neighbours of every point
+ * (ArgKMin of SqDist, pruned exactly). Prints the median seconds of each, the speed-up
+ * and the relative L2 difference between the two results (for indices: how many differ).
  *
  *   npx ts-node --transpile-only bench/prune.ts [--sizes 50000,200000] [--reps 3]
  */
@@ -18,6 +19,7 @@ const CASES = [
     name: 'gaussian softmax',
     op: new Genred('-g*SqDist(x,y)', ALIASES, { reduction: 'SumSoftMaxWeight', axis: 1, formula2: 'b' }),
   },
+  { name: '8 nearest', op: new Genred('SqDist(x,y)', ALIASES, { reduction: 'ArgKMin', axis: 1, k: 8 }) },
 ];
 
 const sizes = option('sizes', '50000').split(',').map(Number);
@@ -32,8 +34,10 @@ function randomArray(n: number, seed: number, lo: number, hi: number): Float32Ar
   });
 }
 
+type Out = Float32Array | Int32Array;
+
 /** Median seconds of `reps` calls, and the last result. */
-function timed(run: () => Float32Array): { seconds: number; out: Float32Array } {
+function timed(run: () => Out): { seconds: number; out: Out } {
   let out = run();
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
@@ -44,14 +48,16 @@ function timed(run: () => Float32Array): { seconds: number; out: Float32Array } 
   return { seconds: median(times), out };
 }
 
-function relativeL2(a: Float32Array, b: Float32Array): number {
+/** The relative L2 difference of values; for indices, how many differ. */
+function difference(a: Out, b: Out): string {
+  if (a instanceof Int32Array) return `${a.filter((v, k) => v !== b[k]).length} differ`;
   let num = 0;
   let den = 0;
   for (let k = 0; k < a.length; k++) {
     num += (a[k] - b[k]) ** 2;
     den += b[k] ** 2;
   }
-  return Math.sqrt(num / den);
+  return Math.sqrt(num / den).toExponential(2);
 }
 
 console.log(`threads ${info().cpu.threads}, γ = ${GAMMA}, float32, median of ${reps}`);
@@ -60,13 +66,13 @@ for (const n of sizes) {
   const x = randomArray(n * 3, 1, 0, 1);
   const b = randomArray(n, 2, -1, 1);
   for (const { name, op } of CASES) {
-    const call = (prune: boolean) => () => op.runSync([x, x, b, GAMMA], { prune }).data as Float32Array;
+    const call = (prune: boolean) => () => op.runSync([x, x, b, GAMMA], { prune }).data as Out;
     const pruned = timed(call(true));
     const full = timed(call(false));
     console.log(
       `${name.padEnd(18)} ${String(n).padEnd(8)} ${pruned.seconds.toFixed(3).padStart(8)}   ` +
         `${full.seconds.toFixed(3).padStart(12)}   ${(full.seconds / pruned.seconds).toFixed(1).padStart(7)}×   ` +
-        `${relativeL2(pruned.out, full.out).toExponential(2)}`,
+        difference(pruned.out, full.out),
     );
   }
 }

@@ -4,6 +4,7 @@
  * first appearance, so the same formula on other data reuses its lowered program.
  */
 import { OptionError, ShapeError } from './errors';
+import { refuseDisposed } from './dataset';
 import {
   constant, mapVariables, Node, OpName, operation, printFormula, variable, VarCategory, VarNode,
 } from './formula/ir';
@@ -115,7 +116,16 @@ export interface LazyCall extends BoundCall {
 export function bindReduction(formula: LazyTensor, opts: ReductionOptions, weights?: LazyTensor): LazyCall {
   if (!(formula instanceof LazyTensor)) throw new OptionError('a reduction needs a LazyTensor formula');
   if (weights !== undefined && !(weights instanceof LazyTensor)) throw new OptionError('the weights must be a LazyTensor');
+  refuseDisposedLeaves(formula, weights);
   return bindNumbered(numberLeaves(formula, weights), opts);
+}
+
+/**
+ * Refuses LazyTensors built on a dataset disposed since (OptionError), whether or not
+ * their formula still reads it: a LazyTensor holds the values, not the right to use them.
+ */
+function refuseDisposedLeaves(...tensors: (LazyTensor | undefined)[]): void {
+  for (const t of tensors) if (t !== undefined) refuseDisposed([...t.leaves.values()].map((l) => l.data));
 }
 
 function bindNumbered(n: Numbered, opts: ReductionOptions): LazyCall {
@@ -139,6 +149,7 @@ export function bindMatvec(K: LazyTensor, v: FloatArray | Tensor): LazyCall & { 
   if (jRows.size > 1) throw new ShapeError(`the j-variables of ${K.formula} have different row counts: ${[...jRows].join(', ')}`);
   const rows = [...jRows][0];
   const b = readMatrix(v, 'matvec vector', { rows });
+  refuseDisposedLeaves(K);
   const vj = leafTensor('j', b.data, b.cols, b.rows);
   const numbered = numberLeaves(K.mul(vj));
   const call = bindNumbered(numbered, { reduction: 'Sum', axis: 1 });
@@ -371,6 +382,7 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
     const { weights, ...opts } = reduction;
     if (weights !== undefined && !(weights instanceof LazyTensor)) throw new OptionError('the weights must be a LazyTensor');
     if (!Array.isArray(wrt) || wrt.length === 0) throw new OptionError('vjp needs the variables to differentiate: Vi, Vj or Pm LazyTensors of the formula');
+    refuseDisposedLeaves(this, weights);
     const numbered = numberLeaves(this, weights);
     const call = bindNumbered(numbered, opts);
     const names = wrt.map((v) => {

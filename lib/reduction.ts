@@ -11,6 +11,7 @@ import { MAX_TYPED_ARRAY_LENGTH } from './memory';
 import { checkRanges } from './ranges';
 import { checkSignal, checkTimeout, execute, executeSync, RunOptions } from './run';
 import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from './tensor';
+import { refuseDisposed } from './dataset';
 
 /** A reduction's result: one Tensor, or values with their indices (Min_ArgMin, KMin_ArgKMin…). */
 export type ReductionResult = Tensor | { values: Tensor; indices: Tensor };
@@ -68,7 +69,7 @@ export function checkReductionOptions(opts: unknown): ReductionOptions {
   const name = reduction as ReductionName;
   if (K_REDUCTIONS.has(name)) {
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 0x7fffffff) {
-      throw new OptionError(`${name} needs k, a positive integer, not ${JSON.stringify(k)}`);
+      throw new OptionError(`${name} needs k, a positive integer, not ${typeof k === 'string' ? JSON.stringify(k) : String(k)}`);
     }
   } else if (k !== undefined) {
     throw new OptionError(`k only applies to KMin, ArgKMin and KMin_ArgKMin, not ${name}`);
@@ -121,6 +122,7 @@ export class CompiledReduction {
   /** Checks one call's arrays and completes the program with its dtype and sizes. */
   bind(args: unknown): BoundCall {
     const bound = bindArguments(this.specs, args);
+    refuseDisposed(bound.args);
     const [m, n] = this.axis === 1 ? [bound.rowsI, bound.rowsJ] : [bound.rowsJ, bound.rowsI];
     if (this.k !== undefined && this.k > n) {
       throw new OptionError(`${this.reduction}: k = ${this.k} is more than the ${n} rows being reduced`);

@@ -51,7 +51,9 @@ export interface RunOptions {
   /**
    * Runs the job in the background lane: one job at a time, beside the foreground's
    * jobs, with half the threads (setNumThreads), so that a long job (a refit, a batch)
-   * never holds the short calls queued behind it. Async calls only. Default false.
+   * never holds the short calls queued behind it. On Linux its threads run under
+   * SCHED_IDLE: they get the cores only while the foreground leaves them idle (a busy
+   * foreground slows it down, not the reverse). Async calls only. Default false.
    *
    * @example
    * const refit = solver.run(args, { alpha: 0.1, background: true }); // requests keep flowing
@@ -65,10 +67,13 @@ export interface RunOptions {
    * output row i and column c of b, the terms dropped add up to at most
    * `pruneTolerance · Σ_j |K_ij b_jc|`. A SumSoftMaxWeight with F = -g·SqDist(x,y) or
    * -Sqrt(g·SqDist(x,y)) and values a j-variable V is pruned too, its result moving by
-   * at most `pruneTolerance · (Σ_j p_ij |V_jc| + |out_ic|)`, p the softmax weights. Left out (the default), the engine prunes calls
+   * at most `pruneTolerance · (Σ_j p_ij |V_jc| + |out_ic|)`, p the softmax weights.
+   * Nearest-neighbour searches (`g·SqDist(x,y)`, g > 0, under Min, ArgMin, KMin, ArgKMin
+   * and their pairs, k ≤ 64) are pruned exactly: the same values and indices as `false`.
+   * Left out (the default), the engine prunes calls
    * where clustering pays for itself: at least 2^24 pairs, about a thousand pairs per
-   * point it must cluster (a held {@link Dataset}'s points count as clustered), and a
-   * kernel whose reach covers less than half the points' bounding box (a solve prunes
+   * point it must cluster (a held {@link Dataset}'s points count as clustered), and for a
+   * kernel a reach covering less than half the points' bounding box (a solve prunes
    * from 2^21 pairs: one clustering serves all its products); or any call when a
    * pruneTolerance is given. `true` prunes whatever the size; `false` computes every pair.
    *

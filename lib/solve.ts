@@ -8,7 +8,9 @@ import { addon, KeptPreconditioner, NativeProgress, NativeSolveOptions, NativeSo
 import { fromNative, OptionError, ShapeError } from './errors';
 import { compileFormula } from './genred';
 import { vjp, vjpSync } from './vjp';
+import { Category, VAR_FIELDS } from './formula/program';
 import type { Program } from './formula/program';
+import { heldId, keepPreconditioner, keptPreconditioner } from './dataset';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
 import { cancellable, checkBackend, engineOptions, refuseTimeout, RunOptions } from './run';
 import { Arg, ArgSpec, DType, FloatArray, floats, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
@@ -86,7 +88,10 @@ export interface SolveOptions extends RunOptions {
    * Keep the preconditioner this solve builds with its result, so that
    * {@link KernelSolve.vjp}'s adjoint solve (the same system) uses it instead of setting
    * one up again. It holds its memory (Nyström: n × rank float64 values) until the result
-   * is garbage-collected. Default false.
+   * is garbage-collected. Default false. Where every array but b is a {@link dataset}'s, it
+   * is kept on the dataset too: later solves of the same formula, parameters, alpha and
+   * preconditioner options on the same datasets reuse it (up to four per dataset, until
+   * its dispose()), whether or not they ask to keep theirs.
    *
    * @example
    * const r = await solver.run(args, { alpha: 0.1, keepPreconditioner: true });
@@ -228,6 +233,36 @@ interface PreparedSolve {
   dtype: DType;
   n: number;
   dv: number;
+  /** Where its preconditioner is kept when the solve keeps it (a dataset's), and under what key. */
+  keptOn?: { held: FloatArray; key: string };
+}
+
+/**
+ * Where a solve may keep its preconditioner: on the dataset holding its points, when every
+ * array but b is a dataset's (a plain array may change between calls). The key names
+ * all the preconditioner depends on: the program, the dtype, the datasets, the
+ * parameters' values, alpha and the preconditioner options.
+ */
+function datasetKey(call: BoundCall, slot: number, native: NativeSolveOptions): PreparedSolve['keptOn'] {
+  const { program } = call;
+  const parts: (string | number | undefined)[] = [
+    call.dtype, program.m, program.n, program.result, program.reduction, ...[program.vars, program.regDims, program.code, program.kernel].map((a) => a.join(',')),
+    Array.from(program.consts, String).join(','), native.alpha, native.preconditioner, native.rank, native.landmarks, native.seed,
+  ];
+  let held: FloatArray | undefined;
+  for (let s = 0; s < call.args.length; s++) {
+    if (s === slot) continue;
+    const a = call.args[s];
+    if (program.vars[s * VAR_FIELDS] === Category.param) {
+      parts.push(Array.from(a, String).join(','));
+      continue;
+    }
+    const id = heldId(a);
+    if (id === undefined) return undefined;
+    held ??= a;
+    parts.push(`dataset ${id}`);
+  }
+  return held === undefined ? undefined : { held, key: parts.join('|') };
 }
 
 function asFloat64(a: FloatArray): Float64Array {
@@ -264,7 +299,10 @@ function prepare(call: BoundCall, specs: readonly ArgSpec[], axis: 0 | 1, slot: 
     if (x0.length !== n * dv) throw new ShapeError(`x0 has ${x0.length} values; b has ${n * dv} (${n} x ${dv})`);
     native.x0 = asFloat64(x0);
   }
-  return { program, args: call.args, slot, b: asFloat64(b), native, dtype: call.dtype, n, dv };
+  const keptOn = datasetKey(call, slot, native);
+  const kept = keptOn && keptPreconditioner(keptOn.held, keptOn.key);
+  if (kept !== undefined) native.reusePreconditioner = kept;
+  return { program, args: call.args, slot, b: asFloat64(b), native, dtype: call.dtype, n, dv, keptOn };
 }
 
 /** The preconditioners results keep (SolveOptions.keepPreconditioner), out of their public shape. */
@@ -276,7 +314,10 @@ function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
     x: { data: r.x, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, residuals: r.residuals,
     converged: r.converged, reason: r.reason, refinements: r.refinements, preconditioner: r.preconditioner,
   };
-  if (r.keptPreconditioner !== undefined) keptPreconditioners.set(result, r.keptPreconditioner);
+  if (r.keptPreconditioner !== undefined) {
+    keptPreconditioners.set(result, r.keptPreconditioner);
+    if (p.keptOn !== undefined) keepPreconditioner(p.keptOn.held, p.keptOn.key, r.keptPreconditioner);
+  }
   return result;
 }
 
@@ -408,7 +449,7 @@ export class KernelSolve {
     const o = checkSolveOptions(opts, sync);
     checkBackend(o.run);
     const p = prepare(this.compiled.bind(args), this.compiled.specs, this.axis, this.slot, o);
-    if (reuse !== undefined) p.native.reusePreconditioner = reuse;
+    if (reuse !== undefined) p.native.reusePreconditioner = reuse;  // a result's, before a dataset's
     return { p, o };
   }
 

@@ -36,10 +36,11 @@ std::size_t reductionBytes(const Program& p, const RunContext& ctx) {
   for (const Variable& v : p.vars)
     if (v.cat == CAT_J) jWidth += static_cast<std::size_t>(v.dim);
   bytes = addSat(bytes, mulSat(mulSat(p.n, jWidth), vb));
-  // Pruning: both trees (positions, boxes, key scratch) and the sorted copies.
+  // Pruning: both trees (positions, boxes, key scratch), the sorted copies, and while a
+  // tree is built its copy of the points and one node's scratch.
   if (p.kernel.tag != KERNEL_none) {
     const std::size_t d = static_cast<std::size_t>(p.vars[p.kernel.x].dim);
-    bytes = addSat(bytes, mulSat(addSat(p.m, p.n), addSat(mulSat(d, vb + 8), 64)));
+    bytes = addSat(bytes, mulSat(addSat(p.m, p.n), addSat(mulSat(d, 3 * vb + 8), 64)));
   }
   // Per thread: the tile's registers (at least one lane of every register), a block's
   // row-level registers, and a block's reduction states (capped as forEachBlock caps them).

@@ -77,6 +77,26 @@ std::shared_ptr<const void> HeldArray::componentMajor(int dim, const T** out) {
   return it->second;
 }
 
+template <typename T>
+std::shared_ptr<const HeldArray::Gathered> HeldArray::gathered(const std::shared_ptr<const void>& treeOwner,
+                                                             const ClusterTree& tree, int width, bool ones) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Entries whose tree is gone can never match again.
+  gathered_.erase(std::remove_if(gathered_.begin(), gathered_.end(), [](const GatheredFor& g) { return g.owner.expired(); }),
+                  gathered_.end());
+  for (const GatheredFor& g : gathered_)
+    if (g.owner.lock() == treeOwner && g.tree == &tree && g.width == width && g.ones == ones) return g.gathered;
+  auto made = std::make_shared<Gathered>();
+  const int columns = width + (ones ? 1 : 0);
+  made->values.resize(std::max<std::size_t>(1, tree.count * columns * sizeof(T)));
+  T* v = reinterpret_cast<T*>(made->values.data());
+  std::fill(v, v + tree.count * columns, T(1));
+  gatherColumns(tree, static_cast<const T*>(data_), width, v);
+  made->absSums = absoluteSums(tree, v, columns);
+  gathered_.push_back({treeOwner, &tree, width, ones, made});
+  return made;
+}
+
 int HeldArray::clusterCount() {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(clusters_.size());
@@ -86,10 +106,15 @@ void HeldArray::dropClusters() {
   std::lock_guard<std::mutex> lock(mutex_);
   clusters_.clear();
   transposed_.clear();
+  gathered_.clear();
 }
 
 template std::shared_ptr<const void> HeldArray::componentMajor<float>(int, const float**);
 template std::shared_ptr<const void> HeldArray::componentMajor<double>(int, const double**);
+template std::shared_ptr<const HeldArray::Gathered> HeldArray::gathered<float>(const std::shared_ptr<const void>&,
+                                                                              const ClusterTree&, int, bool);
+template std::shared_ptr<const HeldArray::Gathered> HeldArray::gathered<double>(const std::shared_ptr<const void>&,
+                                                                               const ClusterTree&, int, bool);
 template void HeldArray::box<float>(int, double*, double*);
 template void HeldArray::box<double>(int, double*, double*);
 template std::shared_ptr<const void> HeldArray::clusters<float>(int, bool, const int32_t*, const ClusterTree**,

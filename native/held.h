@@ -37,6 +37,19 @@ class HeldArray {
   // dim values each; computed once per dimension and kept (pruning's cost model).
   template <typename T>
   void box(int dim, double* lo, double* hi);
+  // The array as `width` columns gathered into another point set's cluster order
+  // (`tree`, kept alive by `treeOwner`: the handle clusters() returned), component-major,
+  // with a column of ones after them when `ones` (a softmax's denominator), and Σ|·| per
+  // node of that tree (absoluteSums): a held b reduced against held points, gathered once
+  // instead of at every pruned call. Valid while the returned handle lives.
+  struct Gathered {
+    std::vector<unsigned char> values;
+    std::vector<double> absSums;
+  };
+  template <typename T>
+  std::shared_ptr<const Gathered> gathered(const std::shared_ptr<const void>& treeOwner, const ClusterTree& tree,
+                                           int width, bool ones);
+
   // Drops the clusters (dispose()): the next pruned call builds them again.
   void dropClusters();
   // How many dimensions it has clusters for (tests).
@@ -61,6 +74,14 @@ class HeldArray {
   std::vector<std::shared_ptr<Clusters>> clusters_;
   std::vector<std::pair<int, std::vector<double>>> boxes_;  // dim, then lo and hi
   std::vector<std::pair<int, std::shared_ptr<std::vector<unsigned char>>>> transposed_;
+  struct GatheredFor {
+    std::weak_ptr<const void> owner;  // the tree's holder: alive, its address is not reused
+    const ClusterTree* tree;
+    int width;
+    bool ones;
+    std::shared_ptr<const Gathered> gathered;
+  };
+  std::vector<GatheredFor> gathered_;
 };
 
 // The registry of held arrays by address: register on creation, forget when the JS view

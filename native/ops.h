@@ -78,7 +78,8 @@ enum Reduction : int {
   RED_COUNT
 };
 
-// Fused radial kernels: F = phi(s) * b_j with s = scale * |x_i - y_j|^2.
+// Fused radial kernels: F = phi(s) * b_j with s = scale * |x_i - y_j|^2; and sqdist,
+// F = s reduced by Min, KMin or their pairs (cpu/nearest.h).
 #define LK_KERNELS(X)                                                           \
   X(none, 0)                                                                    \
   X(gaussian, 1)    /* exp(-s)                                                */ \
@@ -86,7 +87,8 @@ enum Reduction : int {
   X(cauchy, 3)      /* 1 / (1 + s)                                            */ \
   X(imq, 4)         /* 1 / sqrt(1 + s)                                        */ \
   X(matern32, 5)    /* (1 + r) exp(-r), r = sqrt(s)                           */ \
-  X(matern52, 6)    /* (1 + r + r^2/3) exp(-r), r = sqrt(s)                   */
+  X(matern52, 6)    /* (1 + r + r^2/3) exp(-r), r = sqrt(s)                   */ \
+  X(sqdist, 7)      /* F = s itself, no b: a nearest-neighbour search         */
 
 enum Kernel : int {
 #define LK_KER_ENUM(name, code) KERNEL_##name = code,

@@ -117,11 +117,23 @@ void checkKernel(const ProgramSpec& s, Program& p) {
   k = {s.kernel[0], s.kernel[1], s.kernel[2], s.kernel[3], s.kernel[4], s.kernel[5]};
   if (k.tag <= KERNEL_none || k.tag >= KERNEL_COUNT) fail("unknown kernel tag " + std::to_string(k.tag));
   const int nv = static_cast<int>(p.vars.size());
-  for (int v : {k.x, k.y, k.b})
+  for (int v : {k.x, k.y})
     if (v < 0 || v >= nv) fail("kernel variable out of range");
-  if (p.vars[k.x].cat != CAT_I || p.vars[k.y].cat != CAT_J || p.vars[k.b].cat != CAT_J)
-    fail("kernel variables must be x an i-variable, y and b j-variables");
+  if (p.vars[k.x].cat != CAT_I || p.vars[k.y].cat != CAT_J) fail("kernel variables must be x an i-variable, y a j-variable");
   if (p.vars[k.x].dim != p.vars[k.y].dim) fail("kernel x and y must have equal dimensions");
+  if (k.scale < 0 || k.scale >= static_cast<int>(p.regDims.size()) || p.regDims[k.scale] != 1 ||
+      !paramOnly(p)[k.scale])
+    fail("kernel scale must be a dim-1 register of parameters and constants");
+  if (k.tag == KERNEL_sqdist) {
+    const int r = p.reduction;
+    if (r != RED_Min && r != RED_ArgMin && r != RED_Min_ArgMin && r != RED_KMin && r != RED_ArgKMin &&
+        r != RED_KMin_ArgKMin)
+      fail("a sqdist kernel needs a Min or KMin reduction");
+    if (k.b != -1 || k.w != -1) fail("a sqdist kernel has no b and no w");
+    if (p.regDims[p.result] != 1) fail("a sqdist kernel's output dim must be 1");
+    return;
+  }
+  if (k.b < 0 || k.b >= nv || p.vars[k.b].cat != CAT_J) fail("kernel b must be a j-variable");
   if (p.reduction == RED_SumSoftMaxWeight) {
     // exp(F) = phi: only the exponential profiles have a log form.
     if (k.tag != KERNEL_gaussian && k.tag != KERNEL_laplace)
@@ -130,9 +142,6 @@ void checkKernel(const ProgramSpec& s, Program& p) {
   } else if (p.reduction != RED_Sum) {
     fail("a fused kernel needs a Sum or SumSoftMaxWeight reduction");
   }
-  if (k.scale < 0 || k.scale >= static_cast<int>(p.regDims.size()) || p.regDims[k.scale] != 1 ||
-      !paramOnly(p)[k.scale])
-    fail("kernel scale must be a dim-1 register of parameters and constants");
   if (k.w < 0) {
     if (k.w != -1) fail("kernel gradient weights must be a variable or -1");
     if (p.reduction == RED_Sum && p.regDims[p.result] != p.vars[k.b].dim) fail("kernel output dim must be b's dim");

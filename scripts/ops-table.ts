@@ -40,7 +40,7 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|');
 export function opsMarkdown(): string {
   const lazy = fs.readFileSync(path.join(root, 'lib', 'lazy.ts'), 'utf8');
   const opMethods = methodsBy(lazy, /^ {2}(\w+)(?:<[^>]*>)?\([^)]*\)[^{]*\{[^\n]*?apply\('(\w+)'/gm);
-  const reductionMethods = methodsBy(lazy, /^ {2}(\w+)\([^)]*\)[^{]*\{\n?[^\n]*?reduction: '(\w+)'/gm);
+  const reductionMethods = methodsBy(lazy, /^ {2}(\w+)\([^)]*\)[^{\n;]*\{\n?[^\n]*?reduction: '(\w+)'/gm);
   const code = (list: string[]): string => list.map((m) => `\`${m}\``).join(', ');
   const rows = (Object.keys(OPS) as OpName[]).map((name) => {
     const spec = OPS[name];

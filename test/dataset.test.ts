@@ -11,6 +11,8 @@
 import { dataset, Dataset, DTypeError, Genred, KernelSolve, OptionError, ShapeError, Vi, Vj } from '../lib';
 import { addon } from '../lib/addon';
 import { asTensor, caught, Rng, uniform } from './helpers/reference';
+import { cholesky, cholSolve, columnError, gram } from './helpers/dense';
+import type { SolveResult } from '../lib';
 
 const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'];
 const gauss = new Genred('Exp(-g*SqDist(x,y))*b', ALIASES, { reduction: 'Sum', axis: 1 });
@@ -103,6 +105,29 @@ describe('calls given datasets', () => {
     expectClose(asTensor(await gauss.run([ys, xs, c, g], { prune: true })).data, rowsRef, 'held x rows');
   });
 
+  test('a held b against several held point sets: gathered once per tree, never mixed up', async () => {
+    const bs = await dataset(b, 1);
+    const y2 = uniform(new Rng(31), 3 * N);
+    const softmax = new Genred('-g*SqDist(x,y)', ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'], { reduction: 'SumSoftMaxWeight', axis: 1, formula2: 'b' });
+    for (let round = 0; round < 2; round++) {
+      // A new dataset each round: the last round's tree is gone, its address free for reuse.
+      const ys = await dataset(y, 3), ys2 = await dataset(y2, 3);
+      for (let rep = 0; rep < 2; rep++) {
+        expectClose(asTensor(await gauss.run([x, ys, bs, 300], { prune: true })).data, brute(x, y, b, 300), `y, round ${round}`);
+        expectClose(asTensor(await gauss.run([x, ys2, bs, 300], { prune: true })).data, brute(x, y2, b, 300), `y2, round ${round}`);
+        // The same b as a softmax's values (a ones column beside it) against the same tree.
+        const got = asTensor(await softmax.run([x, ys, bs, 300], { prune: true })).data;
+        const num = brute(x, y, b, 300), den = brute(x, y, new Float64Array(N).fill(1), 300);
+        for (let i = 0; i < M; i++) {
+          const want = num.exact[i] / den.exact[i];
+          if (!(Math.abs(got[i] - want) <= 1e-12 * (1 + Math.abs(want)))) throw new Error(`softmax row ${i}: ${got[i]} vs ${want}`);
+        }
+      }
+      ys.dispose();
+      ys2.dispose();
+    }
+  });
+
   test('KernelSolve on held points agrees with the same solve on plain arrays', async () => {
     const n = 1003;
     const pts = uniform(new Rng(8), 3 * n);
@@ -121,6 +146,7 @@ describe('calls given datasets', () => {
   test('dispose(): later calls are OptionErrors; a call already made finishes right', async () => {
     const ys = await dataset(y, 3), bs = await dataset(b, 1);
     const pending = gauss.run([x, ys, bs, 30], { prune: true });
+    const built = Vi(x, 3).sqdist(Vj(ys)).mul(-30).exp();  // holds ys' values
     ys.dispose();
     bs.dispose();
     bs.dispose(); // twice is harmless
@@ -129,10 +155,70 @@ describe('calls given datasets', () => {
     expect(() => ys.data).toThrow(OptionError);
     expect(await caught(() => gauss.run([x, ys, b, 30]))).toBeInstanceOf(OptionError);
     expect(() => Vj(ys)).toThrow(OptionError);
+    // A LazyTensor built before dispose() holds the values, not the right to use them.
+    expect(await caught(() => built.matvec(b))).toBeInstanceOf(OptionError);
+    expect(() => built.matvecSync(b)).toThrow(/disposed/);
+    expect(await caught(() => built.solve(b, { alpha: 1 }))).toBeInstanceOf(OptionError);
   });
 
   test('a float32 dataset in a float64 call is a DTypeError', async () => {
     const ys = await dataset(Float32Array.from(y), 3);
     expect(await caught(() => gauss.run([x, ys, b, 30]))).toBeInstanceOf(DTypeError);
+  });
+});
+
+describe('preconditioners kept on datasets', () => {
+  const n = 1000 + 3, g = 50;
+  const pts = uniform(new Rng(21), 3 * n);
+  const rhs = uniform(new Rng(22), n, -1, 1);
+  const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', ['x = Vi(3)', 'y = Vj(3)', 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
+  const K = gram(pts, n, (d2) => Math.exp(-g * d2));
+  const exact = (alpha: number): Float64Array => cholSolve(cholesky(K, n, alpha), n, rhs, 1);
+
+  /** The solve converged to tol 1e-10 and agrees with the dense float64 solve: ‖x − x*‖∞ ≤ 1e-7·(1 + ‖x*‖∞). */
+  function expectSolved(r: SolveResult, alpha: number, label: string): void {
+    expect(r.converged).toBe(true);
+    const ref = exact(alpha);
+    const err = columnError(r.x.data, ref, n, 1);
+    if (!(err <= 1e-7)) throw new Error(`${label}: relative error ${err}`);
+  }
+
+  test.each(['nystrom', 'jacobi'] as const)('%s: kept by one solve, reused by the next with the same key only', async (preconditioner) => {
+    const held = await dataset(pts, 3);
+    const base = { alpha: 0.1, tol: 1e-10, preconditioner };
+    const first = await solver.run([held, held, rhs, g], { ...base, keepPreconditioner: true });
+    expect(first.preconditioner.reused).toBe(false);
+    expectSolved(first, 0.1, 'first');
+    // Same formula, parameters, alpha and options on the same dataset: reused, by another
+    // KernelSolve of the same formula too, and by Sync calls.
+    const again = new KernelSolve('Exp(-g*SqDist(x,y))*a', ['x = Vi(3)', 'y = Vj(3)', 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
+    const second = await again.run([held, held, rhs, g], base);
+    expect(second.preconditioner).toMatchObject({ kind: first.preconditioner.kind, reused: true });
+    expectSolved(second, 0.1, 'second');
+    expect(solver.runSync([held, held, rhs, g], base).preconditioner.reused).toBe(true);
+    // Anything the preconditioner depends on changed: set up again.
+    expect((await solver.run([held, held, rhs, g], { ...base, alpha: 0.2 })).preconditioner.reused).toBe(false);
+    expect((await solver.run([held, held, rhs, 2 * g], base)).preconditioner.reused).toBe(false);
+    expect((await solver.run([pts, pts, rhs, g], base)).preconditioner.reused).toBe(false);
+    const other = await dataset(pts, 3);  // the same values, another dataset
+    expect((await solver.run([other, other, rhs, g], base)).preconditioner.reused).toBe(false);
+    // The float32 data of the same points is another kernel.
+    const held32 = await dataset(Float32Array.from(pts), 3);
+    expect((await solver.run([held32, held32, Float32Array.from(rhs), g], base)).preconditioner.reused).toBe(false);
+    held.dispose();
+    expect(await caught(() => solver.run([held, held, rhs, g], base))).toBeInstanceOf(OptionError);
+  });
+
+  test('a solve that does not ask to keep leaves nothing; LazyTensor.solve shares the cache', async () => {
+    const held = await dataset(pts, 3);
+    const base = { alpha: 0.1, tol: 1e-10, preconditioner: 'nystrom' as const };
+    await solver.run([held, held, rhs, g], base);
+    expect((await solver.run([held, held, rhs, g], base)).preconditioner.reused).toBe(false);
+    const lazy = Vi(held).sqdist(Vj(held)).mul(-g).exp();
+    const r1 = await lazy.solve(rhs, { ...base, keepPreconditioner: true });
+    expectSolved(r1, 0.1, 'LazyTensor');
+    const r2 = await lazy.solve(rhs, base);
+    expect(r2.preconditioner.reused).toBe(true);
+    expectSolved(r2, 0.1, 'LazyTensor, reused');
   });
 });

@@ -657,7 +657,14 @@ describe('the native side re-checks the kernel fields of a program', () => {
 
   test('a kernel whose b is a parameter is refused with an Error', async () => {
     const err = await caught(() => executeSync(program((k) => { k[3] = SLOT.g; }), args()));
-    expect(String((err as Error).message)).toMatch(/kernel variables/);
+    expect(String((err as Error).message)).toMatch(/kernel b must be a j-variable/);
+  });
+
+  test('a sqdist search with a b, or on a Sum, is refused with an Error', async () => {
+    const withB = await caught(() => executeSync(program((k) => { k[0] = Kernel.sqdist; }, Reduction.Min), args()));
+    expect(String((withB as Error).message)).toMatch(/no b/);
+    const onSum = await caught(() => executeSync(program((k) => { k[0] = Kernel.sqdist; k[3] = -1; }), args()));
+    expect(String((onSum as Error).message)).toMatch(/Min or KMin/);
   });
 
   test('a kernel on a reduction other than Sum is refused with an Error', async () => {

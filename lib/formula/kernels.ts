@@ -17,7 +17,8 @@
  *   matern52  (IntCst(1)+Sqrt(E)+E/IntCst(3)) * Exp(-Sqrt(E)) * b   (the three terms in any order)
  * For the last four s = E. Every E inside one formula must be the same expression.
  * A SumSoftMaxWeight with F = E (gaussian, s = -E) or F = -Sqrt(E) (laplace) and weights
- * a j-variable b is recognised too: its weights exp(F) are phi(s).
+ * a j-variable b is recognised too: its weights exp(F) are phi(s). And F = E alone under a
+ * Min or KMin reduction is 'sqdist', a nearest-neighbour search (s = E).
  */
 import { constant, gradientOrigin, isParamOnly, Node, OpName, OpNode, VarCategory, VarNode } from './ir';
 import { structuralKey } from './keys';
@@ -34,7 +35,8 @@ export interface RecognisedKernel {
   tag: Exclude<KernelName, 'none'>;
   x: VarNode;
   y: VarNode;
-  b: VarNode;
+  /** The j-side factor; absent for 'sqdist' (F = E itself). */
+  b?: VarNode;
   factors: ScaleFactor[];
   sign: 1 | -1;
   w?: VarNode;
@@ -241,8 +243,23 @@ export function recogniseKernelGradient(formula: Node, cat: Cat): RecognisedKern
   if (origin === undefined || origin.e.kind !== 'var') return null;
   const { F, v, e } = origin;
   const k = recogniseKernel(F, cat, 'j') ?? recogniseKernel(F, cat, 'i');
-  if (k === null || !sameVar(v, k.x) || sameVar(k.b, v)) return null;
-  const [u, w] = cat(k.b) === 'j' ? [k.b, e] : [e, k.b];
+  const b = k?.b;
+  if (k === null || b === undefined || !sameVar(v, k.x) || sameVar(b, v)) return null;
+  const [u, w] = cat(b) === 'j' ? [b, e] : [e, b];
   if (cat(u) !== 'j' || cat(w) !== 'i') return null;
   return { ...k, b: u, w };
+}
+
+/**
+ * Recognises F = E (`SqDist(x,y)` with scale factors, spelled as for
+ * {@link recogniseKernel}) as a nearest-neighbour search, for the Min and KMin
+ * reductions and their pairs; or returns null. The native engine prunes it (exactly)
+ * where the scale is positive, and runs the generic code otherwise.
+ *
+ * @example
+ * recogniseNearest(parseFormula('SqDist(x,y)', aliases).node, (v) => v.cat)?.tag; // 'sqdist'
+ */
+export function recogniseNearest(formula: Node, cat: Cat): RecognisedKernel | null {
+  const s = scaled(formula, cat);
+  return s && { tag: 'sqdist', x: s.x, y: s.y, factors: s.factors, sign: s.sign };
 }

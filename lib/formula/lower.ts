@@ -7,7 +7,7 @@
  */
 import { OptionError, ShapeError } from '../errors';
 import { foldNodes, Node, OpNode, VarCategory, VarNode } from './ir';
-import { recogniseKernel, recogniseKernelGradient, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
+import { recogniseKernel, recogniseKernelGradient, recogniseNearest, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
 import {
   Category, INSTR_FIELDS, Kernel, Op, OpName as InstrName, Program, PROGRAM_VERSION, Reduction, ReductionName,
 } from './program';
@@ -29,6 +29,9 @@ export interface LowerRequest {
 export type LoweredProgram = Omit<Program, 'dtype' | 'm' | 'n'>;
 
 const COMMUTATIVE = new Set<number>([Op.ADD, Op.MUL, Op.DOT]);
+
+/** The reductions a nearest-neighbour search ('sqdist') may carry (native/program.cc). */
+const NEAREST_REDUCTIONS = new Set<ReductionName>(['Min', 'ArgMin', 'Min_ArgMin', 'KMin', 'ArgKMin', 'KMin_ArgKMin']);
 
 /** Emits instructions with hash-consing; one builder per program. */
 class ProgramBuilder {
@@ -209,10 +212,12 @@ export function lowerFormula(req: LowerRequest): LoweredProgram {
     ? recogniseKernel(req.formula, cat) ?? recogniseKernelGradient(req.formula, cat)
     : req.reduction === 'SumSoftMaxWeight' && req.weights !== undefined
       ? recogniseSoftmaxKernel(req.formula, req.weights, cat)
-      : null;
+      : NEAREST_REDUCTIONS.has(req.reduction)
+        ? recogniseNearest(req.formula, cat)
+        : null;
   const kernel = recognised === null
     ? new Int32Array(0)
-    : Int32Array.from([Kernel[recognised.tag], recognised.x.pos, recognised.y.pos, recognised.b.pos, builder.scale(recognised), recognised.w?.pos ?? -1]);
+    : Int32Array.from([Kernel[recognised.tag], recognised.x.pos, recognised.y.pos, recognised.b?.pos ?? -1, builder.scale(recognised), recognised.w?.pos ?? -1]);
   const table = new Int32Array(vars.length * 3);
   vars.forEach((v, slot) => table.set([Category[swapped(v.cat, axis)], v.dim, v.pos], slot * 3));
   return {

@@ -29,10 +29,11 @@ export type ReductionName = keyof typeof Reduction;
 
 /**
  * Fused radial kernels (native/ops.h, LK_KERNELS): F = phi(s) * b_j with
- * s = scale * |x_i - y_j|^2.
+ * s = scale * |x_i - y_j|^2; and sqdist, F = s under a Min or KMin reduction (a
+ * nearest-neighbour search, no b).
  */
 export const Kernel = {
-  none: 0, gaussian: 1, laplace: 2, cauchy: 3, imq: 4, matern32: 5, matern52: 6,
+  none: 0, gaussian: 1, laplace: 2, cauchy: 3, imq: 4, matern32: 5, matern52: 6, sqdist: 7,
 } as const;
 export type KernelName = keyof typeof Kernel;
 
@@ -68,7 +69,8 @@ export interface Program {
   k: number;
   /**
    * A recognised fused kernel, or an empty array: [tag, xVar, yVar, bVar, scaleReg, wVar].
-   * xVar is an i-variable, yVar and bVar j-variables (indices into the variable table),
+   * xVar is an i-variable, yVar and bVar j-variables (indices into the variable table;
+   * bVar is -1 for sqdist),
    * scaleReg a dim-1 register that depends on parameters and constants only. wVar is -1,
    * or an i-variable of bVar's dimension when the formula is the kernel's gradient with
    * respect to xVar applied to it (a Sum of dimension dim(xVar)). The generic code is

@@ -15,13 +15,26 @@ namespace {
 // coordinates rounded to the data type, a relative wobble far below this.
 constexpr double kUpperMargin = 1.0 + 1e-3;
 
-// The state of one tree build: the points, the sorted positions, a scratch of keys.
+// Nodes above this many points move their points into their children's order as they
+// split, so that the next levels read memory in order; smaller ones (their points then
+// sit together, in cache) only permute positions. Measured building trees of uniform
+// points in [0,1]^3 (float32, one thread, 2-core AMD EPYC): 10^7 points 7.5-11 s with
+// positions alone, 5.5 s moving nodes above 2^20 points, 5.2 s above 2^16; 2e5 points 46
+// and 73 ms alone and above 2^16 (the copy does not pay while the points fit in cache).
+constexpr std::size_t kMoveAbove = std::size_t(1) << 20;
+
+// The state of one tree build: the points (a large tree's copied once from the caller's
+// array, with where each came from), the tree's order as positions into them, and scratch.
 template <typename T>
 struct Build {
   ClusterTree& t;
-  const T* points;
-  std::vector<uint32_t>& idx;
-  std::vector<std::pair<double, uint32_t>> keys;
+  const T* points;              // the copy's data, or the caller's points for a small tree
+  std::vector<T> copy;          // count × dim, for a tree with nodes above kMoveAbove
+  std::vector<uint32_t> origin; // per point of the copy: its row in the caller's array
+  std::vector<uint32_t>& idx;   // sorted position -> point of the copy
+  std::vector<std::pair<double, uint32_t>> keys;  // a node's split keys and points
+  std::vector<T> moved;
+  std::vector<uint32_t> movedOrigin;
   const int32_t* cancel;
   std::size_t leaf;
 };
@@ -30,10 +43,10 @@ template <typename T>
 void split(Build<T>& bd, std::size_t b, std::size_t e) {
   if (bd.cancel && __atomic_load_n(bd.cancel, __ATOMIC_RELAXED)) throw Cancelled();
   ClusterTree& t = bd.t;
-  const T* points = bd.points;
-  std::vector<uint32_t>& idx = bd.idx;
   const int node = static_cast<int>(t.begin.size());
   const int d = t.dim;
+  const T* points = bd.points;
+  std::vector<uint32_t>& idx = bd.idx;
   t.begin.push_back(b);
   t.end.push_back(e);
   t.left.push_back(-1);
@@ -70,9 +83,8 @@ void split(Build<T>& bd, std::size_t b, std::size_t e) {
   for (int c = 1; c < d; ++c)
     if (hi[c] - lo[c] > hi[axis] - lo[axis]) axis = c;
   const std::size_t mid = b + (e - b) / 2;
-  // The keys are read once into the scratch and sorted there: the comparison must stay a
-  // strict weak order, or nth_element may run past the range, so NaN sorts last and no
-  // key may change while it runs.
+  // The comparison must stay a strict weak order, or nth_element may run past the range:
+  // NaN sorts last.
   std::vector<std::pair<double, uint32_t>>& keys = bd.keys;
   keys.clear();
   for (std::size_t k = b; k < e; ++k) {
@@ -83,7 +95,21 @@ void split(Build<T>& bd, std::size_t b, std::size_t e) {
                    [](const std::pair<double, uint32_t>& p, const std::pair<double, uint32_t>& q) {
                      return p.first < q.first;
                    });
-  for (std::size_t k = b; k < e; ++k) idx[k] = keys[k - b].second;
+  if (e - b > kMoveAbove) {
+    // A large node's points are those of the copy's [b, e) (its parent moved them there):
+    // move them into the new order, through the scratch.
+    bd.moved.resize((e - b) * d);
+    bd.movedOrigin.resize(e - b);
+    for (std::size_t k = 0; k < e - b; ++k) {
+      std::copy_n(points + static_cast<std::size_t>(keys[k].second) * d, d, &bd.moved[k * d]);
+      bd.movedOrigin[k] = bd.origin[keys[k].second];
+    }
+    std::copy(bd.moved.begin(), bd.moved.begin() + (e - b) * d, bd.copy.begin() + b * d);
+    std::copy(bd.movedOrigin.begin(), bd.movedOrigin.begin() + (e - b), bd.origin.begin() + b);
+    for (std::size_t k = b; k < e; ++k) idx[k] = static_cast<uint32_t>(k);
+  } else {
+    for (std::size_t k = b; k < e; ++k) idx[k] = keys[k - b].second;
+  }
   t.left[node] = static_cast<int>(t.begin.size());
   split(bd, b, mid);
   t.right[node] = static_cast<int>(t.begin.size());
@@ -99,9 +125,20 @@ ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const 
   t.count = count;
   std::vector<uint32_t> idx(count);
   std::iota(idx.begin(), idx.end(), 0u);
-  Build<T> bd{t, points, idx, {}, cancel, static_cast<std::size_t>(std::max(leaf, 1))};
+  // A large tree's points are read once, into the copy it sorts; a small one reads the
+  // caller's through positions (copying it measured slower: 5e4 points 14 ms against 8).
+  // Each coordinate is read once per level into the node's own keys, so points that
+  // change meanwhile (another thread's) can make a poor tree but never a broken one.
+  Build<T> bd{t, points, {}, {}, idx, {}, {}, {}, cancel, static_cast<std::size_t>(std::max(leaf, 1))};
+  if (count > kMoveAbove) {
+    bd.copy.assign(points, points + count * static_cast<std::size_t>(dim));
+    bd.points = bd.copy.data();
+    bd.origin = idx;
+  }
   bd.keys.reserve(count);
   if (count > 0) split(bd, 0, count);
+  if (!bd.origin.empty())
+    for (uint32_t& k : idx) k = bd.origin[k];
   t.order = std::move(idx);
   return t;
 }

@@ -61,9 +61,8 @@ struct ClusterTree {
 };
 
 // Builds the tree of `count` points of `dim` coordinates (row-major, float or double),
-// leaves of at most `leaf` points. Each coordinate is read once per level into the
-// node's own keys, so points that change meanwhile (another thread's) can make a poor
-// tree but never a broken one. Throws Cancelled once `cancel` is set.
+// leaves of at most `leaf` points. Points that change meanwhile (another thread's) can
+// make a poor tree but never a broken one. Throws Cancelled once `cancel` is set.
 template <typename T>
 ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const int32_t* cancel = nullptr,
                              int leaf = kLeafSize);

@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "interpreter.h"
 #include "kernels.h"
+#include "nearest.h"
 #include "radial_grad.h"
 #include "radial_softmax.h"
 #include "radial_sum.h"
@@ -100,14 +101,15 @@ void reduceRadial(const Inputs<T>& in, T* values, const RunContext& ctx) {
       });
 }
 
-// Rows per row cluster: kLeafSize when both sides are alike (a solve's products, where it
-// measured best), fewer for a few queries against many points, whose clusters would
-// otherwise span so much space that every column cluster touches them: 64·sqrt(m/n),
-// from 4 to 64. (100 queries against 2e5 points, float32, gamma = 1e4: 64 per cluster
-// pruned nothing; see bench/service.ts.)
+// Rows per row cluster: as many as make a box about the size of a column leaf's,
+// m·kLeafSize/n, from 1 to kLeafSize. Both sides alike (a solve's products), that is
+// kLeafSize, where it measured best; a few queries against many points go one by one,
+// since a cluster of them would span so much space that every column cluster near any
+// of them is kept for all. (100 queries against 2e6 held points in [0,1]^3, float32,
+// gamma = 1e4: 45 ms in clusters of 4, 14.6 ms alone; k-nearest searches at 2e5: 8 ms and 0.3 ms.)
 int rowLeafSize(std::size_t m, std::size_t n) {
-  const double leaf = kLeafSize * std::sqrt(static_cast<double>(m) / static_cast<double>(std::max<std::size_t>(n, 1)));
-  return static_cast<int>(std::clamp(leaf, 4.0, static_cast<double>(kLeafSize)));
+  const double leaf = static_cast<double>(kLeafSize) * static_cast<double>(m) / static_cast<double>(std::max<std::size_t>(n, 1));
+  return static_cast<int>(std::clamp(leaf, 1.0, static_cast<double>(kLeafSize)));
 }
 
 template <typename Loop>
@@ -117,6 +119,53 @@ struct PrunedWorker {
   std::vector<double> budget;  // per column of b: tol · the least partial Σ|K_ij b_j|
 };
 
+// The clusters of a pruned call's points x (rows, row-major) and y (columns,
+// component-major): a held array's own (built once, kept with it), else the solve's
+// cache, else built for this call. Filled in place (it may point into itself).
+template <typename T>
+struct Clustered {
+  const ClusterTree* rows = nullptr;
+  const ClusterTree* cols = nullptr;
+  const T* xs = nullptr;
+  const T* ys = nullptr;
+  std::shared_ptr<const void> keepRows, keepCols;  // the held clusters, alive for this call
+  PruneCache local;
+};
+
+template <typename T>
+void clusterPoints(const Inputs<T>& in, const RunContext& ctx, int rowLeaf, Clustered<T>& c) {
+  const Program& p = in.p;
+  const FusedKernel& k = p.kernel;
+  const int d = p.vars[k.x].dim;
+  const T* x = in.args[k.x];
+  const T* y = in.args[k.y];
+  if (HeldArray* h = heldPoints(ctx, k.x, x)) c.keepRows = h->clusters<T>(d, true, ctx.cancel, &c.rows, &c.xs);
+  if (HeldArray* h = heldPoints(ctx, k.y, y)) c.keepCols = h->clusters<T>(d, false, ctx.cancel, &c.cols, &c.ys);
+  PruneCache& cache = ctx.cache ? *ctx.cache : c.local;
+  if (!c.rows && (cache.x != x || cache.rows.count != p.m || cache.rows.dim != d)) {
+    cache.x = nullptr;  // an abort while building leaves no half-built cache behind
+    cache.rows = buildClusterTree(x, p.m, d, ctx.cancel, rowLeaf);
+    cache.sortedX.resize(p.m * d * sizeof(T));
+    gatherRows(cache.rows, x, d, reinterpret_cast<T*>(cache.sortedX.data()));
+    cache.x = x;
+  }
+  if (!c.cols && (cache.y != y || cache.cols.count != p.n || cache.cols.dim != d)) {
+    cache.y = nullptr;
+    cache.cols = buildClusterTree(y, p.n, d, ctx.cancel);
+    cache.sortedY.resize(p.n * d * sizeof(T));
+    gatherColumns(cache.cols, y, d, reinterpret_cast<T*>(cache.sortedY.data()));
+    cache.y = y;
+  }
+  if (!c.rows) {
+    c.rows = &cache.rows;
+    c.xs = reinterpret_cast<const T*>(cache.sortedX.data());
+  }
+  if (!c.cols) {
+    c.cols = &cache.cols;
+    c.ys = reinterpret_cast<const T*>(cache.sortedY.data());
+  }
+}
+
 // A fused loop (sum, softmax-weighted sum or gradient) over the column clusters the
 // pruning walk keeps (cluster.h says what is dropped). Rows and columns are visited in
 // cluster order; results go back to the caller's row order.
@@ -125,51 +174,31 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = fusedColumns<F>(p), dOut = p.vars[k.b].dim;
-  const T* x = in.args[k.x];
-  const T* y = in.args[k.y];
-  // Clusters: a held array's own (built once, kept with it), else the solve's cache,
-  // else built for this call.
-  const ClusterTree* rowTree = nullptr;
-  const ClusterTree* colTree = nullptr;
-  const T* xs = nullptr;
-  const T* ys = nullptr;
-  std::shared_ptr<const void> keepRows, keepCols;  // the held clusters, alive for this call
-  if (HeldArray* h = heldPoints(ctx, k.x, x)) keepRows = h->clusters<T>(d, true, ctx.cancel, &rowTree, &xs);
-  if (HeldArray* h = heldPoints(ctx, k.y, y)) keepCols = h->clusters<T>(d, false, ctx.cancel, &colTree, &ys);
-  PruneCache local;
-  PruneCache& cache = ctx.cache ? *ctx.cache : local;
-  if (!rowTree && (cache.x != x || cache.rows.count != p.m || cache.rows.dim != d)) {
-    cache.x = nullptr;  // an abort while building leaves no half-built cache behind
-    cache.rows = buildClusterTree(x, p.m, d, ctx.cancel, rowLeafSize(p.m, p.n));
-    cache.sortedX.resize(p.m * d * sizeof(T));
-    gatherRows(cache.rows, x, d, reinterpret_cast<T*>(cache.sortedX.data()));
-    cache.x = x;
+  Clustered<T> clustered;
+  clusterPoints(in, ctx, rowLeafSize(p.m, p.n), clustered);
+  const T* xs = clustered.xs;
+  const T* ys = clustered.ys;
+  const ClusterTree& rows = *clustered.rows;
+  const ClusterTree& cols = *clustered.cols;
+  // b in the columns' cluster order, component-major; with a softmax's ones column the
+  // same bound covers the numerator's and the denominator's dropped terms. And Σ |b| per
+  // column of b, per node of the column tree (the root, node 0, holds the totals). NaN
+  // is left out: a NaN in b reaches the rows whose clusters keep it (those with a kernel
+  // weight above the bound), not every row through 0·NaN. A held b against held points
+  // (a service's weights) is gathered once and kept with it; 2e6 points, 100 queries,
+  // gamma = 1e4: 1.5 ms a call against 14.6 ms gathering each time.
+  std::shared_ptr<const HeldArray::Gathered> keptB;
+  std::vector<T> localB;
+  std::vector<double> localAbs;
+  HeldArray* heldB = clustered.keepCols ? heldPoints(ctx, k.b, in.args[k.b]) : nullptr;
+  if (heldB) keptB = heldB->gathered<T>(clustered.keepCols, cols, dOut, F == Fused::Softmax);
+  if (!keptB) {
+    localB.assign(p.n * dv, T(1));
+    gatherColumns(cols, in.args[k.b], dOut, localB.data());
+    localAbs = absoluteSums(cols, localB.data(), dv);
   }
-  if (!colTree && (cache.y != y || cache.cols.count != p.n || cache.cols.dim != d)) {
-    cache.y = nullptr;
-    cache.cols = buildClusterTree(y, p.n, d, ctx.cancel);
-    cache.sortedY.resize(p.n * d * sizeof(T));
-    gatherColumns(cache.cols, y, d, reinterpret_cast<T*>(cache.sortedY.data()));
-    cache.y = y;
-  }
-  if (!rowTree) {
-    rowTree = &cache.rows;
-    xs = reinterpret_cast<const T*>(cache.sortedX.data());
-  }
-  if (!colTree) {
-    colTree = &cache.cols;
-    ys = reinterpret_cast<const T*>(cache.sortedY.data());
-  }
-  const ClusterTree& rows = *rowTree;
-  const ClusterTree& cols = *colTree;
-  // With a softmax's ones column the same bound covers the numerator's and the
-  // denominator's dropped terms.
-  std::vector<T> bs(p.n * dv, T(1));
-  gatherColumns(cols, in.args[k.b], dOut, bs.data());
-  // Σ |b| per column of b, per node of the column tree (the root, node 0, holds the
-  // totals). NaN is left out: a NaN in b reaches the rows whose clusters keep it (those
-  // with a kernel weight above the bound), not every row through 0·NaN.
-  const std::vector<double> absB = absoluteSums(cols, bs.data(), dv);
+  const T* bs = keptB ? reinterpret_cast<const T*>(keptB->values.data()) : localB.data();
+  const std::vector<double>& absB = keptB ? keptB->absSums : localAbs;
   const T scale = in.params[k.scale].p[0];
   using Loop = RadialLoop<Tag, T, F>;
   using W = PrunedWorker<Loop>;
@@ -190,7 +219,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         // The rows' own neighbourhood first: their partial Σ|K_ij b_j| set the budget.
         w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), F == Fused::Grad);
         w.walk.keepTouching();
-        addRanges<true>(w.sum, xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        addRanges<true>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         // Budgets and bounds in units of exp(shift), the least of the rows' log-scales
         // (0 for a sum): a softmax's partial sums are relative to each row's own maximum.
         double shift = INFINITY;
@@ -220,9 +249,53 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
           if (fits) break;
         }
         if (!fits) w.walk.keepAbove(theta, shift);
-        addRanges<false>(w.sum, xs, ys, bs.data(), p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
       });
+}
+
+// Whether a reduction keeps the k smallest (KMin and its pairs) rather than one.
+bool keepsK(int reduction) {
+  return reduction == RED_KMin || reduction == RED_ArgKMin || reduction == RED_KMin_ArgKMin;
+}
+
+// A nearest-neighbour search (F = scale·|x − y|², a min reduction) over the column
+// clusters that can hold a row's k nearest (nearest.h). Returns false, having written
+// nothing, where the points are not all finite: a NaN's or an infinity's place in the
+// order is the unpruned loop's to give.
+template <typename T>
+bool reduceNearestPruned(const Inputs<T>& in, T* values, int32_t* indices, const RunContext& ctx) {
+  const Program& p = in.p;
+  const int d = p.vars[p.kernel.x].dim;
+  const int k = keepsK(p.reduction) ? p.k : 1;
+  Clustered<T> clustered;
+  clusterPoints(in, ctx, rowLeafSize(p.m, p.n), clustered);
+  const ClusterTree& rows = *clustered.rows;
+  const ClusterTree& cols = *clustered.cols;
+  for (const ClusterTree* t : {&rows, &cols})  // the root's box holds every point's
+    for (int c = 0; c < d; ++c)
+      if (!std::isfinite(t->lo[c]) || !std::isfinite(t->hi[c])) return false;
+  const T scale = in.params[p.kernel.scale].p[0];
+  parallelFor<NearestSearch<T>>(
+      static_cast<int64_t>(rows.leaves.size()), threadsFor(p.m, p.n, ctx), ctx,
+      [&]() {
+        NearestSearch<T> s(kLeafSize, k, d);
+        s.reserve(cols);
+        return s;
+      },
+      [&](NearestSearch<T>& s, int64_t leaf) {
+        const int node = rows.leaves[leaf];
+        const std::size_t i0 = rows.begin[node];
+        const int count = static_cast<int>(rows.end[node] - i0);
+        s.search(cols, clustered.ys, clustered.xs + i0 * d, count, &rows.lo[static_cast<std::size_t>(node) * d],
+                 &rows.hi[static_cast<std::size_t>(node) * d], scale);
+        for (int r = 0; r < count; ++r) {
+          const std::size_t at = static_cast<std::size_t>(rows.order[i0 + r]) * k;
+          if (values) std::copy_n(s.values(r), k, values + at);
+          if (indices) std::copy_n(s.indices(r), k, indices + at);
+        }
+      });
+  return true;
 }
 
 // Below this many pairs automatic pruning leaves a call alone: clustering and the walks
@@ -282,6 +355,28 @@ double pruneTolerance(const Inputs<T>& in, const RunContext& ctx) {
   if (ctx.prune == RunContext::ON) return tol;
   if (ctx.prune == RunContext::OFF || !pays) return -1;
   return reachShare(in, ctx, scale, tol) < 0.5 ? tol : -1;
+}
+
+// Above this many coordinates a box bound no longer separates points (in high
+// dimension nearly every box is near every other), and the walk only adds work.
+constexpr int kNearestMaxDim = 16;
+
+// Whether a nearest-neighbour search prunes: where sound (a positive, finite scale, no
+// explicit ranges, more columns than one cluster, a k the per-row lists hold), and,
+// unless asked for, where it pays by the cost rule above (pairs against the points this
+// call must cluster). Its exact answer needs no tolerance.
+template <typename T>
+bool pruneNearest(const Inputs<T>& in, const RunContext& ctx) {
+  const Program& p = in.p;
+  const double scale = in.params[p.kernel.scale].p[0];
+  if (ctx.ranges || !(scale > 0) || !std::isfinite(scale) || p.n <= static_cast<std::size_t>(kLeafSize)) return false;
+  if (keepsK(p.reduction) && p.k > kKMinInsertMax) return false;
+  if (ctx.prune != RunContext::AUTO) return ctx.prune == RunContext::ON;
+  const double pairs = static_cast<double>(p.m) * static_cast<double>(p.n);
+  const double toCluster = (heldPoints(ctx, p.kernel.x, in.args[p.kernel.x]) ? 0.0 : static_cast<double>(p.m)) +
+                           (heldPoints(ctx, p.kernel.y, in.args[p.kernel.y]) ? 0.0 : static_cast<double>(p.n));
+  return pairs >= kAutoPrunePairs && pairs >= kPairsPerClusteredPoint * toCluster &&
+         p.vars[p.kernel.x].dim <= kNearestMaxDim;
 }
 
 // Calls f(std::integral_constant<int, tag>) for a fused kernel's tag, so that each kernel
@@ -392,8 +487,10 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
   Inputs<T> in{p, plan, args, ctx.cancel, {}, {}, {}, {}};
   evaluateParams(in);
 
-  // The pruned path sorts its own copies of the points: it needs nothing below.
-  if (p.kernel.tag != KERNEL_none) {
+  // The pruned paths sort their own copies of the points: they need nothing below.
+  if (p.kernel.tag == KERNEL_sqdist && pruneNearest(in, ctx) && reduceNearestPruned(in, values, indices, ctx)) return;
+  const bool radial = p.kernel.tag != KERNEL_none && p.kernel.tag != KERNEL_sqdist;
+  if (radial) {
     const double tol = pruneTolerance(in, ctx);
     if (tol >= 0 && p.reduction == RED_SumSoftMaxWeight)
       return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadialPruned<decltype(tag)::value, T, Fused::Softmax>(in, values, ctx, tol); });
@@ -406,11 +503,11 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
   std::vector<std::vector<T>> transposed;
   layoutColumns(in, ctx, transposed);
 
-  if (p.kernel.tag != KERNEL_none && p.reduction == RED_SumSoftMaxWeight)
+  if (radial && p.reduction == RED_SumSoftMaxWeight)
     return byExpKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Softmax>(in, values, ctx); });
-  if (p.kernel.tag != KERNEL_none && p.kernel.w >= 0)
+  if (radial && p.kernel.w >= 0)
     return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Grad>(in, values, ctx); });
-  if (p.kernel.tag != KERNEL_none)
+  if (radial)
     return byKernel(p.kernel.tag, [&](auto tag) { reduceRadial<decltype(tag)::value, T, Fused::Sum>(in, values, ctx); });
 
   const int dim = p.regDims[p.result];
