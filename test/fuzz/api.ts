@@ -3,11 +3,15 @@
  * call async and sync (in the order the input asks, sometimes overlapping, sometimes with
  * the inputs changed right after an async call started), and applies the api oracle
  * (oracle.ts): every error a LazyKernelError, run and runSync results equal bit for bit.
+ * Arguments an input holds as datasets (DatasetUse) are made with `await dataset()` first,
+ * and disposed when the input asks; a call that succeeds with a dataset disposed before it
+ * started is a finding ('disposed': it should have been an OptionError).
  */
 import * as lk from '../../lib/index';
 import type { LazyTensor } from '../../lib/index';
 import type { Node } from '../../lib/formula/ir';
-import type { ApiInput, ClusterInput, GenredInput, LazyInput, LazyNode, Order, PipelineInput, SolveInput } from './apigen';
+import type { ApiInput, ClusterInput, DatasetUse, GenredInput, LazyInput, LazyNode, Order, PipelineInput, SolveInput } from './apigen';
+import type { Json } from './args';
 import { decode, DecodeContext, summarize } from './codec';
 import { checkApiError, errorInfo, errorKey, normalizeMessage, resultDiff } from './oracle';
 import type { Arg } from '../../lib/tensor';
@@ -23,6 +27,8 @@ export interface CallRecord {
   error?: unknown;
   /** A result that must equal the other compared results of the input (run, run2…, runSync). */
   compare?: boolean;
+  /** A dataset the call reads was disposed before the call started: it must fail (OptionError). */
+  disposed?: boolean;
 }
 
 export interface PendingFinding {
@@ -57,11 +63,13 @@ class Recorder {
     return ctx;
   }
 
-  sync<T>(label: string, f: () => T, compare = false): { ok: true; value: T } | { ok: false } {
+  /** Runs a call; `ctx`, the decode of its arguments, says which datasets it reads. */
+  sync<T>(label: string, f: () => T, compare = false, ctx?: DecodeContext): { ok: true; value: T } | { ok: false } {
+    const disposed = disposedBefore(ctx);
     const t0 = performance.now();
     try {
       const value = f();
-      this.calls.push({ label, ok: true, ms: performance.now() - t0, value, compare });
+      this.calls.push({ label, ok: true, ms: performance.now() - t0, value, compare, disposed });
       return { ok: true, value };
     } catch (error) {
       this.calls.push({ label, ok: false, ms: performance.now() - t0, error });
@@ -69,27 +77,52 @@ class Recorder {
     }
   }
 
-  /** Starts an async call (a synchronous throw is recorded too) and returns its settled promise. */
-  start(label: string, f: () => unknown, ctx?: DecodeContext): Promise<void> {
+  /**
+   * Starts an async call (a synchronous throw is recorded too) and returns its settled
+   * promise; then runs `ctx`'s after-start actions, unless `started` is false (a burst
+   * runs them once all its calls started).
+   */
+  start(label: string, f: () => unknown, ctx?: DecodeContext, started = true): Promise<void> {
+    const disposed = disposedBefore(ctx);
     const t0 = performance.now();
     let p: unknown;
     try {
       p = f();
     } catch (error) {
       this.calls.push({ label: `${label} (threw synchronously)`, ok: false, ms: performance.now() - t0, error });
-      ctx?.started();
+      if (started) ctx?.started();
       return Promise.resolve();
     }
-    ctx?.started();
+    if (started) ctx?.started();
     return Promise.resolve(p).then(
-      (value) => { this.calls.push({ label, ok: true, ms: performance.now() - t0, value, compare: true }); },
+      (value) => { this.calls.push({ label, ok: true, ms: performance.now() - t0, value, compare: true, disposed }); },
       (error) => { this.calls.push({ label, ok: false, ms: performance.now() - t0, error }); },
     );
   }
 
-  /** The api oracle over every recorded call. */
-  findings(): PendingFinding[] {
+  /** Awaits a setup call whose result is not compared (dataset()); its value, or undefined when it failed. */
+  async setup<T>(label: string, f: () => Promise<T>): Promise<T | undefined> {
+    const t0 = performance.now();
+    try {
+      const value = await f();
+      this.calls.push({ label, ok: true, ms: performance.now() - t0, value });
+      return value;
+    } catch (error) {
+      this.calls.push({ label, ok: false, ms: performance.now() - t0, error });
+      return undefined;
+    }
+  }
+
+  /** The api oracle over every recorded call of an input of `kind`. */
+  findings(kind: string): PendingFinding[] {
     const out: PendingFinding[] = [];
+    const accepted = this.calls.find((c) => c.ok && c.disposed);
+    if (accepted !== undefined) {
+      out.push({
+        kind: 'disposed', reason: `${accepted.label}: succeeded although a dataset it reads was disposed before the call (expected an OptionError)`,
+        key: `disposed|${kind}|${/Sync/.test(accepted.label) ? 'sync' : 'async'}`, label: accepted.label,
+      });
+    }
     const userThrown = new Set<unknown>();
     this.contexts.forEach((c) => c.userThrown.forEach((v) => userThrown.add(v)));
     for (const c of this.calls) {
@@ -110,6 +143,87 @@ class Recorder {
     }
     return out;
   }
+}
+
+function disposedBefore(ctx: DecodeContext | undefined): boolean {
+  return ctx?.datasets.some((d) => d.disposed) ?? false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Datasets.
+
+/** The datasets of one call's decode, by position. */
+interface Taken {
+  arg: Map<number, lk.Dataset>;
+  leaf: Map<number, lk.Dataset>;
+  /** Disposes the datasets asked to go once the call's LazyTensor is built ('built'). */
+  built(): void;
+}
+
+/**
+ * The datasets of one input (its DatasetUse list). dataset() is async and an input's calls
+ * start synchronously (overlapping, in bursts), so they are all made first: for each use,
+ * one per decode of the input's calls (`calls`), or one for all when `shared`. Each call's
+ * decode takes the next ones in turn (the last is reused should they run out).
+ */
+class Held {
+  private readonly pools: lk.Dataset[][];
+  private readonly made: { ds: lk.Dataset; use: DatasetUse }[] = [];
+
+  private constructor(private readonly uses: readonly DatasetUse[]) {
+    this.pools = uses.map(() => []);
+  }
+
+  /** Makes the datasets; `source(use)` is the JSON of the value a use holds. Undefined without uses. */
+  static async make(uses: readonly DatasetUse[] | undefined, rec: Recorder, order: Order, source: (use: DatasetUse) => Json): Promise<Held | undefined> {
+    if (uses === undefined || uses.length === 0) return undefined;
+    const held = new Held(uses);
+    const calls = order === 'double' ? 3 : 2; // the decodes drive() makes
+    for (const [k, use] of uses.entries()) {
+      if (use.same !== undefined) continue;
+      for (let c = 0; c < (use.shared ? 1 : calls); c++) {
+        const ctx = rec.context();
+        const value = decode(source(use), ctx);
+        const dim = decode(use.dim, ctx);
+        const ds = await rec.setup(`dataset(${use.in} ${use.at}${use.shared ? ', shared' : ''})`, () => lk.dataset(value as lk.FloatArray, dim as number));
+        if (ds === undefined) break; // the same value fails every time: the calls get it plain
+        held.pools[k].push(ds);
+        held.made.push({ ds, use });
+      }
+    }
+    return held;
+  }
+
+  /** `reads(use)`: whether the call reads that use's dataset (a LazyTensor leaf may go unused). */
+  take(ctx: DecodeContext, reads: (use: DatasetUse) => boolean = () => true): Taken {
+    const got: (lk.Dataset | undefined)[] = [];
+    const built: lk.Dataset[] = [];
+    const taken: Taken = { arg: new Map(), leaf: new Map(), built: () => built.forEach((d) => d.dispose()) };
+    this.uses.forEach((use, k) => {
+      const pool = this.pools[k];
+      const ds = use.same !== undefined ? got[use.same] : use.shared || pool.length <= 1 ? pool[0] : pool.shift();
+      got.push(ds);
+      if (ds === undefined) return;
+      (use.in === 'arg' ? taken.arg : taken.leaf).set(use.at, ds);
+      if (reads(use)) ctx.datasets.push(ds);
+      if (use.same !== undefined) return;
+      if (use.dispose === 'before') ds.dispose();
+      else if (use.dispose === 'during') ctx.afterCall.push(() => ds.dispose());
+      else if (use.dispose === 'built') built.push(ds);
+    });
+    return taken;
+  }
+
+  /** After the input's calls: disposes every dataset but those left to the garbage collector. */
+  end(): void {
+    for (const { ds, use } of this.made) if (use.dispose !== 'gc') ds.dispose();
+  }
+}
+
+/** A decoded argument list with the held datasets in their places. */
+function withHeld(args: unknown, held: ReadonlyMap<number, lk.Dataset> | undefined): unknown {
+  if (held === undefined || held.size === 0 || !Array.isArray(args)) return args;
+  return args.map((a, k) => held.get(k) ?? a);
 }
 
 function mutateArrays(ctx: DecodeContext): void {
@@ -157,8 +271,9 @@ async function drive(rec: Recorder, order: Order, prepare: (ctx: DecodeContext, 
     return c === null ? Promise.resolve() : rec.start(label, c.async, ctx);
   };
   const syncRun = (): void => {
-    const c = prepare(rec.context(), false);
-    if (c !== null) rec.sync('runSync', c.sync, true);
+    const ctx = rec.context();
+    const c = prepare(ctx, false);
+    if (c !== null) rec.sync('runSync', c.sync, true, ctx);
   };
   switch (order) {
     case 'async-first': await asyncRun('run'); syncRun(); break;
@@ -169,7 +284,7 @@ async function drive(rec: Recorder, order: Order, prepare: (ctx: DecodeContext, 
       const ctx = rec.context();
       const c = prepare(ctx, true);
       if (c === null) break;
-      const all = Array.from({ length: BURST }, (_, k) => rec.start(k === 0 ? 'run' : `run${k + 1}`, c.async));
+      const all = Array.from({ length: BURST }, (_, k) => rec.start(k === 0 ? 'run' : `run${k + 1}`, c.async, ctx, false));
       ctx.started();
       syncRun();
       await Promise.all(all);
@@ -186,18 +301,25 @@ async function runGenred(input: GenredInput, env: Env, rec: Recorder): Promise<b
   // A k-reduction keeps k values per component of every pair's formula: k times the work.
   const perPair = regDimSum(g.compiled) * (g.compiled.k ?? 1);
   if (maxLength(decode(input.args, new DecodeContext(env.shared))) ** 2 * perPair > WORK_LIMIT) return true;
-  await drive(rec, input.order, (ctx, burst) => {
-    const args = decode(input.args, ctx) as Arg[];
-    const opts = decode(input.runOpts, ctx) as lk.RunOptions;
-    return {
-      async: () => {
-        const p = g.run(args, opts);
-        if (input.mutateAfter && !burst) mutateArrays(ctx);
-        return p;
-      },
-      sync: () => g.runSync(args, opts),
-    };
-  });
+  const held = await Held.make(input.datasets, rec, input.order, (use) => (input.args as Json[])[use.at]);
+  try {
+    await drive(rec, input.order, (ctx, burst) => {
+      const taken = held?.take(ctx);
+      const args = withHeld(decode(input.args, ctx), taken?.arg) as Arg[];
+      const opts = decode(input.runOpts, ctx) as lk.RunOptions;
+      taken?.built();
+      return {
+        async: () => {
+          const p = g.run(args, opts);
+          if (input.mutateAfter && !burst) mutateArrays(ctx);
+          return p;
+        },
+        sync: () => g.runSync(args, opts),
+      };
+    });
+  } finally {
+    held?.end();
+  }
   return false;
 }
 
@@ -211,11 +333,30 @@ async function runSolve(input: SolveInput, env: Env, rec: Recorder): Promise<boo
   const probe = decode(input.solveOpts, new DecodeContext(env.shared)) as { maxIter?: unknown } | null;
   const iterations = typeof probe?.maxIter === 'number' && probe.maxIter >= 0 && probe.maxIter <= 1e9 ? probe.maxIter : 10000;
   if (maxLength(decode(input.args, new DecodeContext(env.shared))) ** 2 * regDimSum(s.compiled) * iterations > 5 * WORK_LIMIT) return true;
-  await drive(rec, input.order, (ctx) => {
-    const args = decode(input.args, ctx) as Arg[];
-    const opts = decode(input.solveOpts, ctx) as lk.SolveOptions;
-    return { async: () => s.run(args, opts), sync: () => s.runSync(args, opts) };
-  });
+  const held = await Held.make(input.datasets, rec, input.order, (use) => (input.args as Json[])[use.at]);
+  try {
+    await drive(rec, input.order, (ctx) => {
+      const taken = held?.take(ctx);
+      const args = withHeld(decode(input.args, ctx), taken?.arg) as Arg[];
+      const opts = decode(input.solveOpts, ctx) as lk.SolveOptions;
+      taken?.built();
+      return { async: () => s.run(args, opts), sync: () => s.runSync(args, opts) };
+    });
+  } finally {
+    held?.end();
+  }
+  return false;
+}
+
+/** Whether leaf `k` appears in the input's expression or in a LazyTensor argument. */
+function readsLeaf(input: LazyInput, k: number): boolean {
+  const stack: LazyNode[] = [input.expr];
+  for (const a of input.args) if (a !== null && typeof a === 'object' && 'lazy' in (a as object)) stack.push((a as { lazy: LazyNode }).lazy);
+  while (stack.length > 0) {
+    const node = stack.pop() as LazyNode;
+    if (node.t === 'leaf' && node.k === k) return true;
+    if (node.t === 'm' || node.t === 'rep') stack.push(node.self, ...node.args);
+  }
   return false;
 }
 
@@ -240,8 +381,11 @@ function buildLazy(node: LazyNode, leaves: unknown[], ctx: DecodeContext): unkno
   }
 }
 
-function makeLeaves(input: LazyInput, ctx: DecodeContext): unknown[] {
-  return input.leaves.map((l) => {
+/** The leaves of a LazyTensor input; a held one is Vi(ds), Vj(ds) or Pm(ds). */
+function makeLeaves(input: LazyInput, ctx: DecodeContext, held?: ReadonlyMap<number, lk.Dataset>): unknown[] {
+  return input.leaves.map((l, k) => {
+    const ds = held?.get(k);
+    if (ds !== undefined) return l.cat === 'Pm' ? (lk.Pm as (v: unknown) => LazyTensor)(ds) : (l.cat === 'Vi' ? lk.Vi : lk.Vj)(ds);
     const data = decode(l.data, ctx);
     if (l.cat === 'Pm') return lk.Pm(data as number);
     const f = l.cat === 'Vi' ? lk.Vi : lk.Vj;
@@ -275,17 +419,25 @@ async function runLazy(input: LazyInput, env: Env, rec: Recorder): Promise<boole
   if (!built.ok) return false;
   const iterations = input.method === 'solve' ? 10000 : 1;
   if (lazyWork(built.value) * iterations > (input.method === 'solve' ? 5 : 1) * WORK_LIMIT) return true;
-  await drive(rec, input.order, (ctx) => {
-    const r = rec.sync('rebuild', () => {
-      const leaves = makeLeaves(input, ctx);
-      const self = buildLazy(input.expr, leaves, ctx) as Record<string, (...a: unknown[]) => unknown>;
-      const args = input.args.map((a) => (a !== null && typeof a === 'object' && 'lazy' in (a as object) ? buildLazy((a as { lazy: LazyNode }).lazy, leaves, ctx) : decode(a, ctx)));
-      return { self, args };
+  const held = await Held.make(input.datasets, rec, input.order, (use) => (use.in === 'leaf' ? input.leaves[use.at].data : input.args[use.at] as Json));
+  try {
+    await drive(rec, input.order, (ctx) => {
+      const taken = held?.take(ctx, (use) => use.in === 'arg' || readsLeaf(input, use.at));
+      const r = rec.sync('rebuild', () => {
+        const leaves = makeLeaves(input, ctx, taken?.leaf);
+        const self = buildLazy(input.expr, leaves, ctx) as Record<string, (...a: unknown[]) => unknown>;
+        const args = input.args.map((a, k) => taken?.arg.get(k) ??
+          (a !== null && typeof a === 'object' && 'lazy' in (a as object) ? buildLazy((a as { lazy: LazyNode }).lazy, leaves, ctx) : decode(a, ctx)));
+        return { self, args };
+      });
+      taken?.built();
+      if (!r.ok) return null;
+      const { self, args } = r.value;
+      return { async: () => self[input.method](...args), sync: () => self[`${input.method}Sync`](...args) };
     });
-    if (!r.ok) return null;
-    const { self, args } = r.value;
-    return { async: () => self[input.method](...args), sync: () => self[`${input.method}Sync`](...args) };
-  });
+  } finally {
+    held?.end();
+  }
   return false;
 }
 
@@ -346,7 +498,7 @@ export async function runApiInput(input: ApiInput, env: Env): Promise<Outcome> {
     case 'cluster': runCluster(input, rec); break;
     case 'pipeline': await runPipeline(input, rec); break;
   }
-  return { calls: rec.calls, findings: rec.findings(), skipped };
+  return { calls: rec.calls, findings: rec.findings(input.kind), skipped };
 }
 
 /** One line per call, for --replay. */

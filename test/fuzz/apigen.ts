@@ -3,6 +3,8 @@
  * table, the recognised kernel templates, mutated and extreme formulas), KernelSolve calls,
  * LazyTensor chains with a reduction (deep method chains included), the cluster helpers
  * with ordinary and extreme arguments, and the documented ranges workflow. api.ts runs them.
+ * Genred, KernelSolve and LazyTensor inputs may hold some of their arguments as datasets
+ * (`datasets`, DatasetUse): the child awaits `dataset()` for them before the calls.
  */
 import {
   badArg, DTypeName, floatArray, genArgs, genRunOptions, genSignal, genSizes, genSolveOptions, Json, taJson,
@@ -17,6 +19,31 @@ const K_REDUCTIONS = new Set(['KMin', 'ArgKMin', 'KMin_ArgKMin']);
 
 export type Order = 'async-first' | 'sync-first' | 'overlap' | 'double' | 'burst';
 
+/**
+ * An argument held as a dataset (lib/dataset.ts): before the input's calls, the child
+ * (api.ts) awaits `dataset(value, dim)` for it, and the calls get the Dataset in place of
+ * the plain value (where dataset() fails, a typed error recorded as a call of its own, they
+ * get the plain value).
+ */
+export interface DatasetUse {
+  /** 'arg': args[at] (Genred, KernelSolve; a LazyTensor's matvec/solve vector, at 0); 'leaf': leaves[at] (LazyTensor). */
+  in: 'arg' | 'leaf';
+  at: number;
+  /** dataset()'s dim: the declared one, none (a Tensor carries its shape), or a wrong one. */
+  dim?: Json;
+  /** One dataset for all the input's calls (clusters built by one call, reused by the next), or one per call. */
+  shared: boolean;
+  /**
+   * When it is disposed: 'end' after the input's calls; 'gc' never (left to the garbage
+   * collector); 'before' as a call takes it, before the call (the call must be a typed
+   * error); 'built' (LazyTensor) after the call's LazyTensor is built from it, before the
+   * reduction; 'during' right after the async call started (it must finish as if not).
+   */
+  dispose: 'end' | 'gc' | 'before' | 'built' | 'during';
+  /** The dataset of uses[same] in this slot too (x and y of one set of points), instead of a new one. */
+  same?: number;
+}
+
 export interface GenredInput {
   kind: 'genred';
   note?: string;
@@ -27,6 +54,7 @@ export interface GenredInput {
   runOpts: Json;
   order: Order;
   mutateAfter: boolean;
+  datasets?: DatasetUse[];
 }
 
 export interface SolveInput {
@@ -39,6 +67,7 @@ export interface SolveInput {
   args: Json;
   solveOpts: Json;
   order: Order;
+  datasets?: DatasetUse[];
 }
 
 /** A LazyTensor expression as JSON. */
@@ -61,6 +90,7 @@ export interface LazyInput {
   method: string;
   args: (Json | { lazy: LazyNode })[];
   order: Order;
+  datasets?: DatasetUse[];
 }
 
 export interface ClusterInput {
@@ -159,7 +189,7 @@ function genGenred(rng: Rng): GenredInput {
   else if (rng.chance(0.03)) opts.k = 2;
   if (formula2 !== undefined) opts.formula2 = formula2;
   const dtype = pickDtype(rng);
-  return {
+  return withSlots(decls, {
     kind: 'genred',
     note,
     formula: rng.chance(0.01) ? rng.pick<Json>([null, 5, { $: 'undef' }]) : formula,
@@ -169,7 +199,7 @@ function genGenred(rng: Rng): GenredInput {
     runOpts: genRunOptions(rng, sizes),
     order: pickOrder(rng),
     mutateAfter: rng.chance(0.1),
-  };
+  });
 }
 
 /** A scalar kernel over x (i), y (j) and g (param), as formula text. */
@@ -208,7 +238,7 @@ function genSolve(rng: Rng): SolveInput {
   const target = Array.isArray(args) ? (args[rng.pick([0, 2])] as { $?: string; v?: unknown[] } | undefined) : undefined;
   if (rng.chance(0.15) && target?.$ === 'ta' && Array.isArray(target.v) && target.v.length > 0) target.v[rng.int(0, target.v.length - 1)] = 'NaN';
   const n = axis === 1 ? sizes.n : sizes.m;
-  return {
+  return withSlots(decls, {
     kind: 'solve',
     note,
     formula,
@@ -218,7 +248,7 @@ function genSolve(rng: Rng): SolveInput {
     args,
     solveOpts: genSolveOptions(rng, sizes, n, dv, dtype),
     order: rng.pick(['async-first', 'sync-first', 'overlap', 'burst'] as const),
-  };
+  });
 }
 
 const METHOD: Record<string, string> = {
@@ -387,5 +417,84 @@ export function genApiInput(rng: Rng): ApiInput {
     const opts = input.kind === 'genred' ? input.runOpts : input.kind === 'solve' ? input.solveOpts : input.kind === 'lazy' ? input.args[input.args.length - 1] : undefined;
     if (isOptions(opts)) opts.signal = genSignal(rng);
   }
+  // Drawn last, so that the rest of an input is what it was before datasets came in.
+  if ((input.kind === 'genred' || input.kind === 'solve' || input.kind === 'lazy') && rng.chance(0.3)) {
+    const uses = genDatasets(rng, input);
+    if (uses.length > 0) input.datasets = uses;
+  }
   return { target: 'api', ...input };
+}
+
+/** The declarations of a Genred or KernelSolve input's argument slots, in slot order (for genDatasets). */
+const slotDecls = new WeakMap<object, Decl[]>();
+
+function withSlots<T extends object>(decls: Decl[], input: T): T {
+  slotDecls.set(input, [...decls].sort((a, b) => a.pos - b.pos));
+  return input;
+}
+
+function isTensorJson(v: Json): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !('$' in v) && 'shape' in v;
+}
+
+/** The number of values of a typed-array argument's JSON, or -1. */
+function lengthOf(v: Json): number {
+  const o = v as { $?: string; v?: unknown[] } | null;
+  return typeof o === 'object' && o !== null && o.$ === 'ta' && Array.isArray(o.v) ? o.v.length : -1;
+}
+
+/** dataset()'s dim for data of dimension `dim`: mostly that one (none for a Tensor), sometimes wrong. */
+function datasetDim(rng: Rng, value: Json, dim: Json): Json {
+  if (rng.chance(0.05)) return rng.pick<Json>([0, -1, 1.5, { $: 'num', v: 'NaN' }, '3', typeof dim === 'number' ? dim + 1 : 2]);
+  if (isTensorJson(value)) return rng.chance(0.8) ? undefined : dim;
+  return dim;
+}
+
+/** Which arguments of a Genred, KernelSolve or LazyTensor input are held as datasets, and how. */
+function genDatasets(rng: Rng, input: GenredInput | SolveInput | LazyInput): DatasetUse[] {
+  const shared = rng.chance(0.4);
+  const dispose = (lazy: boolean): DatasetUse['dispose'] => rng.weighted<DatasetUse['dispose']>([
+    ['end', 6], ['gc', 2], ['before', 1], ['during', 3], ['built', lazy ? 1 : 0],
+  ]);
+  const uses: DatasetUse[] = [];
+  const add = (use: Omit<DatasetUse, 'shared' | 'dispose'>, lazy: boolean): void => {
+    uses.push({ ...use, shared: rng.chance(0.9) ? shared : !shared, dispose: dispose(lazy) });
+  };
+  if (input.kind === 'lazy') {
+    const rows = new Map<string, number>();
+    input.leaves.forEach((leaf, k) => {
+      if (typeof leaf.dim === 'number' && lengthOf(leaf.data) >= 0) rows.set(leaf.cat, lengthOf(leaf.data) / leaf.dim);
+      const p = leaf.cat === 'Pm' ? 0.03 : 0.5;
+      if (rng.chance(p)) add({ in: 'leaf', at: k, dim: leaf.cat === 'Pm' ? lengthOf(leaf.data) : datasetDim(rng, leaf.data, leaf.dim) }, true);
+    });
+    // One dataset for an i- and a j-variable of the same dimension (a solve's x and y).
+    const i = uses.find((u) => input.leaves[u.at].cat === 'Vi');
+    const j = input.leaves.findIndex((l, k) => l.cat === 'Vj' && l.dim === input.leaves[i?.at ?? -1]?.dim && !uses.some((u) => u.at === k));
+    if (i !== undefined && j >= 0 && rng.chance(0.3)) uses.push({ in: 'leaf', at: j, shared: i.shared, dispose: 'end', same: uses.indexOf(i) });
+    // The vector of matvec / solve: the weights of the docs' service example.
+    const b = input.args[0];
+    if ((input.method === 'matvec' || input.method === 'solve') && rng.chance(0.4)) {
+      const n = rows.get('Vj');
+      const dv = n !== undefined && n > 0 && Number.isInteger(lengthOf(b) / n) ? lengthOf(b) / n : 1;
+      add({ in: 'arg', at: 0, dim: datasetDim(rng, b as Json, Math.max(1, dv)) }, true);
+    }
+    return uses;
+  }
+  const decls = slotDecls.get(input);
+  if (decls === undefined || !Array.isArray(input.args)) return uses;
+  const args = input.args as Json[];
+  args.forEach((value, k) => {
+    const d = decls[k];
+    if (d === undefined) return;
+    if (rng.chance(d.cat === 'param' ? 0.03 : 0.6)) add({ in: 'arg', at: k, dim: datasetDim(rng, value, d.dim) }, false);
+  });
+  // Hundreds of variables (an extreme Genred): a few of them held.
+  while (uses.length > 16) uses.splice(rng.int(0, uses.length - 1), 1);
+  // A solve's x and y: the same held points.
+  if (input.kind === 'solve') {
+    const x = uses.findIndex((u) => u.at === 0);
+    const y = uses.findIndex((u) => u.at === 1);
+    if (x >= 0 && y >= 0 && rng.chance(0.4)) uses[y] = { in: 'arg', at: 1, shared: uses[x].shared, dispose: 'end', same: x };
+  }
+  return uses;
 }

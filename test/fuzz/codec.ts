@@ -31,6 +31,8 @@ export class DecodeContext {
   readonly controllers: AbortController[] = [];
   /** Raw cancel flags made by this decode (fn mode 'cancel' sets them). */
   readonly cancels: (Int32Array | { cancel(): void })[] = [];
+  /** Held datasets this decode's call reads (api.ts puts them in place of plain values). */
+  readonly datasets: { readonly disposed: boolean }[] = [];
 
   /** `makeFlag`: the addon's CancelFlag constructor, for { $: 'flag' } (raw addon inputs). */
   constructor(readonly shared: { signal: AbortSignal }, readonly makeFlag?: () => { cancel(): void }) {}

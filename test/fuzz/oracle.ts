@@ -11,7 +11,10 @@
  *                 an AbortError or LazyKernelError); with --addon-codes off, only errors
  *                 that are not Errors or carry a bare C++ message
  *   mismatch      run and runSync (or two async runs, or reduce and reduceSync) both
- *                 succeeded with results that differ (bit for bit, NaN equal to NaN)
+ *                 succeeded with results that differ (bit for bit, NaN equal to NaN); with
+ *                 held datasets too (each call its own, or one shared, disposed during a call)
+ *   disposed      (api) a call succeeded with a dataset disposed before it started: it must
+ *                 be an OptionError (api.ts records which datasets each call reads)
  *   unhandled-rejection, uncaught-exception, warning   process events in the child
  *   crash-<signal|exit|hang>   (parent) the child died or stopped answering
  *

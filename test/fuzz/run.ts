@@ -34,6 +34,8 @@
  *   addon-untyped  the raw addon threw an error without code 'ERR_LK_…' (--addon-codes off:
  *                  only non-Errors and bare C++ exceptions such as "std::bad_alloc")
  *   mismatch       run and runSync (or reduce and reduceSync) succeeded with different results
+ *   disposed       a call succeeded although a held dataset it reads (an argument the input holds
+ *                  with `await dataset()`, see apigen.ts DatasetUse) was disposed before it started
  *   unhandled-rejection, uncaught-exception, warning   in a worker
  *   crash-<SIGNAL>, crash-exit<code>, crash-hang        a worker died, or an input ran longer
  *                  than --hang-seconds; the worker restarts after that input
