@@ -68,7 +68,7 @@ export interface RunOptions {
    * `pruneTolerance · Σ_j |K_ij b_jc|`. A SumSoftMaxWeight with F = -g·SqDist(x,y) or
    * -Sqrt(g·SqDist(x,y)) and values a j-variable V is pruned too, its result moving by
    * at most `pruneTolerance · (Σ_j p_ij |V_jc| + |out_ic|)`, p the softmax weights.
-   * Nearest-neighbour searches (`g·SqDist(x,y)`, g > 0, under Min, ArgMin, KMin, ArgKMin
+   * Nearest-neighbour searches (`SqDist(x,y)` or `g*SqDist(x,y)`, g > 0, under Min, ArgMin, KMin, ArgKMin
    * and their pairs, k ≤ 64) are pruned exactly: the same values and indices as `false`.
    * Left out (the default), the engine prunes calls
    * where clustering pays for itself: at least 2^24 pairs, about a thousand pairs per

@@ -241,20 +241,28 @@ interface PreparedSolve {
  * Where a solve may keep its preconditioner: on the dataset holding its points, when every
  * array but b is a dataset's (a plain array may change between calls). The key names
  * all the preconditioner depends on: the program, the dtype, the datasets, the
- * parameters' values, alpha and the preconditioner options.
+ * parameters' values, alpha, the preconditioner options and the options that shape K
+ * (ranges, pruning, the device). Equal systems spelled differently (an option left out
+ * or set to its default) only miss the cache.
  */
 function datasetKey(call: BoundCall, slot: number, native: NativeSolveOptions): PreparedSolve['keptOn'] {
   const { program } = call;
-  const parts: (string | number | undefined)[] = [
-    call.dtype, program.m, program.n, program.result, program.reduction, ...[program.vars, program.regDims, program.code, program.kernel].map((a) => a.join(',')),
-    Array.from(program.consts, String).join(','), native.alpha, native.preconditioner, native.rank, native.landmarks, native.seed,
-  ];
+  const num = (v: number | undefined): string => (Object.is(v, -0) ? '-0' : String(v));  // ±0 differ in a kernel
+  const list = (a: ArrayLike<number>): string => Array.from(a, num).join(',');
+  const parts: string[] = [
+    program.m, program.n, program.result, program.reduction, native.alpha, native.rank, native.seed, native.pruneTolerance,
+  ].map(num);
+  parts.push(call.dtype);
+  parts.push(...[program.vars, program.regDims, program.code, program.kernel, program.consts].map(list));
+  // What else shapes K or the preconditioner: block-sparse ranges, pruning, the device.
+  parts.push(String(native.preconditioner), String(native.landmarks), String(native.prune), String(native.device));
+  parts.push(native.ranges === undefined ? 'no ranges' : native.ranges.map(list).join(';'));
   let held: FloatArray | undefined;
   for (let s = 0; s < call.args.length; s++) {
     if (s === slot) continue;
     const a = call.args[s];
     if (program.vars[s * VAR_FIELDS] === Category.param) {
-      parts.push(Array.from(a, String).join(','));
+      parts.push(list(a));
       continue;
     }
     const id = heldId(a);

@@ -48,7 +48,7 @@ std::size_t reductionBytes(const Program& p, const RunContext& ctx) {
   for (int d : p.regDims) regs = addSat(regs, static_cast<std::size_t>(d));
   const std::size_t lanes = std::max(kTileBytes, mulSat(regs, vb));
   const std::size_t rows = mulSat(mulSat(regs, vb), kMaxBlockRows);
-  const bool kred = p.reduction == RED_KMin || p.reduction == RED_ArgKMin || p.reduction == RED_KMin_ArgKMin;
+  const bool kred = keepsK(p.reduction);
   const std::size_t dim = static_cast<std::size_t>(p.regDims[p.reduction == RED_SumSoftMaxWeight ? p.weights : p.result]);
   const std::size_t k = kred ? static_cast<std::size_t>(p.k) : 1;
   const std::size_t entries = kred && p.k > kKMinInsertMax ? addSat(k, kMinPending(p.k)) : k;

@@ -19,29 +19,48 @@ HeldArray::~HeldArray() { std::free(data_); }
 template <typename T>
 std::shared_ptr<const void> HeldArray::clusters(int dim, bool rowMajor, const int32_t* cancel, const ClusterTree** tree,
                                                 const T** sorted) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  // Built outside the lock, published under it (the first to finish wins): a build of
+  // 10^7 points takes seconds, and its builder may be a background job at the lowest
+  // scheduling priority, which must not keep a foreground call or a Sync call waiting.
   const std::size_t count = bytes_ / sizeof(T) / static_cast<std::size_t>(dim);
-  auto it = std::find_if(clusters_.begin(), clusters_.end(), [&](const auto& c) { return c->dim == dim; });
-  if (it == clusters_.end()) {
-    auto c = std::make_shared<Clusters>();
-    c->dim = dim;
-    c->tree = buildClusterTree(static_cast<const T*>(data_), count, dim, cancel);
-    clusters_.push_back(std::move(c));
-    it = clusters_.end() - 1;
+  auto find = [&]() -> std::shared_ptr<Clusters> {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = std::find_if(clusters_.begin(), clusters_.end(), [&](const auto& c) { return c->dim == dim; });
+    return it == clusters_.end() ? nullptr : *it;
+  };
+  std::shared_ptr<Clusters> c = find();
+  if (!c) {
+    auto made = std::make_shared<Clusters>();
+    made->dim = dim;
+    made->tree = buildClusterTree(static_cast<const T*>(data_), count, dim, cancel);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = std::find_if(clusters_.begin(), clusters_.end(), [&](const auto& k) { return k->dim == dim; });
+    if (it != clusters_.end()) {
+      c = *it;
+    } else {
+      clusters_.push_back(made);
+      c = made;
+    }
   }
-  std::shared_ptr<Clusters> c = *it;
-  // The other layout may be read by a running call meanwhile: a separate vector.
-  std::vector<unsigned char>& s = rowMajor ? c->rowMajor : c->colMajor;
-  if (s.empty() && count > 0) {
+  // The sorted layout the same way; once set, a layout never changes (a running call may
+  // read the other one meanwhile: a separate vector).
+  std::vector<unsigned char>* s = rowMajor ? &c->rowMajor : &c->colMajor;
+  bool ready;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ready = !s->empty() || count == 0;
+  }
+  if (!ready) {
     std::vector<unsigned char> made(count * dim * sizeof(T));
     if (rowMajor)
       gatherRows(c->tree, static_cast<const T*>(data_), dim, reinterpret_cast<T*>(made.data()));
     else
       gatherColumns(c->tree, static_cast<const T*>(data_), dim, reinterpret_cast<T*>(made.data()));
-    s = std::move(made);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (s->empty()) *s = std::move(made);
   }
   *tree = &c->tree;
-  *sorted = reinterpret_cast<const T*>(s.data());
+  *sorted = reinterpret_cast<const T*>(s->data());
   return c;
 }
 

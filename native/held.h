@@ -25,8 +25,9 @@ class HeldArray {
   std::size_t bytes() const { return bytes_; }
 
   // The array's clusters as `count` points of `dim` coordinates of type T, and the
-  // points sorted into cluster order, row-major (rowMajor) or component-major: built on
-  // the first call that asks, under the array's lock, and kept (the data is not written
+  // points sorted into cluster order, row-major (rowMajor) or component-major: built by
+  // the first call that asks (outside the array's lock; two at once may both build, the
+  // first to finish is kept), and kept (the data is not written
   // after it is filled: lib/dataset.ts says so). The pointers stay valid while the
   // returned handle lives, whatever dropClusters() does meanwhile. Throws Cancelled.
   template <typename T>

@@ -78,6 +78,9 @@ enum Reduction : int {
   RED_COUNT
 };
 
+// Whether a reduction keeps the k smallest (KMin and its pairs) rather than one value.
+constexpr bool keepsK(int r) { return r == RED_KMin || r == RED_ArgKMin || r == RED_KMin_ArgKMin; }
+
 // Fused radial kernels: F = phi(s) * b_j with s = scale * |x_i - y_j|^2; and sqdist,
 // F = s reduced by Min, KMin or their pairs (cpu/nearest.h).
 #define LK_KERNELS(X)                                                           \

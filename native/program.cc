@@ -187,7 +187,7 @@ OutputSizes outputSizes(const Program& p) {
                  r == RED_ArgKMin || r == RED_KMin_ArgKMin;
   s.hasValues = r != RED_ArgMin && r != RED_ArgMax && r != RED_ArgKMin;
   std::size_t dim = static_cast<std::size_t>(p.regDims[r == RED_SumSoftMaxWeight ? p.weights : p.result]);
-  bool kred = r == RED_KMin || r == RED_ArgKMin || r == RED_KMin_ArgKMin;
+  bool kred = keepsK(r);
   s.columns = kred ? dim * static_cast<std::size_t>(p.k) : dim;
   s.count = p.m * s.columns;
   return s;
@@ -246,7 +246,7 @@ Program decodeProgram(const ProgramSpec& s, const std::vector<ArgInfo>& args) {
   p.weights = s.weights;
   if ((p.reduction == RED_LogSumExp || softmax) && p.regDims[p.result] != 1)
     fail("LogSumExp and SumSoftMaxWeight need a formula of dimension 1");
-  const bool kred = p.reduction == RED_KMin || p.reduction == RED_ArgKMin || p.reduction == RED_KMin_ArgKMin;
+  const bool kred = keepsK(p.reduction);
   if (kred ? s.k < 1 : s.k != 0) fail(kred ? "k must be at least 1" : "k must be 0 outside the k-reductions");
   p.k = s.k;
   checkKernel(s, p);

@@ -199,6 +199,7 @@ describe('preconditioners kept on datasets', () => {
     // Anything the preconditioner depends on changed: set up again.
     expect((await solver.run([held, held, rhs, g], { ...base, alpha: 0.2 })).preconditioner.reused).toBe(false);
     expect((await solver.run([held, held, rhs, 2 * g], base)).preconditioner.reused).toBe(false);
+    expect((await solver.run([held, held, rhs, g], { ...base, pruneTolerance: 1e-3 })).preconditioner.reused).toBe(false);
     expect((await solver.run([pts, pts, rhs, g], base)).preconditioner.reused).toBe(false);
     const other = await dataset(pts, 3);  // the same values, another dataset
     expect((await solver.run([other, other, rhs, g], base)).preconditioner.reused).toBe(false);

@@ -107,11 +107,12 @@ describe('recognition', () => {
     expect(p.kernel[3]).toBe(-1);
   });
 
-  test.each(['g*SqDist(x,y)', 'SqDist(y,x)/g', '-SqDist(x,y)'])('%s is one too (its scale a register)', (formula) => {
+  test.each(['g*SqDist(x,y)', 'SqDist(y,x)*g', '-SqDist(x,y)', '-g*SqDist(x,y)'])('%s is one too (its scale a register)', (formula) => {
     expect(lowered(formula, 'ArgKMin', 4).kernel[0]).toBe(Kernel.sqdist);
   });
 
-  test.each([['SqDist(x,z)', 'ArgMin'], ['SqDist(x,y)+g', 'ArgMin'], ['Sqrt(SqDist(x,y))', 'Min'], ['SqDist(x,y)', 'Max'],
+  // A quotient or several factors would round otherwise than the formula's own values.
+  test.each([['SqDist(x,z)', 'ArgMin'], ['SqDist(x,y)+g', 'ArgMin'], ['SqDist(y,x)/g', 'ArgMin'], ['g*SqDist(x,y)*g', 'Min'], ['Sqrt(SqDist(x,y))', 'Min'], ['SqDist(x,y)', 'Max'],
     ['SqDist(x,y)', 'Sum'], ['SqDist(x,y)', 'LogSumExp']] as [string, ReductionName][])('%s under %s is not', (formula, reduction) => {
     expect(lowered(formula, reduction).kernel.length).toBe(0);
   });
@@ -176,6 +177,12 @@ describe('ties, fall-backs and held points', () => {
       const s = search('SqDist(x,y)', 3, 'KMin_ArgKMin', 1, 4);
       expectSame(found(s.runSync([xa, ya, 1], { prune: true })), found(s.runSync([xa, ya, 1], { prune: false })), `${bad}`);
     }
+  });
+
+  test('no query rows, prune: true: empty outputs', () => {
+    const y = uniform(new Rng(17), 300 * 3);
+    const out = found(search('SqDist(x,y)', 3, 'Min_ArgMin', 1, 1).runSync([new Float64Array(0), y, 1], { prune: true }));
+    expect([out.values?.length, out.indices?.length]).toEqual([0, 0]);
   });
 
   test('a negative scale keeps the farthest points (not pruned), still right', () => {

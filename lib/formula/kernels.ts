@@ -251,8 +251,8 @@ export function recogniseKernelGradient(formula: Node, cat: Cat): RecognisedKern
 }
 
 /**
- * Recognises F = E (`SqDist(x,y)` with scale factors, spelled as for
- * {@link recogniseKernel}) as a nearest-neighbour search, for the Min and KMin
+ * Recognises F = E (`SqDist(x,y)` times at most one factor, with any `-` signs) as a
+ * nearest-neighbour search, for the Min and KMin
  * reductions and their pairs; or returns null. The native engine prunes it (exactly)
  * where the scale is positive, and runs the generic code otherwise.
  *
@@ -261,5 +261,10 @@ export function recogniseKernelGradient(formula: Node, cat: Cat): RecognisedKern
  */
 export function recogniseNearest(formula: Node, cat: Cat): RecognisedKernel | null {
   const s = scaled(formula, cat);
-  return s && { tag: 'sqdist', x: s.x, y: s.y, factors: s.factors, sign: s.sign };
+  // The engine multiplies the squared distance by one scale register: the same rounding
+  // as the formula's own product only for one factor (or none), multiplied. Divisions
+  // and products of several factors round differently, so a near tie could order
+  // otherwise than the formula's own values: those run the generic code.
+  if (s === null || s.factors.length > 1 || s.factors.some((f) => f.divide)) return null;
+  return { tag: 'sqdist', x: s.x, y: s.y, factors: s.factors, sign: s.sign };
 }

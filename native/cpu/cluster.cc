@@ -251,14 +251,8 @@ double PruneWalk::bound(double gap, double logShift) const {
 
 double PruneWalk::gap(int node) const {
   const int d = cols_->dim;
-  const double* lo = &cols_->lo[static_cast<std::size_t>(node) * d];
-  const double* hi = &cols_->hi[static_cast<std::size_t>(node) * d];
-  double g = 0;
-  for (int c = 0; c < d; ++c) {
-    const double e = std::max({0.0, lo[c] - rowHi_[c], rowLo_[c] - hi[c]});
-    g += e * e;
-  }
-  return g;
+  const std::size_t at = static_cast<std::size_t>(node) * d;
+  return boxGap(d, rowLo_, rowHi_, &cols_->lo[at], &cols_->hi[at]);
 }
 
 void PruneWalk::keep(int node) {

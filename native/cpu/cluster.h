@@ -1,6 +1,7 @@
-// Block-sparse pruning for the radial kernels: points sorted into spatial clusters (a
-// k-d tree whose leaves hold at most kLeafSize points, any dimension), and for each
-// cluster of rows the clusters of columns that must be computed.
+// Block-sparse pruning for the radial kernels (and the trees the nearest-neighbour
+// searches walk, cpu/nearest.h): points sorted into spatial clusters (a k-d tree whose
+// leaves hold at most kLeafSize points, any dimension), and for each cluster of rows the
+// clusters of columns that must be computed.
 //
 // What is dropped, and why it is safe. For rows in a cluster A and a node B of the column
 // tree whose boxes are at least d_min apart, every term of a row satisfies
@@ -35,6 +36,7 @@
 // Rows' budgets are tol times their partial Σ_j |phi'|·d_ij·|b_j|, so each row's gradient
 // moves by at most tol·Σ_j |its terms| (in norm), as a sum's does.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -71,6 +73,19 @@ ClusterTree buildClusterTree(const T* points, std::size_t count, int dim, const 
 // values each; NaN in both for a coordinate that is NaN at some point.
 template <typename T>
 void boundingBox(const T* points, std::size_t count, int dim, double* lo, double* hi);
+
+// The squared distance between the boxes [alo, ahi] and [blo, bhi] of `dim` coordinates
+// (0 where they touch or overlap).
+template <typename A, typename B>
+inline double boxGap(int dim, const A* alo, const A* ahi, const B* blo, const B* bhi) {
+  double g = 0;
+  for (int c = 0; c < dim; ++c) {
+    const double e = std::max({0.0, static_cast<double>(blo[c]) - static_cast<double>(ahi[c]),
+                               static_cast<double>(alo[c]) - static_cast<double>(bhi[c])});
+    g += e * e;
+  }
+  return g;
+}
 
 // Gathers rows of a row-major array into sorted order: out[k] = in[order[k]].
 template <typename T>

@@ -6,10 +6,11 @@
 // (value, column index), the order the unpruned loop's insertion gives (ties to the lower
 // index), so the answer is the same whatever order the clusters are visited in.
 //
-// Why the skip is safe in floating point: the box distance is computed in double from
-// the points' own values, and the engine's value fl(scale·fl(Σ (x − y)²)) is at least the
-// exact one times (1 − (d + 3)·u) (u the unit roundoff of T), less a few of T's smallest
-// normals where terms underflow. The skip test takes both off first.
+// Why the skip is safe in floating point: the engine's value fl(scale·fl(Σ (x − y)²)) is
+// at least the exact one times (1 − (d + 3)·u) (u the unit roundoff of T), less a few of
+// T's smallest normals where terms underflow; the box distance, computed in double from
+// the points' own values, errs by up to (d + 3)·u too where T is double. The skip test
+// takes four times that and the underflow slack off first.
 // Included only by the per-instruction-set sources, inside their namespace.
 #pragma once
 #include <algorithm>
@@ -80,15 +81,8 @@ class NearestSearch {
 
  private:
   static double gap(const ClusterTree& cols, int node, const double* lo, const double* hi) {
-    const int d = cols.dim;
-    const double* nlo = &cols.lo[static_cast<std::size_t>(node) * d];
-    const double* nhi = &cols.hi[static_cast<std::size_t>(node) * d];
-    double g = 0;
-    for (int c = 0; c < d; ++c) {
-      const double e = std::max({0.0, nlo[c] - hi[c], lo[c] - nhi[c]});
-      g += e * e;
-    }
-    return g;
+    const std::size_t at = static_cast<std::size_t>(node) * cols.dim;
+    return boxGap(cols.dim, lo, hi, &cols.lo[at], &cols.hi[at]);
   }
 
   // Whether points at squared distance at least g from a row are all above its k-th
@@ -112,15 +106,9 @@ class NearestSearch {
     for (int r = 0; r < rows_; ++r) {
       const T* xr = xs + static_cast<std::size_t>(r) * d_;
       // The rows' box is near the leaf; this row may not be (point to box).
-      if (count_[r] == k_) {
-        double g = 0;
-        for (int c = 0; c < d_; ++c) {
-          const double e = std::max({0.0, lo[c] - xr[c], xr[c] - hi[c]});
-          g += e * e;
-        }
-        if (tooFar(g, static_cast<double>(scale), static_cast<double>(vals_[static_cast<std::size_t>(r) * k_ + k_ - 1])))
-          continue;
-      }
+      if (count_[r] == k_ && tooFar(boxGap(d_, xr, xr, lo, hi), static_cast<double>(scale),
+                                    static_cast<double>(vals_[static_cast<std::size_t>(r) * k_ + k_ - 1])))
+        continue;
       std::fill_n(dist, len, T(0));
       // Component by component, in the generic loop's order and arithmetic (its Dot is
       // fused multiply-adds): bit for bit the unpruned loop's value.

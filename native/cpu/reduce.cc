@@ -254,11 +254,6 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
       });
 }
 
-// Whether a reduction keeps the k smallest (KMin and its pairs) rather than one.
-bool keepsK(int reduction) {
-  return reduction == RED_KMin || reduction == RED_ArgKMin || reduction == RED_KMin_ArgKMin;
-}
-
 // A nearest-neighbour search (F = scale·|x − y|², a min reduction) over the column
 // clusters that can hold a row's k nearest (nearest.h). Returns false, having written
 // nothing, where the points are not all finite: a NaN's or an infinity's place in the
@@ -369,7 +364,8 @@ template <typename T>
 bool pruneNearest(const Inputs<T>& in, const RunContext& ctx) {
   const Program& p = in.p;
   const double scale = in.params[p.kernel.scale].p[0];
-  if (ctx.ranges || !(scale > 0) || !std::isfinite(scale) || p.n <= static_cast<std::size_t>(kLeafSize)) return false;
+  if (ctx.ranges || !(scale > 0) || !std::isfinite(scale) || p.m == 0 || p.n <= static_cast<std::size_t>(kLeafSize))
+    return false;
   if (keepsK(p.reduction) && p.k > kKMinInsertMax) return false;
   if (ctx.prune != RunContext::AUTO) return ctx.prune == RunContext::ON;
   const double pairs = static_cast<double>(p.m) * static_cast<double>(p.n);
