@@ -23,24 +23,22 @@ std::shared_ptr<const void> HeldArray::clusters(int dim, bool rowMajor, const in
   // 10^7 points takes seconds, and its builder may be a background job at the lowest
   // scheduling priority, which must not keep a foreground call or a Sync call waiting.
   const std::size_t count = bytes_ / sizeof(T) / static_cast<std::size_t>(dim);
-  auto find = [&]() -> std::shared_ptr<Clusters> {
-    std::lock_guard<std::mutex> lock(mutex_);
+  auto findLocked = [&]() -> std::shared_ptr<Clusters> {
     auto it = std::find_if(clusters_.begin(), clusters_.end(), [&](const auto& c) { return c->dim == dim; });
     return it == clusters_.end() ? nullptr : *it;
   };
-  std::shared_ptr<Clusters> c = find();
+  std::shared_ptr<Clusters> c;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c = findLocked();
+  }
   if (!c) {
     auto made = std::make_shared<Clusters>();
     made->dim = dim;
     made->tree = buildClusterTree(static_cast<const T*>(data_), count, dim, cancel);
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = std::find_if(clusters_.begin(), clusters_.end(), [&](const auto& k) { return k->dim == dim; });
-    if (it != clusters_.end()) {
-      c = *it;
-    } else {
-      clusters_.push_back(made);
-      c = made;
-    }
+    c = findLocked();
+    if (!c) clusters_.push_back(c = made);
   }
   // The sorted layout the same way; once set, a layout never changes (a running call may
   // read the other one meanwhile: a separate vector).

@@ -126,8 +126,7 @@ void checkKernel(const ProgramSpec& s, Program& p) {
     fail("kernel scale must be a dim-1 register of parameters and constants");
   if (k.tag == KERNEL_sqdist) {
     const int r = p.reduction;
-    if (r != RED_Min && r != RED_ArgMin && r != RED_Min_ArgMin && r != RED_KMin && r != RED_ArgKMin &&
-        r != RED_KMin_ArgKMin)
+    if (r != RED_Min && r != RED_ArgMin && r != RED_Min_ArgMin && !keepsK(r))
       fail("a sqdist kernel needs a Min or KMin reduction");
     if (k.b != -1 || k.w != -1) fail("a sqdist kernel has no b and no w");
     if (p.regDims[p.result] != 1) fail("a sqdist kernel's output dim must be 1");

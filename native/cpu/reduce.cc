@@ -332,24 +332,31 @@ double reachShare(const Inputs<T>& in, const RunContext& ctx, double scale, doub
   return share;
 }
 
+// Whether clustering pays for this call's pairs: enough of them, and enough per point
+// that it must cluster. Held arrays count as clustered: they build their clusters once,
+// for all the calls that use them.
+template <typename T>
+bool clusteringPays(const Inputs<T>& in, const RunContext& ctx) {
+  const Program& p = in.p;
+  const double pairs = static_cast<double>(p.m) * static_cast<double>(p.n);
+  const double toCluster = (heldPoints(ctx, p.kernel.x, in.args[p.kernel.x]) ? 0.0 : static_cast<double>(p.m)) +
+                           (heldPoints(ctx, p.kernel.y, in.args[p.kernel.y]) ? 0.0 : static_cast<double>(p.n));
+  return pairs >= kAutoPrunePairs && pairs >= kPairsPerClusteredPoint * toCluster;
+}
+
 // The tolerance when this call prunes, else -1. Pruned where it is sound: a decreasing
 // profile (scale > 0; NaN is not), more columns than one cluster, no explicit ranges
-// (the caller's ranges rule); and, unless asked for, only where it pays: enough pairs,
-// and enough of them per point that this call must cluster. Held arrays count as
-// clustered: they build their clusters once, for all the calls that use them.
+// (the caller's ranges rule); and, unless asked for, only where clustering pays and the
+// kernel's reach leaves enough of the columns out.
 template <typename T>
 double pruneTolerance(const Inputs<T>& in, const RunContext& ctx) {
   const Program& p = in.p;
   const double scale = in.params[p.kernel.scale].p[0];
-  const double pairs = static_cast<double>(p.m) * static_cast<double>(p.n);
-  const double toCluster = (heldPoints(ctx, p.kernel.x, in.args[p.kernel.x]) ? 0.0 : static_cast<double>(p.m)) +
-                           (heldPoints(ctx, p.kernel.y, in.args[p.kernel.y]) ? 0.0 : static_cast<double>(p.n));
-  const bool pays = pairs >= kAutoPrunePairs && pairs >= kPairsPerClusteredPoint * toCluster;
   if (ctx.ranges || !(scale > 0) || p.n <= static_cast<std::size_t>(kLeafSize)) return -1;
   const double unitRoundoff = sizeof(T) == 4 ? 0x1p-24 : 0x1p-53;
   const double tol = ctx.pruneTolerance >= 0 ? ctx.pruneTolerance : unitRoundoff;
   if (ctx.prune == RunContext::ON) return tol;
-  if (ctx.prune == RunContext::OFF || !pays) return -1;
+  if (ctx.prune == RunContext::OFF || !clusteringPays(in, ctx)) return -1;
   return reachShare(in, ctx, scale, tol) < 0.5 ? tol : -1;
 }
 
@@ -359,8 +366,7 @@ constexpr int kNearestMaxDim = 16;
 
 // Whether a nearest-neighbour search prunes: where sound (a positive, finite scale, no
 // explicit ranges, more columns than one cluster, a k the per-row lists hold), and,
-// unless asked for, where it pays by the cost rule above (pairs against the points this
-// call must cluster). Its exact answer needs no tolerance.
+// unless asked for, where clustering pays. Its exact answer needs no tolerance.
 template <typename T>
 bool pruneNearest(const Inputs<T>& in, const RunContext& ctx) {
   const Program& p = in.p;
@@ -369,11 +375,7 @@ bool pruneNearest(const Inputs<T>& in, const RunContext& ctx) {
     return false;
   if (keepsK(p.reduction) && p.k > kKMinInsertMax) return false;
   if (ctx.prune != RunContext::AUTO) return ctx.prune == RunContext::ON;
-  const double pairs = static_cast<double>(p.m) * static_cast<double>(p.n);
-  const double toCluster = (heldPoints(ctx, p.kernel.x, in.args[p.kernel.x]) ? 0.0 : static_cast<double>(p.m)) +
-                           (heldPoints(ctx, p.kernel.y, in.args[p.kernel.y]) ? 0.0 : static_cast<double>(p.n));
-  return pairs >= kAutoPrunePairs && pairs >= kPairsPerClusteredPoint * toCluster &&
-         p.vars[p.kernel.x].dim <= kNearestMaxDim;
+  return clusteringPays(in, ctx) && p.vars[p.kernel.x].dim <= kNearestMaxDim;
 }
 
 // Calls f(std::integral_constant<int, tag>) for a fused kernel's tag, so that each kernel
