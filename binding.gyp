@@ -1,5 +1,5 @@
 # node-gyp build of the CPU addon: what node-gyp-build falls back to when no prebuild
-# fits, and what prebuildify drives. Sources come from native/sources.json, the list
+# fits. Sources come from native/sources.json, the list
 # CMakeLists.txt reads too. The CUDA plugin is CMake's alone.
 {
   "variables": {
