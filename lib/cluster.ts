@@ -46,37 +46,40 @@ function labelCount(lab: Int32Array, nlab: number | undefined, name: string): nu
 }
 
 /**
- * Labels each point by the cube of side `size` it falls in (a voxel grid anchored at the
- * points' minimum); labels are 0..K-1 in lexicographic order of the cubes.
+ * Labels each point by the voxel it falls in, as KeOps' `grid_cluster` does: voxel
+ * floor(x / size) in each coordinate, counted from the origin (so a ported block-sparse
+ * script gets the same clusters), with `size` one side for every coordinate or one per
+ * coordinate. Labels are 0..K-1 in lexicographic order of the voxels, which is KeOps'
+ * order wherever its packed labels do not collide (its D ≤ 3 packing gives each later
+ * coordinate 10 bits); lazykernel takes any D.
  *
  * @example
  * const labels = gridCluster(x, 3, 0.1); // Int32Array, one label per point
+ * const boxes = gridCluster(x, 2, [0.1, 0.5]); // 0.1 wide, 0.5 tall
  */
-export function gridCluster(x: FloatArray, dim: number, size: number): Int32Array {
+export function gridCluster(x: FloatArray, dim: number, size: number | ArrayLike<number>): Int32Array {
   const { data, rows, dim: d } = points(x, dim, 'gridCluster');
-  if (!(typeof size === 'number' && size > 0 && Number.isFinite(size))) throw new OptionError(`gridCluster: size must be a finite number > 0, not ${String(size)}`);
-  const lo = allocate(Float64Array, d, 'gridCluster').fill(Infinity);
-  const hi = allocate(Float64Array, d, 'gridCluster').fill(-Infinity);
+  const sides = typeof size === 'number' ? new Array<number>(d).fill(size) : Array.from(size ?? []);
+  if (typeof size !== 'number' && (size === null || typeof size !== 'object' || sides.length !== d)) {
+    throw new OptionError(`gridCluster: size must be a number or ${d} numbers, one per coordinate, not ${String(size)}`);
+  }
+  for (const side of sides) {
+    if (!(typeof side === 'number' && side > 0 && Number.isFinite(side))) throw new OptionError(`gridCluster: size must be finite and > 0, not ${String(side)}`);
+  }
+  // Voxel numbers must stay exact integers: a tiny size (or a huge coordinate) would put
+  // distinct voxels at the same rounded, or infinite, number.
+  const cells = new Array<string>(rows);
+  const key = new Array<number>(d);
   for (let i = 0; i < rows; i++) {
     for (let c = 0; c < d; c++) {
       const v = data[i * d + c];
       if (!Number.isFinite(v)) throw new OptionError(`gridCluster: point ${i} has a non-finite coordinate`);
-      lo[c] = Math.min(lo[c], v);
-      hi[c] = Math.max(hi[c], v);
+      const cell = Math.floor(v / sides[c]);
+      if (!(Math.abs(cell) < Number.MAX_SAFE_INTEGER)) {
+        throw new OptionError(`gridCluster: size ${sides[c]} puts coordinate ${c} of point ${i} (${v}) beyond 2^53 voxels from the origin`);
+      }
+      key[c] = cell;
     }
-  }
-  // Cell numbers must stay exact integers: a tiny size (or a span that overflows) would
-  // put distinct cells at the same rounded, or infinite, number.
-  for (let c = 0; c < d; c++) {
-    const cells = (hi[c] - lo[c]) / size;
-    if (!(cells < Number.MAX_SAFE_INTEGER)) {
-      throw new OptionError(`gridCluster: size ${size} cuts the span ${hi[c] - lo[c]} of coordinate ${c} into more than 2^53 cells`);
-    }
-  }
-  const cells = new Array<string>(rows);
-  for (let i = 0; i < rows; i++) {
-    const key: number[] = [];
-    for (let c = 0; c < d; c++) key.push(Math.floor((data[i * d + c] - lo[c]) / size));
     cells[i] = key.join(',');
   }
   const order = [...new Set(cells)].map((k) => k.split(',').map(Number)).sort((a, b) => {

@@ -30,7 +30,7 @@ export interface GenredOptions<R extends ReductionName = ReductionName> {
  * const call = r.bind([x, y, b, 0.5]); // { program, args, dtype, rows, cols }
  */
 export function compileFormula(formula: string, aliases: readonly string[], opts: GenredOptions): CompiledReduction {
-  const checked = checkReductionOptions(opts);
+  const checked = checkReductionOptions(opts, ['formula2']);
   const { formula2 } = opts;
   if ((checked.reduction === 'SumSoftMaxWeight') !== (formula2 !== undefined)) {
     throw new OptionError(checked.reduction === 'SumSoftMaxWeight'

@@ -9,7 +9,7 @@ import { LoweredProgram, lowerFormula, withSizes } from './formula/lower';
 import { NativeResult, Program, Reduction, ReductionName } from './formula/program';
 import { MAX_TYPED_ARRAY_LENGTH } from './memory';
 import { checkRanges } from './ranges';
-import { checkSignal, checkTimeout, execute, executeSync, RunOptions } from './run';
+import { checkSignal, checkTimeout, execute, executeSync, refuseUnknownKeys, RUN_OPTION_KEYS, RunOptions } from './run';
 import { ArgSpec, bindArguments, DType, FloatArray, makeTensor, Tensor } from './tensor';
 import { refuseDisposed } from './dataset';
 
@@ -58,10 +58,21 @@ const K_REDUCTIONS = new Set<ReductionName>(['KMin', 'ArgKMin', 'KMin_ArgKMin'])
 const INDEX_ONLY = new Set<ReductionName>(['ArgMin', 'ArgMax', 'ArgKMin']);
 const VALUES_AND_INDICES = new Set<ReductionName>(['Min_ArgMin', 'Max_ArgMax', 'KMin_ArgKMin']);
 
-/** Checks a reduction name, an axis and k, throwing OptionError with the allowed values. */
-export function checkReductionOptions(opts: unknown): ReductionOptions {
+/**
+ * Checks a reduction name, an axis and k, throwing OptionError with the allowed values;
+ * `extra` names the other keys the caller's options may hold (Genred's formula2). Both
+ * the reduction and the axis are required: KeOps defaults them to Sum over axis 0, but a
+ * forgotten reduction or axis answers another question without a word, so lazykernel
+ * asks for them (docs/from-keops.md).
+ */
+export function checkReductionOptions(opts: unknown, extra: readonly string[] = []): ReductionOptions {
   if (typeof opts !== 'object' || opts === null) throw new OptionError('options { reduction, axis } are required');
+  refuseUnknownKeys(opts, ['reduction', 'axis', 'k', ...extra], 'reduction');
   const { reduction, axis, k } = opts as Record<string, unknown>;
+  if (reduction === undefined) {
+    throw new OptionError(`reduction is required (KeOps' default, 'Sum', is not assumed); one of ${Object.keys(Reduction).join(', ')}`);
+  }
+  if (axis === undefined) throw new OptionError("axis is required (KeOps' default, 0, is not assumed): 0 reduces over i, 1 over j");
   if (typeof reduction !== 'string' || !Object.prototype.hasOwnProperty.call(Reduction, reduction)) {
     throw new OptionError(`unknown reduction ${JSON.stringify(reduction)}; expected one of ${Object.keys(Reduction).join(', ')}`);
   }
@@ -160,9 +171,13 @@ export class CompiledReduction {
   }
 }
 
-/** Checks the shape of RunOptions; run.ts checks the backend itself. */
-export function checkRunOptions(opts: unknown): asserts opts is RunOptions {
-  if (typeof opts !== 'object' || opts === null) throw new OptionError(`run options must be an object, not ${String(opts)}`);
+/**
+ * Checks the shape of RunOptions; run.ts checks the backend itself. `extra` names the
+ * other keys the caller's options may hold (a solve's), `what` the kind for messages.
+ */
+export function checkRunOptions(opts: unknown, extra: readonly string[] = [], what = 'run'): asserts opts is RunOptions {
+  if (typeof opts !== 'object' || opts === null) throw new OptionError(`${what} options must be an object, not ${String(opts)}`);
+  refuseUnknownKeys(opts, [...RUN_OPTION_KEYS, ...extra], what);
   const { prune, pruneTolerance, signal, ranges, timeout, priority, background } = opts as RunOptions;
   if (ranges !== undefined) checkRanges(ranges);
   if (prune !== undefined && typeof prune !== 'boolean') throw new OptionError(`prune must be a boolean, not ${String(prune)}`);

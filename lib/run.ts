@@ -254,6 +254,23 @@ export function cancellable<T>(
   );
 }
 
+/** Every key of RunOptions: a call refuses any other (see {@link refuseUnknownKeys}). */
+export const RUN_OPTION_KEYS: readonly string[] = ['backend', 'signal', 'timeout', 'priority', 'background', 'prune', 'pruneTolerance', 'ranges'];
+
+/**
+ * Throws OptionError naming the first key of `opts` outside `allowed`. An option that is
+ * misspelt, or that KeOps takes and lazykernel does not (`weight` on a LogSumExp, say),
+ * would otherwise be ignored and the call would answer another question.
+ *
+ * @example
+ * refuseUnknownKeys({ axis: 1, weigth: w }, ['axis', 'weight'], 'reduction'); // OptionError naming 'weigth'
+ */
+export function refuseUnknownKeys(opts: object, allowed: readonly string[], what: string): void {
+  for (const key of Object.keys(opts)) {
+    if (!allowed.includes(key)) throw new OptionError(`unknown ${what} option '${key}'; ${what} options are ${allowed.join(', ')}`);
+  }
+}
+
 /** Checks RunOptions.timeout: undefined, or a number of milliseconds in (0, 2^31 - 1]. */
 export function checkTimeout(timeout: unknown): asserts timeout is number | undefined {
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 0x7fffffff)) {

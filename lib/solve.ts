@@ -12,7 +12,7 @@ import { Category, VAR_FIELDS } from './formula/program';
 import type { Program } from './formula/program';
 import { heldId, keepPreconditioner, keptPreconditioner } from './dataset';
 import { BoundCall, checkRunOptions, CompiledReduction } from './reduction';
-import { cancellable, checkBackend, engineOptions, refuseTimeout, RunOptions } from './run';
+import { cancellable, checkBackend, engineOptions, refuseTimeout, refuseUnknownKeys, RunOptions } from './run';
 import { Arg, ArgSpec, DType, FloatArray, floats, isFloatArray, isTensor, readMatrix, Tensor } from './tensor';
 
 /**
@@ -191,11 +191,14 @@ function checkPreconditioner(o: SolveOptions): CheckedOptions['preconditioner'] 
   return { preconditioner, rank, landmarks, seed, keepPreconditioner };
 }
 
+/** The keys a solve takes beyond RunOptions'. */
+const SOLVE_OPTION_KEYS = ['alpha', 'tol', 'maxIter', 'x0', 'onProgress', 'preconditioner', 'rank', 'landmarks', 'seed', 'keepPreconditioner'];
+
 function checkSolveOptions(opts: unknown, sync: boolean): CheckedOptions {
   if (typeof opts !== 'object' || opts === null) {
     throw new OptionError(`solve options { alpha, tol?, maxIter?, x0?, … } are required, got ${opts === null ? 'null' : typeof opts}`);
   }
-  checkRunOptions(opts);
+  checkRunOptions(opts, SOLVE_OPTION_KEYS, 'solve');
   const o = opts as SolveOptions;
   const { alpha, tol = DEFAULT_TOL, maxIter, x0, onProgress } = o;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
@@ -420,6 +423,7 @@ export class KernelSolve {
 
   constructor(formula: string, aliases: readonly string[], varName: string, opts: { axis: 0 | 1 }) {
     if (typeof opts !== 'object' || opts === null) throw new OptionError('KernelSolve needs options { axis: 0 | 1 }');
+    refuseUnknownKeys(opts, ['axis'], 'KernelSolve');
     if (typeof varName !== 'string') throw new OptionError(`varName must be a string naming a variable, not ${typeof varName}`);
     this.compiled = compileFormula(formula, aliases, { reduction: 'Sum', axis: opts.axis });
     this.formula = formula;

@@ -157,11 +157,11 @@ function expectDistinctPerRow(indices: TensorLike, k: number, dim: number): void
 // ---------------------------------------------------------------------------------------
 
 describe('cluster helpers', () => {
-  // Five 2-D points; with cubes of side 1 anchored at the minimum (-5, 10) they fall in the
-  // cells (0,0), (1,0), (0,1), (0,0), (1,1): lexicographic order (0,0) < (0,1) < (1,0) < (1,1).
+  // Five 2-D points; with cubes of side 1 counted from the origin they fall in the cells
+  // (-5,10), (-4,10), (-5,11), (-5,10), (-4,11): lexicographic order gives 0, 2, 1, 0, 3.
   const pts = [-5, 10, -3.5, 10.2, -4.8, 11.1, -4.9, 10.1, -3.8, 11.9];
 
-  test('gridCluster labels the voxels 0..K-1 in lexicographic order, anchored at the minimum', () => {
+  test('gridCluster labels the voxels 0..K-1 in lexicographic order, counted from the origin', () => {
     expect(Array.from(gridCluster(Float64Array.from(pts), 2, 1))).toEqual([0, 2, 1, 0, 3]);
     expect(util.types.isInt32Array(gridCluster(Float64Array.from(pts), 2, 1))).toBe(true);
   });
