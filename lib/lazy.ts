@@ -331,6 +331,9 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   argkminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgKMin', axis, k }, opts); }
   minArgmin(axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices<T>> { return this.run({ reduction: 'Min_ArgMin', axis }, opts); }
   minArgminSync(axis: 0 | 1, opts?: RunOptions): ValuesAndIndices<T> { return this.runSync({ reduction: 'Min_ArgMin', axis }, opts); }
+  /** The largest value per row and its index (pykeops' `max_argmax`). */
+  maxArgmax(axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices<T>> { return this.run({ reduction: 'Max_ArgMax', axis }, opts); }
+  maxArgmaxSync(axis: 0 | 1, opts?: RunOptions): ValuesAndIndices<T> { return this.runSync({ reduction: 'Max_ArgMax', axis }, opts); }
   kminArgkmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<ValuesAndIndices<T>> { return this.run({ reduction: 'KMin_ArgKMin', axis, k }, opts); }
   kminArgkminSync(k: number, axis: 0 | 1, opts?: RunOptions): ValuesAndIndices<T> { return this.runSync({ reduction: 'KMin_ArgKMin', axis, k }, opts); }
   /** Σ softmax(this) · weights, this scalar. */
