@@ -6,7 +6,7 @@
 # baseline the prebuilds keep, and run in the Debian 11 root and under qemu-aarch64.
 # 20: the oldest Node the package supports (package.json engines).
 LK_NODE_VERSION=20.20.2
-# Kept between runs: the Debian 11 root (about 800 MB) and the Node binaries.
+# Kept between runs: the Debian 11 root (1.4 GB with its build folders) and the Node binaries.
 LK_CACHE="$(realpath -m "${LAZYKERNEL_CACHE:-/var/cache/lazykernel}")"
 LK_BUILDROOT="$LK_CACHE/buildroot-debian11"
 # What the root holds: the compilers for both architectures, CMake, Eigen.

@@ -8,7 +8,8 @@
 # needs the newest symbol version it references, and a newer glibc's headers and static
 # libgcc bring newer ones (arc4random 2.36, _dl_find_object 2.35). arm64 is cross-compiled
 # in the same root with Debian 11's aarch64 toolchain. Every shipped file is then checked
-# with objdump: no GLIBC symbol version newer than $baseline, no libstdc++ symbol at all.
+# by its version needs (readelf, scripts/buildroot.sh): no GLIBC version newer than
+# $baseline, no libstdc++ one at all.
 #
 #   sudo bash scripts/prebuild-linux.sh [x64] [arm64]      (both when none is named)
 #
