@@ -3,7 +3,7 @@
 #pragma once
 #include <stdint.h>
 
-#define LK_CUDA_ABI_VERSION 3
+#define LK_CUDA_ABI_VERSION 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -13,9 +13,10 @@ extern "C" {
 // fit constant memory, every register with its own storage in a per-thread array.
 #define LK_DEV_MAX_INSTR 128
 #define LK_DEV_MAX_VARS 32
-#define LK_DEV_MAX_CONSTS 64
+#define LK_DEV_MAX_CONSTS 256
 #define LK_DEV_MAX_REG_VALUES 128 /* sum of the register dims, per thread */
 #define LK_DEV_MAX_ACC 64         /* reduction state per row: dim (times k for the k-reductions) */
+#define LK_DEV_MAX_DTW_CELLS 256  /* dim(a)·dim(b) of a soft-DTW: its work arrays are per thread */
 #define LK_DEV_MAX_DIM 32         /* the points of a fused kernel */
 
 typedef struct {

@@ -3,8 +3,8 @@
  * construction (syntax, dimensions, reduction, axis, k) and lowered once.
  */
 import { OptionError } from './errors';
-import { parseAliases, parseWith, completeSlots } from './formula/parse';
-import { ReductionName } from './formula/program';
+import { parseAliases, parseWith, completeSlots, readReductionSpelling } from './formula/parse';
+import { ReductionName, WEIGHTED_REDUCTIONS } from './formula/program';
 import { checkReductionOptions, CompiledReduction, ResultOf } from './reduction';
 import type { RunOptions } from './run';
 import type { Arg, CallFloat, Tensor } from './tensor';
@@ -16,7 +16,7 @@ export interface GenredOptions<R extends ReductionName = ReductionName> {
   axis: 0 | 1;
   /** k of KMin / ArgKMin / KMin_ArgKMin. */
   k?: number;
-  /** The weights V of SumSoftMaxWeight, a formula over the same aliases. */
+  /** The weights V of SumSoftMaxWeight, LogSumExpWeight and Max_SumShiftExpWeight, a formula over the same aliases. */
   formula2?: string;
 }
 
@@ -29,19 +29,42 @@ export interface GenredOptions<R extends ReductionName = ReductionName> {
  *   { reduction: 'Sum', axis: 1 });
  * const call = r.bind([x, y, b, 0.5]); // { program, args, dtype, rows, cols }
  */
-export function compileFormula(formula: string, aliases: readonly string[], opts: GenredOptions): CompiledReduction {
-  const checked = checkReductionOptions(opts, ['formula2']);
+export function compileFormula(text: string, aliases: readonly string[], options: GenredOptions | undefined): CompiledReduction {
+  const { formula, opts } = readSpelling(text, options);
+  let checked = checkReductionOptions(opts, ['formula2']);
   const { formula2 } = opts;
-  if ((checked.reduction === 'SumSoftMaxWeight') !== (formula2 !== undefined)) {
-    throw new OptionError(checked.reduction === 'SumSoftMaxWeight'
-      ? 'SumSoftMaxWeight needs formula2, the weights formula'
-      : `formula2 only applies to SumSoftMaxWeight, not ${checked.reduction}`);
+  // pykeops' LogSumExp with a formula2 is the weighted one, log Σ exp(F)·V.
+  if (checked.reduction === 'LogSumExp' && formula2 !== undefined) checked = { ...checked, reduction: 'LogSumExpWeight' };
+  if (WEIGHTED_REDUCTIONS.has(checked.reduction) !== (formula2 !== undefined)) {
+    throw new OptionError(formula2 === undefined
+      ? `${checked.reduction} needs formula2, the weights formula`
+      : `formula2 only applies to ${[...WEIGHTED_REDUCTIONS].join(', ')} (and LogSumExp, as LogSumExpWeight), not ${checked.reduction}`);
   }
   const decls = parseAliases(aliases);
   const node = parseWith(formula, decls);
   const weights = formula2 === undefined ? undefined : parseWith(formula2, decls);
   const vars = completeSlots(decls, weights === undefined ? [node] : [node, weights], formula);
   return new CompiledReduction(node, vars, checked, weights);
+}
+
+/**
+ * keopscore's whole-formula spelling (`Sum_Reduction(F, 0)`) carries the reduction, the
+ * axis, K and formula2 itself; options that say otherwise are an error, not a choice.
+ */
+function readSpelling(text: string, opts: GenredOptions | undefined): { formula: string; opts: GenredOptions } {
+  const spelled = typeof text === 'string' ? readReductionSpelling(text) : null;
+  if (spelled === null) return { formula: text, opts: opts as GenredOptions };
+  const { formula, reduction, axis, k, formula2 } = spelled;
+  const fromText: Record<string, unknown> = { reduction, axis, k, formula2 };
+  if (opts !== undefined) {
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('Genred options must be an object');
+    for (const [key, value] of Object.entries(opts)) {
+      if (value !== undefined && key in fromText && value !== fromText[key]) {
+        throw new OptionError(`${reduction}_Reduction(…) sets ${key} to ${JSON.stringify(fromText[key])}; the options say ${JSON.stringify(value)}`);
+      }
+    }
+  }
+  return { formula, opts: { ...(opts ?? {}), reduction, axis, ...(k === undefined ? {} : { k }), ...(formula2 === undefined ? {} : { formula2 }) } as GenredOptions };
 }
 
 /**
@@ -62,7 +85,10 @@ export class Genred<R extends ReductionName = ReductionName> {
   /** The checked, lowered reduction (its `lowered` program is reused by every call). */
   readonly compiled: CompiledReduction;
 
-  constructor(formula: string, aliases: readonly string[], opts: GenredOptions<R>) {
+  /** keopscore's whole-formula spelling names the reduction, so the result's type follows it. */
+  constructor(formula: `${R}_Reduction(${string}`, aliases: readonly string[], opts?: Partial<GenredOptions<R>>);
+  constructor(formula: string, aliases: readonly string[], opts?: GenredOptions<R>);
+  constructor(formula: string, aliases: readonly string[], opts?: GenredOptions<R>) {
     this.compiled = compileFormula(formula, aliases, opts);
     this.formula = formula;
     this.aliases = [...aliases];

@@ -6,11 +6,14 @@
 import { OptionError, ShapeError } from './errors';
 import { refuseDisposed } from './dataset';
 import {
-  constant, mapVariables, Node, OpName, operation, printFormula, variable, VarCategory, VarNode,
+  catName, constant, mapVariables, Node, OpName, operation, printFormula, variable, VarCategory, VarNode,
 } from './formula/ir';
+import { composite, ParamValue } from './formula/composite';
 import { diff, divergence, grad, gradMatrix, laplacian } from './formula/derivative';
 import { sameFormula, structuralKey } from './formula/keys';
 import { CompiledReduction, BoundCall, ReductionOptions, checkReductionOptions, ValuesAndIndices } from './reduction';
+import { Genred, GenredOptions } from './genred';
+import type { ReductionName } from './formula/program';
 import type { RunOptions } from './run';
 import { vjp, vjpSync, VjpOptions } from './vjp';
 import { solveBound, solveBoundSync, SolveOptions, SolveResult } from './solve';
@@ -22,9 +25,11 @@ import {
 export interface Leaf {
   cat: VarCategory;
   dim: number;
-  /** A float array for Vi/Vj; a float array or plain numbers for Pm. */
+  /** A float array for Vi/Vj; a float array or plain numbers for Pm; empty for a placeholder. */
   data: FloatArray | number[];
   rows: number;
+  /** A placeholder's argument index (`Vi(0, 3)`): data comes with each call of its Genred. */
+  placeholder?: number;
 }
 
 /** A LazyTensor operand: another LazyTensor, or a number (a constant). */
@@ -61,6 +66,7 @@ interface Numbered {
 }
 
 function numberLeaves(formula: LazyTensor, weights?: LazyTensor): Numbered {
+  refusePlaceholders(formula, weights);
   const leaves = new Map([...formula.leaves, ...(weights?.leaves ?? [])]);
   const slots = new Map<number, number>();
   const order: number[] = [];
@@ -120,11 +126,24 @@ export function bindReduction(formula: LazyTensor, opts: ReductionOptions, weigh
   return bindNumbered(numberLeaves(formula, weights), opts);
 }
 
+/** Refuses placeholder variables where data is needed (OptionError): they hold none. */
+function refusePlaceholders(...tensors: (LazyTensor | undefined)[]): void {
+  for (const t of tensors) {
+    if (t === undefined) continue;
+    const held = [...t.leaves.values()].filter((l) => l.placeholder !== undefined);
+    if (held.length === 0) continue;
+    const names = held.map((l) => `${catName(l.cat)}(${l.placeholder},${l.dim})`);
+    throw new OptionError(`the formula has placeholder variables (${names.join(', ')}) and no data for them: make a Genred with .genred({ reduction, axis }) and run it with the arrays`);
+  }
+}
+
 /**
  * Refuses LazyTensors built on a dataset disposed since (OptionError), whether or not
  * their formula still reads it: a LazyTensor holds the values, not the right to use them.
+ * Placeholders are refused too: they hold no values at all.
  */
 function refuseDisposedLeaves(...tensors: (LazyTensor | undefined)[]): void {
+  refusePlaceholders(...tensors);
   for (const t of tensors) if (t !== undefined) refuseDisposed([...t.leaves.values()].map((l) => l.data));
 }
 
@@ -186,13 +205,38 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
     return this.node.dim;
   }
 
-  /** The formula in KeOps syntax, variables numbered as a reduction would pass them. */
+  /** The formula in KeOps syntax, variables numbered as a reduction would pass them (placeholders by their index). */
   get formula(): string {
-    return printFormula(numberLeaves(this).formula);
+    const placeholders = [...this.leaves.values()].some((l) => l.placeholder !== undefined);
+    return placeholders ? placeholderFormula(this) : printFormula(numberLeaves(this).formula);
+  }
+
+  /**
+   * A Genred for this formula of placeholder variables (`Vi(index, dim)`, `Vj`, `Pm`),
+   * run with one array per index, as pykeops' reductions of placeholder LazyTensors.
+   * `weights` is formula2 (SumSoftMaxWeight and the weighted exponential sums).
+   *
+   * @example
+   * const K = Vi(0, 3).sqdist(Vj(1, 3)).neg().exp().mul(Vj(2, 1));
+   * const gauss = K.genred({ reduction: 'Sum', axis: 1 });
+   * const out = await gauss.run([x, y, b]);
+   */
+  genred<R extends ReductionName>(opts: GenredOptions<R> & { weights?: LazyTensor }): Genred<R> {
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('genred needs options { reduction, axis }');
+    const { weights, ...rest } = opts;
+    if (weights !== undefined && !(weights instanceof LazyTensor)) throw new OptionError('the weights must be a LazyTensor');
+    if ('formula2' in rest) throw new OptionError('pass the weights as a LazyTensor, { weights }, not formula2');
+    const formula2 = weights === undefined ? {} : { formula2: placeholderFormula(weights) };
+    return new Genred(placeholderFormula(this), [], { ...rest, ...formula2 } as GenredOptions<R>);
   }
 
   private apply<R extends FloatArray = T>(op: OpName, operands: Operand[], ints: number[] = []): LazyTensor<R> {
     return this.combine(op, operands, (self, others) => operation(op, [self, ...others], ints));
+  }
+
+  /** A composite operation of composite.ts (KeOps' names), this formula its first operand. */
+  private composite<R extends FloatArray = T>(name: string, operands: Operand[], params: ParamValue[] = []): LazyTensor<R> {
+    return this.combine(name, operands, (self, others) => composite(name, [self, ...others], params));
   }
 
   /** A formula built from this one and `operands` (LazyTensors or numbers), with all their data. */
@@ -241,6 +285,36 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   /** this - n·floor((this - offset) / n) (KeOps Mod). */
   mod(n: Operand, offset: Operand = 0): LazyTensor<T> { return this.apply('Mod', [n, offset]); }
 
+  /** The arc cosine, NaN outside [-1, 1]. */
+  acos(): LazyTensor<T> { return this.apply('Acos', []); }
+  /** The arc sine, NaN outside [-1, 1]. */
+  asin(): LazyTensor<T> { return this.apply('Asin', []); }
+  /** sin(this) / this, 1 where this = 0 (KeOps SinXDivX). */
+  sinxdivx(): LazyTensor<T> { return this.apply('SinXDivX', []); }
+  /** sin(π this) / (π this), as pykeops' sinc. */
+  sinc(): LazyTensor<T> { return this.mul(Math.PI).sinxdivx(); }
+  /** this · log(this), 0 where this = 0. */
+  xlogx(): LazyTensor<T> { return this.apply('XLogX', []); }
+
+  // Comparisons: 1 where true, else 0 (false with a NaN, except ne).
+  /**
+   * 1 where this < other, else 0 (KeOps LessThan); `x < y` in a formula string.
+   *
+   * @example
+   * const inside = Vi(x, 3).sqdist(Vj(y, 3)).lt(0.01); // 1 for the pairs closer than 0.1
+   */
+  lt<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('LessThan', [other]); }
+  /** this <= other (KeOps LessOrEqual). */
+  le<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('LessOrEqual', [other]); }
+  /** this > other. */
+  gt<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return toLazy(other, 'gt').apply('LessThan', [this]); }
+  /** this >= other. */
+  ge<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return toLazy(other, 'ge').apply('LessOrEqual', [this]); }
+  /** this == other (KeOps Equal). */
+  eq<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('Equal', [other]); }
+  /** this != other (KeOps NotEqual). */
+  ne<U extends FloatArray = T>(other: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('NotEqual', [other]); }
+
   // Vectors
   sqdist<U extends FloatArray = T>(y: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('SqDist', [y]); }
   sqnorm2(): LazyTensor<T> { return this.apply('SqNorm2', []); }
@@ -269,6 +343,77 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   vecmatmult<U extends FloatArray = T>(B: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('VecMatMult', [B]); }
   /** The outer product, row-major: out[k·dim(y)+l] = this_k y_l. */
   tensorprod<U extends FloatArray = T>(y: Operand<U>): LazyTensor<Joined<T, U>> { return this.apply('TensorProd', [y]); }
+  /** The index of the first largest component (KeOps ArgMax). */
+  argmaxDims(): LazyTensor<T> { return this.apply('ArgMax', []); }
+  /** The index of the first smallest component (KeOps ArgMin). */
+  argminDims(): LazyTensor<T> { return this.apply('ArgMin', []); }
+  /**
+   * Components k0, k1, … of this, in that order (repeats allowed; lazykernel's Gather).
+   *
+   * @example
+   * const yx = Vi(xy, 2).gather([1, 0]); // the coordinates swapped
+   */
+  gather(indices: readonly number[]): LazyTensor<T> {
+    if (!Array.isArray(indices)) throw new OptionError('gather takes an array of component indices, such as [1, 0]');
+    return this.apply('Gather', [], [...indices]);
+  }
+  /**
+   * KeOps' TensorDot: this and b are row-major tensors of shapes dimsA and dimsB,
+   * contracted over axes contA of this with contB of b (pykeops' keops_tensordot).
+   *
+   * @example
+   * const AB = A.tensordot(B, [2, 3], [3, 2], [1], [0]); // a 2×3 times 3×2 matrix product, dim 4
+   */
+  tensordot<U extends FloatArray = T>(b: Operand<U>, dimsA: readonly number[], dimsB: readonly number[], contA: readonly number[], contB: readonly number[], permute?: readonly number[]): LazyTensor<Joined<T, U>> {
+    return this.composite('TensorDot', [b], [dimsA, dimsB, contA, contB, ...(permute === undefined ? [] : [permute])]);
+  }
+  /** The Kronecker product of row-major tensors of shapes dimsA and dimsB (pykeops' keops_kron). */
+  kron<U extends FloatArray = T>(b: Operand<U>, dimsA: readonly number[], dimsB: readonly number[]): LazyTensor<Joined<T, U>> {
+    return this.composite('Kron', [b], [dimsA, dimsB]);
+  }
+  /** The B-spline basis functions of the given order at the scalar x, on these knots (pykeops' bspline). */
+  bspline<U extends FloatArray = T>(x: Operand<U>, order = 0): LazyTensor<Joined<T, U>> { return this.composite('BSpline', [x], [order]); }
+  /** The soft-DTW discrepancy between this series and y under the squared difference, with smoothing gamma. */
+  softdtwSqdist<U extends FloatArray = T>(y: Operand<U>, gamma: Operand): LazyTensor<Joined<T, U>> { return this.apply('SoftDTW_SqDist', [y, gamma]); }
+
+  // Complex numbers: interleaved (re, im) pairs, as KeOps stores them (docs/ops.md).
+  /** This (real) as complex numbers with zero imaginary parts. */
+  real2complex(): LazyTensor<T> { return this.composite('Real2Complex', []); }
+  /** i · this (real): complex numbers with zero real parts. */
+  imag2complex(): LazyTensor<T> { return this.composite('Imag2Complex', []); }
+  /** exp(i · this) for real this: (cos, sin) pairs. */
+  exp1j(): LazyTensor<T> { return this.composite('ComplexExp1j', []); }
+  /** The real parts of this complex vector. */
+  real(): LazyTensor<T> { return this.composite('ComplexReal', []); }
+  /** The imaginary parts of this complex vector. */
+  imag(): LazyTensor<T> { return this.composite('ComplexImag', []); }
+  /** The complex conjugates. */
+  conj(): LazyTensor<T> { return this.composite('Conj', []); }
+  /** The moduli of this complex vector. */
+  complexAbs(): LazyTensor<T> { return this.composite('ComplexAbs', []); }
+  /** The squared moduli, re² + im². */
+  complexSquareAbs(): LazyTensor<T> { return this.composite('ComplexSquareAbs', []); }
+  /** The arguments atan2(im, re) (pykeops' angle). */
+  angle(): LazyTensor<T> { return this.composite('ComplexAngle', []); }
+  /** The complex exponentials, e^re (cos im, sin im). */
+  complexExp(): LazyTensor<T> { return this.composite('ComplexExp', []); }
+  /** The sum of the complex entries (dim 2). */
+  complexSum(): LazyTensor<T> { return this.composite('ComplexSum', []); }
+  /** this + z, complex (z may be one complex number, broadcast). */
+  complexAdd<U extends FloatArray = T>(z: Operand<U>): LazyTensor<Joined<T, U>> { return this.composite('ComplexAdd', [z]); }
+  /** this - z, complex (z may be one complex number, broadcast). */
+  complexSub<U extends FloatArray = T>(z: Operand<U>): LazyTensor<Joined<T, U>> { return this.composite('ComplexSubtract', [z]); }
+  /**
+   * The complex products of this and z, entry by entry (z may be one complex number).
+   *
+   * @example
+   * const zw = Vi(z, 4).complexMul(Vj(w, 4)); // two complex entries per row: (re, im, re, im)
+   */
+  complexMul<U extends FloatArray = T>(z: Operand<U>): LazyTensor<Joined<T, U>> { return this.composite('ComplexMult', [z]); }
+  /** The complex quotients this / z (z may be one complex number). */
+  complexDiv<U extends FloatArray = T>(z: Operand<U>): LazyTensor<Joined<T, U>> { return this.composite('ComplexDivide', [z]); }
+  /** This complex vector times a real scalar r. */
+  complexScale<U extends FloatArray = T>(r: Operand<U>): LazyTensor<Joined<T, U>> { return this.composite('ComplexRealScal', [r]); }
 
   // Derivatives (formula/derivative.ts): formulas like any other, reduced like any other.
   /**
@@ -322,8 +467,34 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   argminSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMin', axis }, opts); }
   argmax(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<Int32Array>> { return this.run({ reduction: 'ArgMax', axis }, opts); }
   argmaxSync(axis: 0 | 1, opts?: RunOptions): Tensor<Int32Array> { return this.runSync({ reduction: 'ArgMax', axis }, opts); }
-  logsumexp(axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'LogSumExp', axis }, opts); }
-  logsumexpSync(axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'LogSumExp', axis }, opts); }
+  /**
+   * log Σ exp(this), this scalar; with `weight` V, log Σ exp(this)·V per component of V
+   * (pykeops' logsumexp(weight=…), KeOps' LogSumExpWeight).
+   *
+   * @example
+   * const lse = await x.sqdist(y).neg().logsumexp(1, { weight: Vj(w, 2) }); // [M, 2]
+   */
+  logsumexp(axis: 0 | 1, opts?: RunOptions & { weight?: LazyTensor }): Promise<Tensor<T>> { return this.runWeighted('LogSumExp', 'LogSumExpWeight', axis, opts); }
+  logsumexpSync(axis: 0 | 1, opts?: RunOptions & { weight?: LazyTensor }): Tensor<T> { return this.runWeightedSync('LogSumExp', 'LogSumExpWeight', axis, opts); }
+  /**
+   * The max-shifted exponential sums of KeOps' Max_SumShiftExp(Weight): per row
+   * [m, Σ exp(this - m)·V…] with m the max of this scalar formula (V = 1 without `weight`).
+   */
+  maxSumShiftExp(axis: 0 | 1, opts?: RunOptions & { weight?: LazyTensor }): Promise<Tensor<T>> { return this.runWeighted('Max_SumShiftExp', 'Max_SumShiftExpWeight', axis, opts); }
+  maxSumShiftExpSync(axis: 0 | 1, opts?: RunOptions & { weight?: LazyTensor }): Tensor<T> { return this.runWeightedSync('Max_SumShiftExp', 'Max_SumShiftExpWeight', axis, opts); }
+  /** Reduction `plain`, or `weighted` when the options hold a weight. */
+  private runWeighted(plain: ReductionName, weighted: ReductionName, axis: 0 | 1, opts: (RunOptions & { weight?: LazyTensor }) | undefined): Promise<Tensor<T>> {
+    try {
+      const { weight, run } = splitWeight(opts);
+      return this.run({ reduction: weight === undefined ? plain : weighted, axis }, run, weight);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  private runWeightedSync(plain: ReductionName, weighted: ReductionName, axis: 0 | 1, opts: (RunOptions & { weight?: LazyTensor }) | undefined): Tensor<T> {
+    const { weight, run } = splitWeight(opts);
+    return this.runSync({ reduction: weight === undefined ? plain : weighted, axis }, run, weight);
+  }
   /** The k smallest values per row, ascending: shape [rows, k·dim]. */
   kmin(k: number, axis: 0 | 1, opts?: RunOptions): Promise<Tensor<T>> { return this.run({ reduction: 'KMin', axis, k }, opts); }
   kminSync(k: number, axis: 0 | 1, opts?: RunOptions): Tensor<T> { return this.runSync({ reduction: 'KMin', axis, k }, opts); }
@@ -433,6 +604,31 @@ export class LazyTensor<T extends FloatArray = FloatArray> {
   }
 }
 
+/** A reduction's weight option apart from its run options. */
+function splitWeight(opts: (RunOptions & { weight?: LazyTensor }) | undefined): { weight?: LazyTensor; run?: RunOptions } {
+  if (opts === undefined || opts === null || typeof opts !== 'object' || !('weight' in opts)) return { run: opts };
+  const { weight, ...run } = opts;
+  if (weight !== undefined && !(weight instanceof LazyTensor)) throw new OptionError('weight must be a LazyTensor');
+  return { weight, run };
+}
+
+/** The formula with each placeholder at its index, as positional KeOps text; other data is refused. */
+function placeholderFormula(t: LazyTensor): string {
+  const data = [...t.leaves.values()].filter((l) => l.placeholder === undefined);
+  if (data.length > 0) throw new OptionError('a formula of placeholder variables cannot also hold data: make every variable a placeholder, Vi(index, dim)');
+  const node = mapVariables(t.node, (v) => variable(v.cat, (t.leaves.get(v.pos) as Leaf).placeholder as number, v.dim));
+  return printFormula(node, { positional: true });
+}
+
+function placeholder(cat: VarCategory, index: number, dim: unknown): LazyTensor {
+  const name = catName(cat);
+  if (!Number.isInteger(index) || index < 0 || index > 0x7fffffff) throw new OptionError(`${name}(index, dim): the index must be a non-negative integer, not ${index}`);
+  const d = checkDimension(dim, name);
+  const id = nextLeafId++;
+  if (nextLeafId > 0x7fffffff) nextLeafId = 0;
+  return new LazyTensor(variable(cat, id, d), new Map([[id, { cat, dim: d, data: [], rows: 0, placeholder: index }]]));
+}
+
 function toLazy(x: Operand, what: string): LazyTensor {
   if (x instanceof LazyTensor) return x;
   const { node, leaves } = toNode(x, what);
@@ -453,8 +649,10 @@ function dataVariable(cat: 'i' | 'j', data: unknown, dim: unknown): LazyTensor {
  */
 export function Vi<T extends FloatArray>(data: T, dim: number): LazyTensor<FloatTypeOf<T>>;
 export function Vi<T extends FloatArray>(t: Tensor<T>): LazyTensor<FloatTypeOf<T>>;
-export function Vi(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTensor {
-  return dataVariable('i', data, dim);
+/** A placeholder i-variable: argument `index` of the Genred that {@link LazyTensor.genred} makes. */
+export function Vi(index: number, dim: number): LazyTensor;
+export function Vi(data: FloatArray | Tensor<FloatArray> | number, dim?: number): LazyTensor {
+  return typeof data === 'number' ? placeholder('i', data, dim) : dataVariable('i', data, dim);
 }
 
 /**
@@ -465,8 +663,10 @@ export function Vi(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTen
  */
 export function Vj<T extends FloatArray>(data: T, dim: number): LazyTensor<FloatTypeOf<T>>;
 export function Vj<T extends FloatArray>(t: Tensor<T>): LazyTensor<FloatTypeOf<T>>;
-export function Vj(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTensor {
-  return dataVariable('j', data, dim);
+/** A placeholder j-variable: argument `index` of the Genred that {@link LazyTensor.genred} makes. */
+export function Vj(index: number, dim: number): LazyTensor;
+export function Vj(data: FloatArray | Tensor<FloatArray> | number, dim?: number): LazyTensor {
+  return typeof data === 'number' ? placeholder('j', data, dim) : dataVariable('j', data, dim);
 }
 
 /**
@@ -478,7 +678,13 @@ export function Vj(data: FloatArray | Tensor<FloatArray>, dim?: number): LazyTen
  */
 export function Pm<T extends FloatArray>(value: T): LazyTensor<FloatTypeOf<T>>;
 export function Pm(value: number | readonly number[]): LazyTensor;
-export function Pm(value: number | readonly number[] | FloatArray): LazyTensor {
+/** A placeholder parameter: argument `index` of the Genred that {@link LazyTensor.genred} makes. */
+export function Pm(index: number, dim: number): LazyTensor;
+export function Pm(value: number | readonly number[] | FloatArray, dim?: number): LazyTensor {
+  if (dim !== undefined) {
+    if (typeof value !== 'number') throw new OptionError('Pm(index, dim) makes a placeholder: the index must be a number');
+    return placeholder('param', value, dim);
+  }
   const values = readParam(value, 'Pm');
   return leafTensor('param', Array.isArray(values) ? values : (values as FloatArray), values.length, 1);
 }

@@ -6,7 +6,7 @@
 import { LazyKernelError, OptionError, ShapeError } from './errors';
 import { Node, printFormula, VarNode } from './formula/ir';
 import { LoweredProgram, lowerFormula, withSizes } from './formula/lower';
-import { NativeResult, Program, Reduction, ReductionName } from './formula/program';
+import { K_REDUCTIONS, NativeResult, Program, Reduction, ReductionName, WEIGHTED_REDUCTIONS } from './formula/program';
 import { MAX_TYPED_ARRAY_LENGTH } from './memory';
 import { checkRanges } from './ranges';
 import { checkSignal, checkTimeout, execute, executeSync, refuseUnknownKeys, RUN_OPTION_KEYS, RunOptions } from './run';
@@ -54,9 +54,19 @@ export interface BoundCall {
   cols: number;
 }
 
-const K_REDUCTIONS = new Set<ReductionName>(['KMin', 'ArgKMin', 'KMin_ArgKMin']);
+/** (max, shifted sums) pairs: one column more than their sums. */
+const SHIFTED_SUMS = new Set<ReductionName>(['Max_SumShiftExp', 'Max_SumShiftExpWeight']);
 const INDEX_ONLY = new Set<ReductionName>(['ArgMin', 'ArgMax', 'ArgKMin']);
 const VALUES_AND_INDICES = new Set<ReductionName>(['Min_ArgMin', 'Max_ArgMax', 'KMin_ArgKMin']);
+
+/**
+ * pykeops' other spellings of reductions, accepted for ported scripts (TypeScript's types
+ * name the canonical ones): SoftMax is its old name of SumSoftMaxWeight.
+ */
+export const REDUCTION_ALIASES: Readonly<Record<string, ReductionName>> = {
+  SoftMax: 'SumSoftMaxWeight', MinArgMin: 'Min_ArgMin', MaxArgMax: 'Max_ArgMax', KMinArgKMin: 'KMin_ArgKMin',
+  MaxSumShiftExp: 'Max_SumShiftExp',
+};
 
 /**
  * Checks a reduction name, an axis and k, throwing OptionError with the allowed values;
@@ -66,6 +76,10 @@ const VALUES_AND_INDICES = new Set<ReductionName>(['Min_ArgMin', 'Max_ArgMax', '
  * asks for them (docs/from-keops.md).
  */
 export function checkReductionOptions(opts: unknown, extra: readonly string[] = []): ReductionOptions {
+  const spelled = (opts as { reduction?: unknown } | null)?.reduction;
+  if (typeof spelled === 'string' && Object.prototype.hasOwnProperty.call(REDUCTION_ALIASES, spelled)) {
+    return checkReductionOptions({ ...(opts as object), reduction: REDUCTION_ALIASES[spelled] }, extra);
+  }
   if (typeof opts !== 'object' || opts === null) throw new OptionError('options { reduction, axis } are required');
   refuseUnknownKeys(opts, ['reduction', 'axis', 'k', ...extra], 'reduction');
   const { reduction, axis, k } = opts as Record<string, unknown>;
@@ -119,8 +133,8 @@ export class CompiledReduction {
     this.k = k;
     this.specs = vars.map((v) => ({ name: v.name ?? printFormula(v), cat: v.cat, dim: v.dim }));
     this.lowered = lowerFormula({ formula, weights, vars, reduction, axis, k });
-    const dim = reduction === 'SumSoftMaxWeight' ? (weights as Node).dim : formula.dim;
-    this.cols = K_REDUCTIONS.has(reduction) ? (k as number) * dim : dim;
+    const dim = WEIGHTED_REDUCTIONS.has(reduction) ? (weights as Node).dim : formula.dim;
+    this.cols = K_REDUCTIONS.has(reduction) ? (k as number) * dim : SHIFTED_SUMS.has(reduction) ? 1 + dim : dim;
   }
 
   /** The argument slot of a variable by its alias name; OptionError when there is none. */

@@ -105,6 +105,8 @@ function* plan(c: CompiledReduction, args: unknown, outputGradient: unknown, wrt
       cotF = sum;
       break;
     }
+    case 'LogSumExpWeight': case 'Max_SumShiftExp': case 'Max_SumShiftExpWeight':
+      throw new OptionError(`the gradient of ${reduction} is not built; differentiate a LogSumExp or SumSoftMaxWeight, or the Sum of the formula, instead`);
     default:
       throw new OptionError(`${reduction} returns indices, which have no gradient; differentiate a Min_ArgMin / KMin_ArgKMin's values instead`);
   }

@@ -49,13 +49,13 @@ std::size_t reductionBytes(const Program& p, const RunContext& ctx) {
   const std::size_t lanes = std::max(kTileBytes, mulSat(regs, vb));
   const std::size_t rows = mulSat(mulSat(regs, vb), kMaxBlockRows);
   const bool kred = keepsK(p.reduction);
-  const std::size_t dim = static_cast<std::size_t>(p.regDims[p.reduction == RED_SumSoftMaxWeight ? p.weights : p.result]);
+  const std::size_t dim = static_cast<std::size_t>(p.regDims[hasWeights(p.reduction) ? p.weights : p.result]);
   const std::size_t k = kred ? static_cast<std::size_t>(p.k) : 1;
   const std::size_t entries = kred && p.k > kKMinInsertMax ? addSat(k, kMinPending(p.k)) : k;
   const std::size_t rowState = mulSat(mulSat(dim, entries), 16);
   const std::size_t blockState = std::min(mulSat(rowState, kMaxBlockRows), std::max(kStateBytesPerThread, rowState));
   const std::size_t state = addSat(blockState, mulSat(k, 16));
-  const std::size_t perThread = addSat(addSat(lanes, rows), state);
+  const std::size_t perThread = addSat(addSat(addSat(lanes, rows), state), mulSat(scratchValues(p), vb));
   return addSat(bytes, mulSat(perThread, static_cast<std::size_t>(std::max(1, ctx.threads))));
 }
 

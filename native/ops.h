@@ -47,7 +47,23 @@ namespace lk {
   X(ONEHOT, 35, 1)    /* a of dim 1 -> e_round(a) of dim(out) (zeros if outside)    */ \
   X(MATVEC, 36, 2)    /* out_r = sum_c a[r*dim(b)+c] b_c, dim(out) = dim(a)/dim(b)   */ \
   X(VECMAT, 37, 2)    /* out_c = sum_r a_r b[r*dim(out)+c], dim(out) = dim(b)/dim(a) */ \
-  X(TENSORPROD, 38, 2) /* out[k*dim(b)+l] = a_k b_l                                 */
+  X(TENSORPROD, 38, 2) /* out[k*dim(b)+l] = a_k b_l                                 */ \
+  X(ACOS, 39, 1)                                                                       \
+  X(ASIN, 40, 1)                                                                       \
+  X(SINXDIVX, 41, 1)  /* sin(a)/a, 1 where a == 0                                    */ \
+  X(XLOGX, 42, 1)     /* a log(a), 0 where a == 0                                    */ \
+  X(EQUAL, 43, 2)     /* 1 or 0; comparisons with NaN are false (NOTEQUAL true)      */ \
+  X(NOTEQUAL, 44, 2)                                                                   \
+  X(LESS, 45, 2)                                                                       \
+  X(LESSEQ, 46, 2)                                                                     \
+  X(ARGMAXC, 47, 1)   /* index of the first largest component -> dim 1               */ \
+  X(ARGMINC, 48, 1)   /* index of the first smallest component -> dim 1              */ \
+  X(GATHER, 49, 1)    /* out_c = a[consts[imm + c]]: a permutation or selection      */ \
+  X(SOFTDTW, 50, 3)   /* soft-DTW of series a, b under (a_i - b_j)^2, gamma = c      */ \
+  X(SOFTDTW_GRAD, 51, 3) /* its gradient: d/da, d/db, d/dgamma -> dim(a)+dim(b)+1     */
+
+// The most cells (dim(a)·dim(b)) of a soft-DTW: its work arrays hold two values per cell.
+constexpr long long kMaxSoftDtwCells = 1LL << 22;
 
 enum Op : int {
 #define LK_OP_ENUM(name, code, arity) OP_##name = code,
@@ -69,7 +85,10 @@ enum Op : int {
   X(ArgKMin, 8)                                                                 \
   X(KMin_ArgKMin, 9)                                                            \
   X(LogSumExp, 10)                                                              \
-  X(SumSoftMaxWeight, 11)
+  X(SumSoftMaxWeight, 11)                                                       \
+  X(LogSumExpWeight, 12)        /* log Σ exp(F) V, per component of V          */ \
+  X(Max_SumShiftExp, 13)        /* (m, Σ exp(F - m)), m = max F                */ \
+  X(Max_SumShiftExpWeight, 14)  /* (m, Σ exp(F - m) V)                         */
 
 enum Reduction : int {
 #define LK_RED_ENUM(name, code) RED_##name = code,
@@ -77,6 +96,13 @@ enum Reduction : int {
 #undef LK_RED_ENUM
   RED_COUNT
 };
+
+// The max-shifted exponential sums (one state: max, Σ exp(f - max), Σ exp(f - max)·V).
+constexpr bool isSoftmaxFamily(int r) { return r >= RED_LogSumExp && r <= RED_Max_SumShiftExpWeight; }
+// Those with a weights formula V (formula2).
+constexpr bool hasWeights(int r) {
+  return r == RED_SumSoftMaxWeight || r == RED_LogSumExpWeight || r == RED_Max_SumShiftExpWeight;
+}
 
 // Whether a reduction keeps the k smallest (KMin and its pairs) rather than one value.
 constexpr bool keepsK(int r) { return r == RED_KMin || r == RED_ArgKMin || r == RED_KMin_ArgKMin; }

@@ -1,5 +1,8 @@
 #include "program.h"
 
+#include "maths/scalar_ops.h"
+
+#include <algorithm>
 #include <string>
 
 namespace lk {
@@ -23,9 +26,7 @@ int arity(int op) {
   return -1;
 }
 
-bool isElementwise(int op) {
-  return (op >= OP_NEG && op <= OP_MOD);
-}
+bool isElementwise(int op) { return elementwiseArity(op) > 0; }
 
 // The dimension rule of one instruction; `dim(r)` is register r's dimension.
 void checkInstruction(const Program& p, int r) {
@@ -64,7 +65,7 @@ void checkInstruction(const Program& p, int r) {
     case OP_CONST:
       if (in.imm < 0 || in.imm >= static_cast<int>(p.consts.size())) fail(at + ": CONST of an unknown constant");
       return;
-    case OP_SUM: case OP_MAXC: case OP_MINC:
+    case OP_SUM: case OP_MAXC: case OP_MINC: case OP_ARGMAXC: case OP_ARGMINC:
       need(out == 1, "output dim 1");
       return;
     case OP_DOT:
@@ -90,6 +91,21 @@ void checkInstruction(const Program& p, int r) {
       return;
     case OP_TENSORPROD:
       need(static_cast<int64_t>(da) * db == out, "output dim = product of operand dims");
+      return;
+    case OP_SOFTDTW:
+    case OP_SOFTDTW_GRAD:
+      need(dim(in.c) == 1, "gamma of dim 1");
+      need(static_cast<int64_t>(da) * db <= kMaxSoftDtwCells, "series lengths with dim(a)·dim(b) <= 2^22");
+      need(in.op == OP_SOFTDTW ? out == 1 : static_cast<int64_t>(out) == static_cast<int64_t>(da) + db + 1,
+           "output dim 1 (the gradient: dim(a) + dim(b) + 1)");
+      return;
+    case OP_GATHER:
+      if (in.imm < 0 || static_cast<int64_t>(in.imm) + out > static_cast<int64_t>(p.consts.size()))
+        fail(at + ": GATHER's index table is outside the constants");
+      for (int c = 0; c < out; ++c) {
+        const double k = p.consts[in.imm + c];
+        need(k >= 0 && k < da && k == static_cast<double>(static_cast<int>(k)), "GATHER indices are integers in [0, operand dim)");
+      }
       return;
   }
   fail(at + ": op code " + std::to_string(in.op) + " has no dimension rule");
@@ -185,11 +201,21 @@ OutputSizes outputSizes(const Program& p) {
   s.hasIndices = r == RED_ArgMin || r == RED_ArgMax || r == RED_Min_ArgMin || r == RED_Max_ArgMax ||
                  r == RED_ArgKMin || r == RED_KMin_ArgKMin;
   s.hasValues = r != RED_ArgMin && r != RED_ArgMax && r != RED_ArgKMin;
-  std::size_t dim = static_cast<std::size_t>(p.regDims[r == RED_SumSoftMaxWeight ? p.weights : p.result]);
+  std::size_t dim = static_cast<std::size_t>(p.regDims[hasWeights(r) ? p.weights : p.result]);
   bool kred = keepsK(r);
-  s.columns = kred ? dim * static_cast<std::size_t>(p.k) : dim;
+  s.columns = kred ? dim * static_cast<std::size_t>(p.k) : r == RED_Max_SumShiftExp || r == RED_Max_SumShiftExpWeight ? dim + 1 : dim;
   s.count = p.m * s.columns;
   return s;
+}
+
+std::size_t scratchValues(const Program& p) {
+  std::size_t most = 0;
+  for (const Instruction& in : p.code) {
+    if (in.op != OP_SOFTDTW && in.op != OP_SOFTDTW_GRAD) continue;
+    const std::size_t n = static_cast<std::size_t>(p.regDims[in.a]), m = static_cast<std::size_t>(p.regDims[in.b]);
+    most = std::max(most, 2 * n * m + n + m + 1);
+  }
+  return most;
 }
 
 Program decodeProgram(const ProgramSpec& s, const std::vector<ArgInfo>& args) {
@@ -239,12 +265,12 @@ Program decodeProgram(const ProgramSpec& s, const std::vector<ArgInfo>& args) {
   p.reduction = s.reduction;
   if (s.result < 0 || s.result >= nr) fail("result register out of range");
   p.result = s.result;
-  const bool softmax = p.reduction == RED_SumSoftMaxWeight;
-  if (softmax ? (s.weights < 0 || s.weights >= nr) : s.weights != -1)
-    fail(softmax ? "SumSoftMaxWeight needs a weights register" : "weights must be -1 outside SumSoftMaxWeight");
+  const bool weighted = hasWeights(p.reduction);
+  if (weighted ? (s.weights < 0 || s.weights >= nr) : s.weights != -1)
+    fail(weighted ? "a weighted reduction needs a weights register" : "weights must be -1 outside the weighted reductions");
   p.weights = s.weights;
-  if ((p.reduction == RED_LogSumExp || softmax) && p.regDims[p.result] != 1)
-    fail("LogSumExp and SumSoftMaxWeight need a formula of dimension 1");
+  if (isSoftmaxFamily(p.reduction) && p.regDims[p.result] != 1)
+    fail("the exponential-sum reductions need a formula of dimension 1");
   const bool kred = keepsK(p.reduction);
   if (kred ? s.k < 1 : s.k != 0) fail(kred ? "k must be at least 1" : "k must be 0 outside the k-reductions");
   p.k = s.k;

@@ -83,6 +83,10 @@ struct OutputSizes {
 };
 OutputSizes outputSizes(const Program& p);
 
+// Work values an evaluation of one pair needs beyond its registers (a soft-DTW's cost
+// and adjoint matrices), per thread: allocated before any parallel region.
+std::size_t scratchValues(const Program& p);
+
 // Checks every field against the op table's rules and the argument arrays' lengths and
 // dtypes; throws ProgramError naming the fault.
 Program decodeProgram(const ProgramSpec& spec, const std::vector<ArgInfo>& args);

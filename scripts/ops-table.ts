@@ -5,9 +5,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { COMPOSITES } from '../lib/formula/composite';
 import { OPS, OpName } from '../lib/formula/ir';
-import { AUTODIFF } from '../lib/formula/parse';
+import { AUTODIFF, REFUSED_OPERATIONS } from '../lib/formula/parse';
 import { Reduction } from '../lib/formula/program';
+import { REDUCTION_ALIASES } from '../lib/reduction';
 
 const root = path.resolve(__dirname, '..');
 
@@ -23,7 +25,10 @@ function methodsBy(source: string, pattern: RegExp): Map<string, string[]> {
   return out;
 }
 
-const INFIX: Record<string, string> = { Add: 'f + g', Subtract: 'f - g', Mult: 'f * g', Divide: 'f / g', Minus: '-f', Scalprod: '(f|g)' };
+const INFIX: Record<string, string> = {
+  Add: 'f + g', Subtract: 'f - g', Mult: 'f * g', Divide: 'f / g', Minus: '-f', Scalprod: '(f|g)', Square: 'f**2', Pow: 'f**n',
+  Powf: 'f**g', LessThan: 'f < g', LessOrEqual: 'f <= g',
+};
 const OPERANDS: Record<number, readonly string[]> = { 1: ['f'], 2: ['f', 'g'], 3: ['f', 'a', 'b'] };
 const INT_NAMES: Record<string, string> = { exponent: 'n', decimals: 'd', index: 'k' };
 
@@ -31,7 +36,15 @@ const INT_NAMES: Record<string, string> = { exponent: 'n', decimals: 'd', index:
 function signature(name: OpName): string {
   const spec = OPS[name];
   const operands = ('operands' in spec && spec.operands) || OPERANDS[spec.arity];
-  return `${name}(${[...operands, ...spec.ints.map((i) => INT_NAMES[i] ?? i)].join(', ')})`;
+  const ints = 'list' in spec && spec.list ? [`[${spec.ints[0]}]`] : spec.ints.map((i) => INT_NAMES[i] ?? i);
+  return `${name}(${[...operands, ...ints].join(', ')})`;
+}
+
+/** A composite's call, list parameters in brackets (an optional one with `?`). */
+function compositeSignature(name: string): string {
+  const spec = COMPOSITES[name];
+  const params = spec.params.map(([p, kind]) => (kind === 'int' ? p : kind === 'list' ? `[${p}]` : `[${p}]?`));
+  return `${name}(${[...spec.operands, ...params].join(', ')})`;
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
@@ -39,14 +52,21 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|');
 /** The markdown of docs/ops.md. */
 export function opsMarkdown(): string {
   const lazy = fs.readFileSync(path.join(root, 'lib', 'lazy.ts'), 'utf8');
-  const opMethods = methodsBy(lazy, /^ {2}(\w+)(?:<[^>]*>)?\([^)]*\)[^{]*\{[^\n]*?apply\('(\w+)'/gm);
+  const opMethods = methodsBy(lazy, /^ {2}(\w+)(?:<[^>]*>)?\([^)]*\)[^{]*\{\n?[^\n]*?(?:apply|composite)\('(\w+)'/gm);
   const reductionMethods = methodsBy(lazy, /^ {2}(\w+)\([^)]*\)[^{\n;]*\{\n?[^\n]*?reduction: '(\w+)'/gm);
+  // logsumexp and maxSumShiftExp run one reduction, or its weighted twin given { weight }.
+  for (const [, m, plain, weighted] of lazy.matchAll(/^ {2}(\w+)\([^)]*\)[^{\n;]*\{ return this\.runWeighted\('(\w+)', '(\w+)'/gm)) {
+    reductionMethods.set(plain, [...(reductionMethods.get(plain) ?? []), `.${m}()`]);
+    reductionMethods.set(weighted, [...(reductionMethods.get(weighted) ?? []), `.${m}({ weight })`]);
+  }
   const code = (list: string[]): string => list.map((m) => `\`${m}\``).join(', ');
   const rows = (Object.keys(OPS) as OpName[]).map((name) => {
     const spec = OPS[name];
     const written = `\`${cell(signature(name))}\`${INFIX[name] ? `, or \`${cell(INFIX[name])}\`` : ''}`;
     return `| ${written} | ${cell(spec.rule)} | ${cell(spec.about)} | ${code(opMethods.get(name) ?? []) || '-'} |`;
   });
+  const composites = Object.entries(COMPOSITES).map(([name, spec]) =>
+    `| \`${cell(compositeSignature(name))}\` | ${cell(spec.rule)} | ${cell(spec.about)} | ${code(opMethods.get(name) ?? []) || '-'} |`);
   return [
     '# Formula operations',
     '',
@@ -58,12 +78,32 @@ export function opsMarkdown(): string {
     '',
     'Besides operations, a formula has variables (an alias name, or `Vi(pos,dim)`, `Vj(pos,dim)`,',
     '`Pm(pos,dim)`, `Var(pos,dim,cat)`), constants (`IntCst(n)`, `Zero(dim)`, and number literals',
-    'such as `0.5` or `1e-3`, which KeOps does not accept), parentheses, and the infix',
-    'operators `+ - * /` with the usual precedence, unary `-`, and `(f|g)`.',
+    'such as `0.5` or `1e-3`, which KeOps does not accept), parentheses, and Python\'s operators',
+    'with its precedence: `+ - * /`, unary `-`, `f**n` (an integer n: `Square` for 2, else `Pow`;',
+    'another exponent is `Powf`), `(f|g)`, and one comparison `< <= > >=` (lowest). Argument lists',
+    'may end with a comma; list parameters are literals such as `[2,3]`.',
     '',
     '| Operation | Output dimension | Computes | LazyTensor |',
     '|---|---|---|---|',
     ...rows,
+    '',
+    '## Composite operations',
+    '',
+    'KeOps operations that are compositions of the ones above: each is expanded into them when',
+    'it is read, so a formula prints back in its expanded form. Complex values are interleaved',
+    '(re, im) pairs, as KeOps stores them: a complex vector of n entries has dimension 2n, and',
+    'a complex operand of dimension 2 broadcasts against a longer one.',
+    '',
+    '| Operation | Output dimension | Computes | LazyTensor |',
+    '|---|---|---|---|',
+    ...composites,
+    '',
+    '## Refused',
+    '',
+    'KeOps names that are internals of its own code generation, not operations a formula means;',
+    'a formula that uses one is a `FormulaSyntaxError` that says why:',
+    '',
+    ...Object.entries(REFUSED_OPERATIONS).map(([name, why]) => `- \`${name}\`: ${why.replace(/^\S+ is /, '')}.`),
     '',
     '## Derivatives',
     '',
@@ -82,6 +122,12 @@ export function opsMarkdown(): string {
     '| Reduction | LazyTensor |',
     '|---|---|',
     ...Object.keys(Reduction).map((r) => `| \`${r}\` | ${code(reductionMethods.get(r) ?? []) || '- (Genred only)'} |`),
+    '',
+    `pykeops' other spellings are accepted too: ${Object.entries(REDUCTION_ALIASES).map(([a, r]) => `\`${a}\` (${r})`).join(', ')};`,
+    'and a `LogSumExp` with `formula2` is `LogSumExpWeight`. A Genred formula may also be',
+    "keopscore's whole-formula spelling, `Sum_Reduction(F, 0)`: `<Reduction>_Reduction(F[, K], tag[, formula2])`",
+    'with tag 0 for outputs indexed by i (axis 1) and 1 for outputs indexed by j (axis 0), and',
+    '`Zero_Reduction(dim, tag)`; options that contradict it are an error.',
     '',
   ].join('\n');
 }

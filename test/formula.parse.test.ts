@@ -25,6 +25,12 @@ const EVERY_OPERATION: [string, number][] = [
   ['MatVecMult(M,b)', 3], ['VecMatMult(b,M)', 3], ['TensorProd(x,b)', 6],
   ['IntCst(7)', 1], ['Zero(4)', 4], ['2.5*x', 3], ['x*-0.125', 3], ['1e-3+x', 3],
   ['Exp(-g*SqDist(x,y))*b', 2], ['Vi(0,3)+Vj(1,3)', 3], ['Var(0,3,0)*Var(3,1,2)', 3],
+  ['Acos(x)', 3], ['Asin(x)', 3], ['SinXDivX(x)', 3], ['XLogX(x)', 3], ['Equal(x,y)', 3], ['NotEqual(x,g)', 3],
+  ['LessThan(x,y)', 3], ['LessOrEqual(g,x)', 3], ['x < y', 3], ['x >= g', 3], ['ArgMax(x)', 1], ['ArgMin(b)', 1],
+  ['Gather(x,[2,0,0,1])', 4], ['SoftDTW_SqDist(x,y,g)', 1], ['GradSoftDTW_SqDist(x,b,g)', 5], ['GradSoftDTW_SqDist_Gamma(x,b,g)', 1],
+  // Composites expand into the operations above.
+  ['x**2', 3], ['x**-3', 3], ['x**g', 3], ['ComplexMult(b,Extract(M,0,2))', 2], ['Kron(x,b,[3],[2])', 6],
+  ['TensorDot(M,x,[2,3],[3],[1],[0])', 2], ['BSpline(M,a,2)', 3], ['SumT(a,3)', 3], ['ElemT(g,4,1)', 4],
 ];
 
 function opsIn(node: Node, into = new Set<string>()): Set<string> {

@@ -42,9 +42,10 @@ describe('unknown option keys are OptionErrors that name the key', () => {
     expect(gauss.runSync([x, x, b, 2], { prune: false, priority: 0, backend: 'cpu' }).data).toHaveLength(n);
   });
 
-  test("a LazyTensor reduction's run options: logsumexpSync(1, { weight }) no longer drops the weight", async () => {
+  test("a LazyTensor reduction's run options: logsumexpSync(1, { weight }) takes a LazyTensor weight, never drops it", async () => {
     const K = Vi(x, 3).sqdist(Vj(x, 3)).mul(Pm(-2));
-    expectOptionError(() => K.logsumexpSync(1, { weight: b } as never), "'weight'", 'run option');
+    expectOptionError(() => K.logsumexpSync(1, { weight: b } as never), 'weight must be a LazyTensor');
+    expectOptionError(() => K.sumSync(1, { weight: Vj(b, 1) } as never), "'weight'", 'run option');
     await expectOptionRejection(() => K.sum(1, { axis: 1 } as never), "'axis'");
     // What every LazyTensor reduction binds through.
     expectOptionError(() => bindReduction(K, { reduction: 'Sum', axis: 1, dim: 2 } as never), "'dim'", 'reduction option');

@@ -172,8 +172,9 @@ const VJP: { readonly [K in OpName]: Rule } = {
   // min(max(f, a), b): the cotangent goes to whichever argument the value is.
   Clamp: (n, g) => {
     const [f, a, b] = n.args;
-    const below = op('Step', [sub(a, f)]); // f <= a: the value is a (where a <= b)
-    const above = op('Step', [sub(f, b)]); // f >= b: the value is b
+    // KeOps' DiffClampInt: f itself inside the closed interval [a, b], the bound outside it.
+    const below = op('LessThan', [f, a]); // f < a: the value is a (where a <= b)
+    const above = op('LessThan', [b, f]); // f > b: the value is b
     const inside = mul(sub(c(1), below), sub(c(1), above));
     return [unbroadcast(mul(g, inside), f.dim), unbroadcast(mul(g, mul(below, sub(c(1), above))), a.dim), unbroadcast(mul(g, above), b.dim)];
   },
@@ -225,7 +226,68 @@ const VJP: { readonly [K in OpName]: Rule } = {
   MatVecMult: (n, g) => [op('TensorProd', [g, a1(n)]), op('VecMatMult', [g, a0(n)])],
   VecMatMult: (n, g) => [op('MatVecMult', [a1(n), g]), op('TensorProd', [a0(n), g])],
   TensorProd: (n, g) => [op('MatVecMult', [g, a1(n)]), op('VecMatMult', [a0(n), g])],
+  // KeOps' rules: ∓1/sqrt(1 - f²), and for sin(f)/f one that is NaN at f = 0 as KeOps' is.
+  Acos: pointwise((n) => neg(op('Rsqrt', [sub(c(1), op('Square', [a0(n)]))]))),
+  Asin: pointwise((n) => op('Rsqrt', [sub(c(1), op('Square', [a0(n)]))])),
+  SinXDivX: pointwise((n) => div(sub(op('Cos', [a0(n)]), n), a0(n))),
+  XLogX: pointwise((n) => add(op('Log', [a0(n)]), c(1))),
+  Equal: none,
+  NotEqual: none,
+  LessThan: none,
+  LessOrEqual: none,
+  ArgMax: none,
+  ArgMin: none,
+  Gather: (n, g) => [scatter(g, n.ints, a0(n).dim)],
+  SoftDTW_SqDist: (n, g) => {
+    const [x, y] = n.args;
+    const xy = op('GradSoftDTW_SqDist', n.args);
+    return [mul(g, op('Extract', [xy], [0, x.dim])), mul(g, op('Extract', [xy], [x.dim, y.dim])), mul(g, op('GradSoftDTW_SqDist_Gamma', n.args))];
+  },
+  GradSoftDTW_SqDist: secondDerivative,
+  GradSoftDTW_SqDist_Gamma: secondDerivative,
 };
+
+function secondDerivative(): never {
+  throw new OptionError('second derivatives of SoftDTW_SqDist are not built');
+}
+
+/**
+ * The transpose of Gather(f, indices): component c of the result sums the components k
+ * of g with indices[k] = c. A permutation or selection (each c picked at most twice) is
+ * one gather per repeat, reading a zero where a component is not picked; a broadcast
+ * (SumT, a complex scalar) gathers g by target and sums each target's run, so its
+ * gradient stays a handful of instructions however wide the broadcast.
+ */
+function scatter(g: Node, indices: readonly number[], dim: number): Node {
+  const where: number[][] = Array.from({ length: dim }, () => []);
+  indices.forEach((c, k) => where[c].push(k));
+  const rounds = where.reduce((most, w) => Math.max(most, w.length), 0);
+  if (rounds > 2) {
+    const sorted = op('Gather', [g], where.flat());
+    const parts: Node[] = [];
+    let start = 0;
+    let zeros = 0; // targets nothing picks, since the last part: one Zero for a run of them
+    for (const w of where) {
+      if (w.length === 0) {
+        zeros++;
+        continue;
+      }
+      if (zeros > 0) parts.push(zero(zeros));
+      zeros = 0;
+      parts.push(w.length === 1 ? op('Elem', [sorted], [start]) : op('Sum', [op('Extract', [sorted], [start, w.length])]));
+      start += w.length;
+    }
+    if (zeros > 0) parts.push(zero(zeros));
+    return parts.reduce((a, b) => op('Concat', [a, b]));
+  }
+  const padded = where.some((w) => w.length < rounds) ? op('Concat', [g, zero(1)]) : g;
+  let out: Node | null = null;
+  for (let r = 0; r < rounds; r++) {
+    const picked = op('Gather', [padded], where.map((w) => w[r] ?? g.dim));
+    out = out === null ? picked : add(out, picked);
+  }
+  return out as Node;
+}
 
 // ---------------------------------------------------------------------------------------
 // Grad, Diff, GradMatrix, Divergence, Laplacian

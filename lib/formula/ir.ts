@@ -77,6 +77,8 @@ interface OpSpec {
   readonly about: string;
   /** The operands' names in `rule` and `about`, where not f, g or f, a, b. */
   readonly operands?: readonly string[];
+  /** The integer parameters are one list literal of any length, `[k0,k1,…]` (Gather's indices). */
+  readonly list?: boolean;
 }
 
 function same(args: readonly Node[]): number {
@@ -113,6 +115,18 @@ function weighted(w: Node, x: Node, name: string): number {
     );
   }
   return 1;
+}
+
+/** The most cells (dim(x)·dim(y)) of a soft-DTW; native/ops.h's kMaxSoftDtwCells is the same bound. */
+export const MAX_SOFTDTW_CELLS = 1 << 22;
+
+function softDtwDims(out: (args: readonly Node[]) => number) {
+  return (args: readonly Node[], _ints: readonly number[], name: string): number => {
+    const [x, y, gamma] = args;
+    if (gamma.dim !== 1) throw new ShapeError(`${name}: gamma ${describe(gamma)} must have dimension 1`);
+    if (x.dim * y.dim > MAX_SOFTDTW_CELLS) throw new ShapeError(`${name}: series of ${x.dim} and ${y.dim} values have more than ${MAX_SOFTDTW_CELLS} cells`);
+    return out(args);
+  };
 }
 
 const SAME = 'dim(f)';
@@ -216,6 +230,40 @@ export const OPS = {
     },
   },
   TensorProd: { arity: 2, ints: [], printing: 'call', dim: ([f, g]) => f.dim * g.dim, rule: 'dim(f) dim(g)', about: 'outer product, row-major' },
+  Acos: { ...unary, about: 'arc cosine' },
+  Asin: { ...unary, about: 'arc sine' },
+  SinXDivX: { ...unary, about: 'sin(f) / f, 1 where f = 0' },
+  XLogX: { ...unary, about: 'f log f, 0 where f = 0' },
+  Equal: { ...binaryElementwise, about: '1 where f = g, else 0' },
+  NotEqual: { ...binaryElementwise, about: '1 where f != g (or either is NaN), else 0' },
+  LessThan: { ...binaryElementwise, about: '1 where f < g, else 0; also written f < g, and g > f' },
+  LessOrEqual: { ...binaryElementwise, about: '1 where f <= g, else 0; also written f <= g, and g >= f' },
+  ArgMax: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'index of the first largest component' },
+  ArgMin: { arity: 1, ints: [], printing: 'call', dim: scalar, rule: '1', about: 'index of the first smallest component' },
+  SoftDTW_SqDist: {
+    operands: ['x', 'y', 'gamma'], arity: 3, ints: [], printing: 'call', rule: '1; gamma has dim 1',
+    about: 'soft-DTW discrepancy of the series x and y under (x_i - y_j)^2, smoothing gamma',
+    dim: softDtwDims(() => 1),
+  },
+  GradSoftDTW_SqDist: {
+    operands: ['x', 'y', 'gamma'], arity: 3, ints: [], printing: 'call', rule: 'dim(x) + dim(y)',
+    about: 'the gradient of SoftDTW_SqDist with respect to x, then y',
+    dim: softDtwDims(([x, y]) => x.dim + y.dim),
+  },
+  GradSoftDTW_SqDist_Gamma: {
+    operands: ['x', 'y', 'gamma'], arity: 3, ints: [], printing: 'call', rule: '1',
+    about: 'the derivative of SoftDTW_SqDist with respect to gamma (lazykernel\'s; KeOps has none)',
+    dim: softDtwDims(() => 1),
+  },
+  Gather: {
+    arity: 1, ints: ['indices'], list: true, printing: 'call', rule: 'the number of indices',
+    about: 'components k0, k1, … of f, in that order, repeats allowed (lazykernel\'s; KeOps has none)',
+    dim: ([f], ks, name) => {
+      const bad = ks.find((k) => k < 0 || k >= f.dim);
+      if (bad !== undefined) throw new ShapeError(`${name}: index ${bad} is outside the ${f.dim} components of ${describe(f)}`);
+      return ks.length;
+    },
+  },
 } satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -281,8 +329,8 @@ export function operation(op: OpName, args: readonly Node[], ints: readonly numb
   if (args.length !== spec.arity) {
     throw new OptionError(`${op} takes ${spec.arity} operand${spec.arity === 1 ? '' : 's'}, got ${args.length}`);
   }
-  if (ints.length !== spec.ints.length) {
-    throw new OptionError(`${op} takes ${spec.ints.length} integer parameter(s), got ${ints.length}`);
+  if (spec.list === true ? ints.length < 1 : ints.length !== spec.ints.length) {
+    throw new OptionError(spec.list === true ? `${op} takes a non-empty list of integers` : `${op} takes ${spec.ints.length} integer parameter(s), got ${ints.length}`);
   }
   ints.forEach((v, k) => {
     if (!Number.isInteger(v) || Math.abs(v) > 0x7fffffff) {
@@ -300,7 +348,8 @@ export function operation(op: OpName, args: readonly Node[], ints: readonly numb
   return node;
 }
 
-function catName(cat: VarCategory): string {
+/** How a category is called in formulas: Vi, Vj or Pm. */
+export function catName(cat: VarCategory): string {
   return cat === 'i' ? 'Vi' : cat === 'j' ? 'Vj' : 'Pm';
 }
 
@@ -412,7 +461,8 @@ function printPieces(n: Node, positional: boolean): (string | Node)[] {
       if (printing !== 'call') return ['(', a, printing.infix, b, ')'];
       const pieces: (string | Node)[] = [`${n.op}(`];
       n.args.forEach((arg, k) => pieces.push(...(k > 0 ? [',', arg] : [arg])));
-      n.ints.forEach((v, k) => pieces.push(k > 0 || n.args.length > 0 ? `,${v}` : String(v)));
+      if ((OPS[n.op] as OpSpec).list === true) pieces.push(`,[${n.ints.join(',')}]`);
+      else n.ints.forEach((v, k) => pieces.push(k > 0 || n.args.length > 0 ? `,${v}` : String(v)));
       pieces.push(')');
       return pieces;
     }

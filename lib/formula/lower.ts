@@ -9,13 +9,14 @@ import { OptionError, ShapeError } from '../errors';
 import { foldNodes, Node, OpNode, VarCategory, VarNode } from './ir';
 import { recogniseKernel, recogniseKernelGradient, recogniseNearest, recogniseSoftmaxKernel, RecognisedKernel } from './kernels';
 import {
-  Category, INSTR_FIELDS, Kernel, Op, OpName as InstrName, Program, PROGRAM_VERSION, Reduction, ReductionName,
+  Category, INSTR_FIELDS, K_REDUCTIONS, Kernel, Op, OpName as InstrName, Program, PROGRAM_VERSION, Reduction, ReductionName, SCALAR_REDUCTIONS,
+  WEIGHTED_REDUCTIONS,
 } from './program';
 
 /** What to lower: the formula, SumSoftMaxWeight's weights, every argument slot, the reduction. */
 export interface LowerRequest {
   formula: Node;
-  /** formula2 of SumSoftMaxWeight (the weights V); absent otherwise. */
+  /** formula2 of the weighted reductions (the weights V); absent otherwise. */
   weights?: Node;
   /** One variable per argument slot 0..n-1, in slot order. */
   vars: readonly VarNode[];
@@ -39,6 +40,7 @@ class ProgramBuilder {
   readonly code: number[] = [];
   readonly consts: number[] = [];
   private readonly constSlots = new Map<number, number>();
+  private readonly tableSlots = new Map<string, number>();
   private readonly emitted = new Map<string, number>();
   private readonly lowered = new Map<Node, number>();
 
@@ -63,6 +65,18 @@ class ProgramBuilder {
       this.constSlots.set(value, slot);
     }
     return this.emit('CONST', dim, -1, -1, -1, slot);
+  }
+
+  /** GATHER of `indices` from register a; its index table lives among the constants, shared by equal tables. */
+  gather(a: number, indices: readonly number[]): number {
+    const key = indices.join(',');
+    let slot = this.tableSlots.get(key);
+    if (slot === undefined) {
+      slot = this.consts.length;
+      for (const k of indices) this.consts.push(k);
+      this.tableSlots.set(key, slot);
+    }
+    return this.emit('GATHER', indices.length, a, -1, -1, slot);
   }
 
   /** The register of node n, lowering what it needs first (arguments before uses, no recursion). */
@@ -149,7 +163,28 @@ class ProgramBuilder {
       case 'MatVecMult': return binaryOp('MATVEC');
       case 'VecMatMult': return binaryOp('VECMAT');
       case 'TensorProd': return binaryOp('TENSORPROD');
+      case 'Acos': return unaryOp('ACOS');
+      case 'Asin': return unaryOp('ASIN');
+      case 'SinXDivX': return unaryOp('SINXDIVX');
+      case 'XLogX': return unaryOp('XLOGX');
+      case 'Equal': return this.elementwise('EQUAL', n);
+      case 'NotEqual': return this.elementwise('NOTEQUAL', n);
+      case 'LessThan': return this.elementwise('LESS', n);
+      case 'LessOrEqual': return this.elementwise('LESSEQ', n);
+      case 'ArgMax': return unaryOp('ARGMAXC');
+      case 'ArgMin': return unaryOp('ARGMINC');
+      case 'Gather': return this.gather(arg(0), n.ints);
+      case 'SoftDTW_SqDist': return this.emit('SOFTDTW', 1, arg(0), arg(1), arg(2));
+      // One native gradient (x, y, then gamma) serves both: equal instructions are emitted once.
+      case 'GradSoftDTW_SqDist': return this.emit('EXTRACT', n.dim, this.softDtwGrad(n), -1, -1, 0);
+      case 'GradSoftDTW_SqDist_Gamma': return this.emit('ELEM', 1, this.softDtwGrad(n), -1, -1, n.args[0].dim + n.args[1].dim);
     }
+  }
+
+  /** SOFTDTW_GRAD of a gradient node's operands: dim(x) + dim(y) + 1 values. */
+  private softDtwGrad(n: OpNode): number {
+    const [x, y, gamma] = n.args.map((a) => this.node(a));
+    return this.emit('SOFTDTW_GRAD', n.args[0].dim + n.args[1].dim + 1, x, y, gamma);
   }
 
   /** The register of a recognised kernel's scale: sign * Π factors (× or ÷). */
@@ -176,13 +211,13 @@ function checkReduction(req: LowerRequest): void {
   if (!Object.prototype.hasOwnProperty.call(Reduction, reduction)) {
     throw new OptionError(`unknown reduction ${String(reduction)}; expected one of ${Object.keys(Reduction).join(', ')}`);
   }
-  if ((reduction === 'LogSumExp' || reduction === 'SumSoftMaxWeight') && formula.dim !== 1) {
+  if (SCALAR_REDUCTIONS.has(reduction) && formula.dim !== 1) {
     throw new ShapeError(`${reduction} needs a formula of dimension 1, not ${formula.dim}`);
   }
-  if ((reduction === 'SumSoftMaxWeight') !== (weights !== undefined)) {
-    throw new OptionError(reduction === 'SumSoftMaxWeight' ? 'SumSoftMaxWeight needs the weights formula (formula2)' : `formula2 only applies to SumSoftMaxWeight, not ${reduction}`);
+  if (WEIGHTED_REDUCTIONS.has(reduction) !== (weights !== undefined)) {
+    throw new OptionError(weights === undefined ? `${reduction} needs the weights formula (formula2)` : `formula2 only applies to ${[...WEIGHTED_REDUCTIONS].join(', ')}, not ${reduction}`);
   }
-  const needsK = reduction === 'KMin' || reduction === 'ArgKMin' || reduction === 'KMin_ArgKMin';
+  const needsK = K_REDUCTIONS.has(reduction);
   if (needsK && !(Number.isInteger(k) && (k as number) >= 1 && (k as number) <= 0x7fffffff)) {
     throw new OptionError(`${reduction} needs k, a positive integer, not ${String(k)}`);
   }

@@ -2,11 +2,14 @@
  * KeOps formula strings and aliases -> IR.
  *
  * Grammar (Python's precedence, as KeOps formulas are Python expressions):
- *   expr    := sum ('|' sum)*                 scalar product, lowest precedence
+ *   compare := expr [('<' | '<=' | '>' | '>=') expr]    LessThan / LessOrEqual, operands swapped for > and >=
+ *   expr    := sum ('|' sum)*                 scalar product
  *   sum     := term (('+' | '-') term)*
  *   term    := unary (('*' | '/') unary)*
- *   unary   := '-' unary | primary             '-' before a number literal gives a negative literal
- *   primary := number | name | name '(' arguments ')' | '(' expr ')'
+ *   unary   := '-' unary | power               '-' before a number literal gives a negative literal
+ *   power   := primary ['**' unary]            an integer exponent is Pow (Square for 2, as KeOps), any other Powf
+ *   primary := number | name | name '(' arguments ')' | '(' compare ')'
+ * Arguments may end with a trailing comma; list parameters are literals such as [2,3].
  *
  * Besides KeOps' `IntCst(n)`, plain number literals (`2`, `0.5`, `1e-3`) are accepted as
  * dim-1 constants: `2` and `IntCst(2)` are the same node. Variables are alias names or
@@ -14,6 +17,8 @@
  */
 import { FormulaSyntaxError, LazyKernelError, OptionError, ShapeError } from '../errors';
 import { diff, divergence, grad, gradMatrix, laplacian } from './derivative';
+import { composite, COMPOSITES, isCompositeName, ParamValue } from './composite';
+import { K_REDUCTIONS, ReductionName, WEIGHTED_REDUCTIONS } from './program';
 import {
   collectVariables, constant, isOpName, Node, OPS, operation, opSpec, VarCategory, VarNode, variable,
 } from './ir';
@@ -23,7 +28,7 @@ interface Token { kind: TokenKind; text: string; pos: number }
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
-  const re = /\s+|([A-Za-z_][A-Za-z0-9_]*)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|([-+*/|(),=])/y;
+  const re = /\s+|([A-Za-z_][A-Za-z0-9_]*)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(\*\*|<=|>=|[-+*/|(),=<>[\]])/y;
   let pos = 0;
   while (pos < text.length) {
     re.lastIndex = pos;
@@ -84,6 +89,22 @@ class Reader {
     if (!this.accept(punct)) this.fail(`expected '${punct}' ${context}, found ${this.describe(t)}`);
     return t;
   }
+  /** True when the next token closes an argument list: after a trailing comma, or at once. */
+  closes(): boolean {
+    const t = this.peek();
+    return t.kind === 'punct' && (t.text === ')' || t.text === ']');
+  }
+  /** A list literal of signed integers, `[a, b, …]` (possibly empty, trailing comma allowed). */
+  integerList(what: string): number[] {
+    this.expect('[', `to open ${what}, a list such as [2,3]`);
+    const out: number[] = [];
+    while (!this.closes()) {
+      out.push(this.integer(`an entry of ${what}`));
+      if (!this.accept(',')) break;
+    }
+    this.expect(']', `to close ${what}`);
+    return out;
+  }
   /** A signed integer literal (an optional '-' then digits). */
   integer(what: string): number {
     const start = this.peek();
@@ -118,7 +139,7 @@ export function parseAliases(aliases: readonly string[]): VarDecl[] {
     const nameToken = r.next();
     if (nameToken.kind !== 'name') r.fail(`an alias starts with a name, as in "x = Vi(3)"`, nameToken);
     const name = nameToken.text;
-    if (isOpName(name) || VAR_CALLS.has(name) || CONST_CALLS.has(name)) {
+    if (isOpName(name) || isCompositeName(name) || VAR_CALLS.has(name) || CONST_CALLS.has(name)) {
       r.fail(`'${name}' is an operation name and cannot name a variable`, nameToken);
     }
     if (byName.has(name)) r.fail(`'${name}' is declared twice`, nameToken);
@@ -196,7 +217,7 @@ class FormulaParser {
   }
 
   formula(): Node {
-    const node = this.expr();
+    const node = this.compare();
     const t = this.r.peek();
     if (t.kind !== 'end') this.r.fail(`unexpected ${this.r.describe(t)}; expected an operator or the end of the formula`);
     return node;
@@ -215,6 +236,21 @@ class FormulaParser {
     }
   }
 
+  /** One comparison at most: Python would chain `a < b < c` into a conjunction KeOps cannot build. */
+  private compare(): Node {
+    const left = this.expr();
+    const t = this.r.peek();
+    const ops: Record<string, ['LessThan' | 'LessOrEqual', boolean]> = { '<': ['LessThan', false], '<=': ['LessOrEqual', false], '>': ['LessThan', true], '>=': ['LessOrEqual', true] };
+    const found = t.kind === 'punct' ? ops[t.text] : undefined;
+    if (found === undefined) return left;
+    this.r.next();
+    const right = this.expr();
+    const after = this.r.peek();
+    if (after.kind === 'punct' && ops[after.text] !== undefined) this.r.fail('comparisons do not chain; write one comparison and combine results with * (and)', after);
+    const [name, swap] = found;
+    return withPosition(this.r, t, () => operation(name, swap ? [right, left] : [left, right]));
+  }
+
   private expr(): Node {
     return this.binary(() => this.sum(), { '|': 'Scalprod' });
   }
@@ -231,19 +267,34 @@ class FormulaParser {
     while (this.r.peek().kind === 'punct' && this.r.peek().text === '-') minuses.push(this.r.next());
     let node: Node;
     const next = this.r.peek();
-    if (minuses.length > 0 && next.kind === 'number') {
-      // '-' right before a number literal makes a negative literal.
+    const powerFollows = this.r.peek(1).kind === 'punct' && this.r.peek(1).text === '**';
+    if (minuses.length > 0 && next.kind === 'number' && !powerFollows) {
+      // '-' right before a number literal makes a negative literal (but -2**2 is -(2**2)).
       this.r.next();
       node = this.literal(next, -1);
       minuses.pop();
     } else {
-      node = this.primary();
+      node = this.power();
     }
     for (let k = minuses.length - 1; k >= 0; k--) {
       const inner = node;
       node = withPosition(this.r, minuses[k], () => operation('Minus', [inner]));
     }
     return node;
+  }
+
+  /**
+   * primary ['**' unary]: an exponent that is an integer constant (2, -3, 2.0, (2)) gives
+   * Square(f) for 2 and Pow(f, n) otherwise, as KeOps' f**n; any other exponent is Powf.
+   */
+  private power(): Node {
+    const base = this.primary();
+    const t = this.r.peek();
+    if (!(t.kind === 'punct' && t.text === '**')) return base;
+    this.r.next();
+    const exponent = this.nested(t, () => this.unary());
+    const n = integerConstant(exponent);
+    return withPosition(this.r, t, () => (n === 2 ? operation('Square', [base]) : n !== undefined ? operation('Pow', [base], [n]) : operation('Powf', [base, exponent])));
   }
 
   /** A number literal, times `sign`; out of float64's range is a syntax error. */
@@ -260,7 +311,7 @@ class FormulaParser {
       return this.literal(t, 1);
     }
     if (this.r.accept('(')) {
-      const inner = this.nested(t, () => this.expr());
+      const inner = this.nested(t, () => this.compare());
       this.r.expect(')', 'to close the parenthesis');
       return inner;
     }
@@ -272,7 +323,7 @@ class FormulaParser {
       if (decl === undefined) {
         const known = [...this.names.keys()];
         this.r.fail(
-          isOpName(t.text) || VAR_CALLS.has(t.text) || CONST_CALLS.has(t.text) || t.text in AUTODIFF
+          isOpName(t.text) || isCompositeName(t.text) || VAR_CALLS.has(t.text) || CONST_CALLS.has(t.text) || t.text in AUTODIFF
             ? `${t.text} is an operation and needs arguments in parentheses`
             : `unknown variable '${t.text}'${known.length ? ` (the aliases declare ${known.join(', ')})` : ' (no aliases were given)'}`,
           t,
@@ -283,6 +334,9 @@ class FormulaParser {
     if (VAR_CALLS.has(t.text)) return readVariable(this.r, undefined, -1);
     if (t.text === 'IntCst' || t.text === 'Zero') return this.constantCall();
     if (Object.prototype.hasOwnProperty.call(AUTODIFF, t.text)) return this.nested(t, () => this.autodiff(t.text));
+    if (isCompositeName(t.text)) return this.nested(t, () => this.compositeCall(t.text));
+    const refused = refusedOperation(t.text);
+    if (refused !== undefined) this.r.fail(refused, t);
     if (!isOpName(t.text)) this.r.fail(`unknown operation '${t.text}'`, t);
     const op = t.text;
     return this.nested(t, () => this.call(op));
@@ -302,13 +356,12 @@ class FormulaParser {
     const { args: names, build } = AUTODIFF[name];
     this.r.expect('(', `after ${name}`);
     const args: Node[] = [];
-    if (!(this.r.peek().kind === 'punct' && this.r.peek().text === ')')) {
-      do {
-        const at = this.r.peek();
-        const arg = this.expr();
-        if (args.length === 1 && arg.kind !== 'var') this.r.fail(`${name} differentiates with respect to a variable (an alias or Vi/Vj/Pm), not a formula`, at);
-        args.push(arg);
-      } while (this.r.accept(','));
+    while (!this.r.closes()) {
+      const at = this.r.peek();
+      const arg = this.compare();
+      if (args.length === 1 && arg.kind !== 'var') this.r.fail(`${name} differentiates with respect to a variable (an alias or Vi/Vj/Pm), not a formula`, at);
+      args.push(arg);
+      if (!this.r.accept(',')) break;
     }
     this.r.expect(')', `to close ${name}(`);
     if (args.length !== names.length) this.r.fail(`${name} takes ${names.length} arguments (${name}(${names.join(', ')})), got ${args.length}`, t);
@@ -323,13 +376,13 @@ class FormulaParser {
     const ints: number[] = [];
     const total = spec.arity + spec.ints.length;
     let count = 0;
-    if (!(this.r.peek().kind === 'punct' && this.r.peek().text === ')')) {
-      do {
-        if (count < spec.arity) args.push(this.expr());
-        else if (count < total) ints.push(this.r.integer(`the ${spec.ints[count - spec.arity]} of ${op}`));
-        else this.expr();
-        count++;
-      } while (this.r.accept(','));
+    while (!this.r.closes()) {
+      if (count < spec.arity) args.push(this.compare());
+      else if (count < total && spec.list === true) ints.push(...this.r.integerList(`the ${spec.ints[0]} of ${op}`));
+      else if (count < total) ints.push(this.r.integer(`the ${spec.ints[count - spec.arity]} of ${op}`));
+      else this.compare();
+      count++;
+      if (!this.r.accept(',')) break;
     }
     this.r.expect(')', `to close ${op}(`);
     if (count !== total) {
@@ -338,6 +391,52 @@ class FormulaParser {
     }
     return withPosition(this.r, t, () => operation(op, args, ints));
   }
+
+  /** A composite operation (composite.ts): operands, then integer and list parameters. */
+  private compositeCall(name: string): Node {
+    const t = this.r.next();
+    const spec = COMPOSITES[name];
+    this.r.expect('(', `after ${name}`);
+    const args: Node[] = [];
+    const params: ParamValue[] = [];
+    while (!this.r.closes()) {
+      const k = args.length + params.length;
+      if (k < spec.operands.length) args.push(this.compare());
+      else if (k - spec.operands.length < spec.params.length) {
+        const [pname, kind] = spec.params[k - spec.operands.length];
+        params.push(kind === 'int' ? this.r.integer(`the ${pname} of ${name}`) : this.r.integerList(`the ${pname} of ${name}`));
+      } else {
+        this.r.fail(`${name} takes at most ${spec.operands.length + spec.params.length} arguments (${signature(name)})`);
+      }
+      if (!this.r.accept(',')) break;
+    }
+    this.r.expect(')', `to close ${name}(`);
+    const required = spec.operands.length + spec.params.filter(([, kind]) => kind !== 'list?').length;
+    if (args.length + params.length < required) this.r.fail(`${name} takes ${required} arguments (${signature(name)}), got ${args.length + params.length}`, t);
+    return withPosition(this.r, t, () => composite(name, args, params));
+  }
+}
+
+function signature(name: string): string {
+  const spec = COMPOSITES[name];
+  return `${name}(${[...spec.operands, ...spec.params.map(([p, kind]) => (kind === 'list?' ? `[${p}]?` : kind === 'list' ? `[${p}]` : p))].join(', ')})`;
+}
+
+/**
+ * KeOps names that are internals of its own code generation, not operations a formula
+ * means: why each is refused. Factorize and AutoFactorize are plain rewrites (the value
+ * is the formula's own), accepted below by their meaning.
+ */
+export const REFUSED_OPERATIONS: Readonly<Record<string, string>> = {
+  AdjointOperator: "AdjointOperator is a KeOps autodiff internal (the adjoint of a linear operator in its gradient code); write the formula it stands for, or use Grad",
+  SumLinOperator: "SumLinOperator is a KeOps autodiff internal (the sum of a linear operator's entries); write the formula it stands for, or use Grad",
+  TraceOperator: "TraceOperator is a KeOps autodiff internal (the trace of a linear operator); write the formula it stands for, or use Divergence",
+  Grad_WithSavedForward: 'Grad_WithSavedForward is a KeOps internal of the gradients of reductions (it takes a reduction and its saved output); use Genred.vjp, or Grad on the formula',
+  Diff_WithSavedForward: 'Diff_WithSavedForward is a KeOps internal of the gradients of reductions (it takes a reduction and its saved output); use Diff on the formula',
+};
+
+function refusedOperation(name: string): string | undefined {
+  return Object.prototype.hasOwnProperty.call(REFUSED_OPERATIONS, name) ? REFUSED_OPERATIONS[name] : undefined;
 }
 
 /** The result of parsing: the formula's IR and every argument slot, in slot order. */
@@ -403,4 +502,84 @@ export function completeSlots(decls: readonly VarDecl[], nodes: readonly Node[],
     }
   });
   return vars;
+}
+
+/** A whole-formula reduction as keopscore writes it: `Sum_Reduction(F, 0)`. */
+export interface ReductionSpelling {
+  reduction: string;
+  axis: 0 | 1;
+  k?: number;
+  formula: string;
+  formula2?: string;
+}
+
+
+/** The value of a scalar integer constant, or of its negation (`-(1)`); undefined otherwise. */
+function integerConstant(node: Node): number | undefined {
+  const negated = node.kind === 'op' && node.op === 'Minus' && node.args[0].kind === 'const';
+  const c = negated ? (node as { args: readonly Node[] }).args[0] : node;
+  if (c.kind !== 'const' || c.dim !== 1 || !Number.isInteger(c.value) || Math.abs(c.value) > 0x7fffffff) return undefined;
+  return negated ? -c.value : c.value;
+}
+
+/** True when the parentheses of `inner` never close before its end (`F) * G(…` does). */
+function closesAtEnd(inner: string): boolean {
+  let depth = 0;
+  for (const ch of inner) {
+    if (ch === '(') depth++;
+    else if (ch === ')' && --depth < 0) return false;
+  }
+  return depth === 0;
+}
+
+/**
+ * Reads keopscore's whole-formula spelling `<Reduction>_Reduction(F[, K], tag[, G])`,
+ * where tag 0 gives outputs indexed by i (axis 1, the reduction over j) and 1 the other
+ * way; null when the text is an ordinary formula.
+ *
+ * @example
+ * readReductionSpelling('Sum_Reduction(Exp(-SqDist(x,y))*b,0)');
+ * // { reduction: 'Sum', axis: 1, formula: 'Exp(-SqDist(x,y))*b' }
+ */
+export function readReductionSpelling(text: string): ReductionSpelling | null {
+  const m = /^\s*([A-Za-z][A-Za-z_]*?)_Reduction\s*\(([\s\S]*)\)\s*$/.exec(text);
+  if (m === null) return null;
+  const [, spelled, inner] = m;
+  if (!closesAtEnd(inner)) throw new FormulaSyntaxError(`${spelled}_Reduction(…) must be the whole formula`, 0, text);
+  // Zero_Reduction(dim, tag): KeOps' reduction of a formula that is zero.
+  const zero = spelled === 'Zero' ? /^\s*(\d+)\s*,([\s\S]*)$/.exec(inner) : null;
+  if (spelled === 'Zero' && zero === null) throw new FormulaSyntaxError('Zero_Reduction(dim, tag) takes a dimension, then the tag', 0, text);
+  const named = zero === null ? spelled : 'Sum';
+  const parts: string[] = zero === null ? [] : ['0'];
+  const rest = zero === null ? inner : zero[2];
+  let depth = 0;
+  let start = 0;
+  for (let k = 0; k < rest.length; k++) {
+    const ch = rest[k];
+    if (ch === '(' || ch === '[') depth++;
+    else if (ch === ')' || ch === ']') depth--;
+    else if (ch === ',' && depth === 0) {
+      parts.push(rest.slice(start, k));
+      start = k + 1;
+    }
+  }
+  parts.push(rest.slice(start));
+  if (parts.length > 1 && parts[parts.length - 1].trim() === '') parts.pop();
+  // keopscore's Max_SumShiftExp_Reduction takes an optional weight formula G.
+  const reduction = named === 'Max_SumShiftExp' && parts.length === 3 ? 'Max_SumShiftExpWeight' : named;
+  const wantK = K_REDUCTIONS.has(reduction as ReductionName);
+  const wantG = WEIGHTED_REDUCTIONS.has(reduction as ReductionName);
+  const expected = 2 + (wantK ? 1 : 0) + (wantG ? 1 : 0);
+  const usage = zero !== null ? 'Zero_Reduction(dim, tag)' : `${reduction}_Reduction(F${wantK ? ', K' : ''}, tag${wantG ? ', G' : ''})`;
+  if (parts.length !== expected) throw new FormulaSyntaxError(`${usage} takes ${expected} arguments, got ${parts.length}`, 0, text);
+  const tagText = parts[wantK ? 2 : 1].trim();
+  if (tagText !== '0' && tagText !== '1') throw new FormulaSyntaxError(`the tag of ${usage} is 0 (outputs indexed by i) or 1 (by j), not '${tagText}'`, 0, text);
+  const out: ReductionSpelling = { reduction, axis: tagText === '0' ? 1 : 0, formula: zero === null ? parts[0] : `Zero(${zero[1]})` };
+  if (wantK) {
+    const kText = parts[1].trim();
+    if (!/^\d+$/.test(kText)) throw new FormulaSyntaxError(`K of ${usage} must be an integer literal, not '${kText}'`, 0, text);
+    out.k = Number(kText);
+  }
+  if (wantG) out.formula2 = parts[parts.length - 1];
+  return out;
 }

@@ -16,16 +16,28 @@ export const Op = {
   RSQRT: 10, SQUARE: 11, INV: 12, ABS: 13, SIGN: 14, STEP: 15, RELU: 16, SIN: 17, COS: 18,
   ATAN: 19, ATAN2: 20, POWI: 21, POWF: 22, CLAMP: 23, IFELSE: 24, ROUND: 25, FLOOR: 26,
   MOD: 27, SUM: 28, MAXC: 29, MINC: 30, DOT: 31, ELEM: 32, EXTRACT: 33, CONCAT: 34,
-  ONEHOT: 35, MATVEC: 36, VECMAT: 37, TENSORPROD: 38,
+  ONEHOT: 35, MATVEC: 36, VECMAT: 37, TENSORPROD: 38, ACOS: 39, ASIN: 40, SINXDIVX: 41, XLOGX: 42,
+  EQUAL: 43, NOTEQUAL: 44, LESS: 45, LESSEQ: 46, ARGMAXC: 47, ARGMINC: 48, GATHER: 49,
+  SOFTDTW: 50, SOFTDTW_GRAD: 51,
 } as const;
 export type OpName = keyof typeof Op;
 
 /** Reductions over j (native/ops.h, LK_REDUCTIONS). Axis 0 is lowered by swapping i and j. */
 export const Reduction = {
   Sum: 0, Min: 1, Max: 2, ArgMin: 3, ArgMax: 4, Min_ArgMin: 5, Max_ArgMax: 6, KMin: 7,
-  ArgKMin: 8, KMin_ArgKMin: 9, LogSumExp: 10, SumSoftMaxWeight: 11,
+  ArgKMin: 8, KMin_ArgKMin: 9, LogSumExp: 10, SumSoftMaxWeight: 11, LogSumExpWeight: 12, Max_SumShiftExp: 13,
+  Max_SumShiftExpWeight: 14,
 } as const;
 export type ReductionName = keyof typeof Reduction;
+
+/** The reductions that keep the k smallest and take k (KeOps' opt_arg). */
+export const K_REDUCTIONS: ReadonlySet<ReductionName> = new Set<ReductionName>(['KMin', 'ArgKMin', 'KMin_ArgKMin']);
+
+/** The reductions with a weights formula V (Genred's formula2). */
+export const WEIGHTED_REDUCTIONS: ReadonlySet<ReductionName> = new Set<ReductionName>(['SumSoftMaxWeight', 'LogSumExpWeight', 'Max_SumShiftExpWeight']);
+
+/** The reductions whose formula must be a scalar (the exponential sums). */
+export const SCALAR_REDUCTIONS: ReadonlySet<ReductionName> = new Set<ReductionName>(['LogSumExp', 'Max_SumShiftExp', ...WEIGHTED_REDUCTIONS]);
 
 /**
  * Fused radial kernels (native/ops.h, LK_KERNELS): F = phi(s) * b_j with

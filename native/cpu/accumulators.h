@@ -225,14 +225,16 @@ struct KMinAcc {
   }
 };
 
-// log Σ exp(f) and Σ exp(f)·w / Σ exp(f): the running (max, Σ exp(f - max), Σ exp(f - max)·w).
+// The exponential sums (ops.h, isSoftmaxFamily): the running (max, Σ exp(f - max),
+// Σ exp(f - max)·w), written out as the reduction asks.
 template <typename T, bool Weighted>
 struct SoftmaxAcc {
-  int dim;  // 1 for LogSumExp, dim(w) for SumSoftMaxWeight
+  int dim;  // 1, or dim(w) for the weighted ones
+  int reduction;
   std::vector<double> mx, s, a;
   std::vector<T> scratch;  // exp(f - tile max), one tile
-  SoftmaxAcc(int rows, int dim, int, int tile = 0)
-      : dim(dim), mx(rows), s(rows), a(static_cast<std::size_t>(rows) * dim), scratch(tile) {}
+  SoftmaxAcc(int rows, int dim, int reduction, int tile = 0)
+      : dim(dim), reduction(reduction), mx(rows), s(rows), a(static_cast<std::size_t>(rows) * dim), scratch(tile) {}
   void reset(int r) {
     mx[r] = -std::numeric_limits<double>::infinity();
     s[r] = 0;
@@ -272,11 +274,24 @@ struct SoftmaxAcc {
     }
   }
   void write(int r, std::size_t i, T* values, int32_t*) const {
-    if (!Weighted) {
-      values[i] = static_cast<T>(mx[r] + std::log(s[r]));
-      return;
+    const double* ar = Weighted ? &a[static_cast<std::size_t>(r) * dim] : &s[r];
+    switch (reduction) {
+      case RED_LogSumExp:
+      case RED_LogSumExpWeight:
+        // A NaN term leaves s NaN, and the weighted sums must say so too.
+        for (int c = 0; c < dim; ++c) values[i * dim + c] = static_cast<T>(mx[r] + std::log(s[r] != s[r] ? s[r] : ar[c]));
+        return;
+      case RED_Max_SumShiftExp:
+      case RED_Max_SumShiftExpWeight: {
+        // A NaN term makes the max NaN as well: which tile saw it must not matter.
+        T* out = values + i * (dim + 1);
+        out[0] = static_cast<T>(s[r] != s[r] ? s[r] : mx[r]);
+        for (int c = 0; c < dim; ++c) out[1 + c] = static_cast<T>(s[r] != s[r] ? s[r] : ar[c]);
+        return;
+      }
+      default:  // SumSoftMaxWeight
+        for (int c = 0; c < dim; ++c) values[i * dim + c] = static_cast<T>(ar[c] / s[r]);
     }
-    for (int c = 0; c < dim; ++c) values[i * dim + c] = static_cast<T>(a[r * dim + c] / s[r]);
   }
 };
 

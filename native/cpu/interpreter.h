@@ -25,6 +25,7 @@ struct Plan {
   std::size_t size[4] = {0, 0, 0, 0};
   std::vector<int> byLevel[4];
   int tile = kMaxTile;
+  std::size_t scratch = 0;  // work values per thread (scratchValues)
 };
 
 inline bool isView(int op) { return op == OP_LOAD || op == OP_ELEM || op == OP_EXTRACT; }
@@ -51,6 +52,7 @@ inline Plan makePlan(const Program& p, std::size_t valueBytes) {
     }
     plan.byLevel[lv].push_back(static_cast<int>(r));
   }
+  plan.scratch = scratchValues(p);
   const std::size_t perLane = valueBytes * (plan.size[TILE] + plan.size[PAIR] + 2);
   while (plan.tile > kMinTile && plan.tile * perLane > kTileBytes) plan.tile /= 2;
   return plan;
@@ -60,11 +62,11 @@ inline Plan makePlan(const Program& p, std::size_t valueBytes) {
 template <typename T, typename Acc>
 struct Worker {
   std::vector<Ref<T>> refs;
-  std::vector<T> rowBuf, tileBuf, pairBuf;
+  std::vector<T> rowBuf, tileBuf, pairBuf, scratch;
   Acc acc;
   Worker(const Plan& plan, std::size_t regs, int blockRows, Acc&& a)
       : refs(regs), rowBuf(plan.size[ROW] * blockRows + 1), tileBuf(plan.size[TILE] * plan.tile + 1),
-        pairBuf(plan.size[PAIR] * plan.tile + 1), acc(std::move(a)) {}
+        pairBuf(plan.size[PAIR] * plan.tile + 1), scratch(plan.scratch), acc(std::move(a)) {}
 };
 
 template <typename T>
@@ -82,7 +84,7 @@ struct Inputs {
 // Sets register r's view, or computes it into `store` (component stride cs).
 template <typename T>
 void evaluate(const Inputs<T>& in, int r, Ref<T>* refs, T* store, std::size_t cs, int len, std::size_t i,
-              std::size_t j0, bool compute) {
+              std::size_t j0, bool compute, T* scratch) {
   const Program& p = in.p;
   const Instruction& ins = p.code[r];
   switch (ins.op) {
@@ -110,7 +112,7 @@ void evaluate(const Inputs<T>& in, int r, Ref<T>* refs, T* store, std::size_t cs
       for (int t = 0; t < len; ++t) out[c * cs + t] = value;
     return;
   }
-  runInstruction(ins, out, cs, p.regDims[r], refs, p.regDims.data(), len);
+  runInstruction(ins, out, cs, p.regDims[r], refs, p.regDims.data(), len, p.consts.data(), scratch);
 }
 
 template <typename T, typename Acc>
@@ -122,7 +124,7 @@ void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, const RowBlock& blk) {
   const std::size_t i0 = blk.i0;
   auto rowLevel = [&](int r, bool compute) {
     for (int reg : plan.byLevel[ROW])
-      evaluate(in, reg, refs, w.rowBuf.data() + r * rowSize, 1, 1, i0 + r, 0, compute);
+      evaluate(in, reg, refs, w.rowBuf.data() + r * rowSize, 1, 1, i0 + r, 0, compute, w.scratch.data());
   };
   for (int r = 0; r < blk.rows; ++r) {
     w.acc.reset(r);
@@ -133,10 +135,10 @@ void runGeneric(const Inputs<T>& in, Worker<T, Acc>& w, const RowBlock& blk) {
     for (std::size_t j0 = blk.j[k].first; j0 < blk.j[k].second; j0 += tile) {
       if (cancelled(in.cancel)) return;  // parallelFor throws Cancelled
       const int len = static_cast<int>(std::min<std::size_t>(tile, blk.j[k].second - j0));
-      for (int reg : plan.byLevel[TILE]) evaluate(in, reg, refs, w.tileBuf.data(), tile, len, 0, j0, true);
+      for (int reg : plan.byLevel[TILE]) evaluate(in, reg, refs, w.tileBuf.data(), tile, len, 0, j0, true, w.scratch.data());
       for (int r = 0; r < blk.rows; ++r) {
         if (!plan.byLevel[ROW].empty()) rowLevel(r, false);
-        for (int reg : plan.byLevel[PAIR]) evaluate(in, reg, refs, w.pairBuf.data(), tile, len, i0 + r, j0, true);
+        for (int reg : plan.byLevel[PAIR]) evaluate(in, reg, refs, w.pairBuf.data(), tile, len, i0 + r, j0, true, w.scratch.data());
         w.acc.fold(r, refs[p.result], p.weights >= 0 ? refs[p.weights] : refs[p.result], len, static_cast<int64_t>(j0));
       }
     }

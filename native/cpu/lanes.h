@@ -9,6 +9,7 @@
 
 #include "../maths/exp.h"
 #include "../maths/scalar_ops.h"
+#include "../maths/softdtw.h"
 #include "../program.h"
 
 namespace lk {
@@ -92,17 +93,21 @@ inline void elementwise(const Instruction& in, int c, T* o, const Ref<T>* regs, 
   }
 }
 
+// Lanes per pass of ArgMax/ArgMin's running best (a stack buffer).
+constexpr int kArgLanes = 64;
+
 // Runs instruction `in` into `out` (component c at out + c·ocs), reading operands
-// through `regs`. Views (LOAD, ELEM, EXTRACT) and CONST are set up by the caller.
+// through `regs`. Views (LOAD, ELEM, EXTRACT) and CONST are set up by the caller;
+// `consts` holds GATHER's index tables, `scratch` the Plan's work values (soft-DTW).
 template <typename T>
 inline void runInstruction(const Instruction& in, T* out, std::size_t ocs, int outDim, const Ref<T>* regs,
-                           const int* dims, int len) {
+                           const int* dims, int len, const double* consts, T* scratch) {
   auto o = [&](int c) { return out + c * ocs; };
   auto zero = [&](int c) {
     T* p = o(c);
     for (int t = 0; t < len; ++t) p[t] = 0;
   };
-  if (in.op >= OP_NEG && in.op <= OP_MOD) {
+  if (elementwiseArity(in.op) > 0) {
     for (int c = 0; c < outDim; ++c) elementwise(in, c, o(c), regs, dims, len);
     return;
   }
@@ -124,6 +129,56 @@ inline void runInstruction(const Instruction& in, T* out, std::size_t ocs, int o
         apply1(o(0), A.comp(c), A.lane, len, [mx](T& r, T x) { r = (mx ? x > r : x < r) || x != x ? x : r; });
       return;
     }
+    case OP_ARGMAXC:
+    case OP_ARGMINC: {
+      // Each lane's best value so far on the stack, kArgLanes lanes at a time; the first
+      // index wins ties, and a NaN component is never better (KeOps' strict comparisons).
+      const bool mx = in.op == OP_ARGMAXC;
+      T* idx = o(0);
+      T best[kArgLanes];
+      for (int t0 = 0; t0 < len; t0 += kArgLanes) {
+        const int n = len - t0 < kArgLanes ? len - t0 : kArgLanes;
+        const T* a0 = A.comp(0);
+        for (int t = 0; t < n; ++t) {
+          best[t] = a0[A.lane ? t0 + t : 0];
+          idx[t0 + t] = 0;
+        }
+        for (int c = 1; c < da; ++c) {
+          const T* ac = A.comp(c);
+          for (int t = 0; t < n; ++t) {
+            const T x = ac[A.lane ? t0 + t : 0];
+            const bool better = mx ? x > best[t] : x < best[t];
+            best[t] = better ? x : best[t];
+            idx[t0 + t] = better ? T(c) : idx[t0 + t];
+          }
+        }
+      }
+      return;
+    }
+    case OP_SOFTDTW:
+    case OP_SOFTDTW_GRAD: {
+      // Lane by lane: the recursion is sequential within a pair.
+      const Ref<T>& B = regs[in.b];
+      const Ref<T>& C = regs[in.c];
+      const int n = da, m = dims[in.b];
+      T* grad = scratch + 2 * static_cast<std::size_t>(n) * m;
+      for (int t = 0; t < len; ++t) {
+        const Strided<T> x{A.p + (A.lane ? t : 0), static_cast<long long>(A.cs)};
+        const Strided<T> y{B.p + (B.lane ? t : 0), static_cast<long long>(B.cs)};
+        const T gamma = C.p[C.lane ? t : 0];
+        if (in.op == OP_SOFTDTW) {
+          o(0)[t] = softDtwForward<T>(x, n, y, m, gamma, scratch);
+          continue;
+        }
+        softDtwGradient<T>(x, n, y, m, gamma, grad, scratch);
+        for (int k = 0; k < outDim; ++k) o(k)[t] = grad[k];
+      }
+      return;
+    }
+    case OP_GATHER:
+      for (int c = 0; c < outDim; ++c)
+        apply1(o(c), A.comp(static_cast<int>(consts[in.imm + c])), A.lane, len, [](T& r, T x) { r = x; });
+      return;
     case OP_DOT: {
       const Ref<T>& B = regs[in.b];
       zero(0);

@@ -404,7 +404,9 @@ template <typename T>
 void evaluateParams(Inputs<T>& in) {
   in.params.resize(in.p.code.size());
   in.paramBuf.resize(in.plan.size[PARAM] + 1);
-  for (int reg : in.plan.byLevel[PARAM]) evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true);
+  std::vector<T> scratch(in.plan.scratch);
+  for (int reg : in.plan.byLevel[PARAM])
+    evaluate(in, reg, in.params.data(), in.paramBuf.data(), 1, 1, 0, 0, true, scratch.data());
 }
 
 // j-variables component-major, once per call (O(N·D) beside O(M·N) work); `transposed`
@@ -534,12 +536,15 @@ void reduceTyped(const Program& p, const void* const* rawArgs, T* values, int32_
           in, values, indices, ctx, [&](int rows) { return KMinAcc<T>(rows, dim, p.k, ctx.cancel); },
           KMinAcc<T>::rowBytes(dim, p.k));
     case RED_LogSumExp:
+    case RED_Max_SumShiftExp:
       return reduceGeneric<T, SoftmaxAcc<T, false>>(
-          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, false>(rows, 1, 0, tile); }, rowState);
+          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, false>(rows, 1, p.reduction, tile); }, rowState);
     case RED_SumSoftMaxWeight:
+    case RED_LogSumExpWeight:
+    case RED_Max_SumShiftExpWeight:
       return reduceGeneric<T, SoftmaxAcc<T, true>>(
-          in, values, indices, ctx, [&](int rows) { return SoftmaxAcc<T, true>(rows, p.regDims[p.weights], 0, tile); },
-          rowState);
+          in, values, indices, ctx,
+          [&](int rows) { return SoftmaxAcc<T, true>(rows, p.regDims[p.weights], p.reduction, tile); }, rowState);
   }
 }
 

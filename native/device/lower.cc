@@ -17,6 +17,9 @@ lk_dev_program toDeviceProgram(const Program& p) {
   limit(p.code.size(), LK_DEV_MAX_INSTR, "instructions");
   limit(p.vars.size(), LK_DEV_MAX_VARS, "variables");
   limit(p.consts.size(), LK_DEV_MAX_CONSTS, "constants");
+  for (const Instruction& in : p.code)
+    if (in.op == OP_SOFTDTW || in.op == OP_SOFTDTW_GRAD)
+      limit(static_cast<std::size_t>(p.regDims[in.a]) * p.regDims[in.b], LK_DEV_MAX_DTW_CELLS, "soft-DTW cells");
   lk_dev_program d{};
   d.dtype = p.dtype;
   d.reduction = p.reduction;

@@ -6,6 +6,7 @@
 #include "../../cuda/plugin_abi.h"
 #include "../maths/hd.h"
 #include "../maths/scalar_ops.h"
+#include "../maths/softdtw.h"
 
 namespace lk {
 
@@ -62,6 +63,38 @@ LK_HD void evaluateLevels(const lk_dev_program& p, int lo, int hi, const PairInp
         out[0] = best;
         break;
       }
+      case OP_ARGMAXC:
+      case OP_ARGMINC: {
+        const bool mx = ins.op == OP_ARGMAXC;
+        T best = at(ins.a, 0);
+        int k = 0;
+        for (int c = 1; c < p.code[ins.a].dim; ++c) {
+          const T x = at(ins.a, c);
+          if (mx ? x > best : x < best) {
+            best = x;
+            k = c;
+          }
+        }
+        out[0] = static_cast<T>(k);
+        break;
+      }
+      case OP_SOFTDTW:
+      case OP_SOFTDTW_GRAD: {
+        // device/lower.cc keeps dim(a)·dim(b) within LK_DEV_MAX_DTW_CELLS.
+        T work[2 * LK_DEV_MAX_DTW_CELLS];
+        const int n = p.code[ins.a].dim, m = p.code[ins.b].dim;
+        const Strided<T> x{reg + p.code[ins.a].offset, 1}, y{reg + p.code[ins.b].offset, 1};
+        const T gamma = at(ins.c, 0);
+        if (ins.op == OP_SOFTDTW) {
+          out[0] = softDtwForward<T>(x, n, y, m, gamma, work);
+        } else {
+          softDtwGradient<T>(x, n, y, m, gamma, out, work);
+        }
+        break;
+      }
+      case OP_GATHER:
+        for (int c = 0; c < dim; ++c) out[c] = at(ins.a, static_cast<int>(p.consts[ins.imm + c]));
+        break;
       case OP_DOT: {
         T s = 0;
         for (int c = 0; c < p.code[ins.a].dim; ++c) s = fmadd(at(ins.a, c), at(ins.b, c), s);

@@ -1,4 +1,4 @@
-// One output row's reduction state on the device path, for all twelve reductions: fed
+// One output row's reduction state on the device path, for every reduction: fed
 // one pair at a time (fold), closed at each tile's end (flush: float32 partial sums go
 // into float64, as on the CPU), merged with the state of a later j-range (merge: the
 // 2D-split kernel's second pass) and written in the CPU engine's layout (write).
@@ -32,12 +32,12 @@ struct RowAcc {
   LK_HDM bool isExtremum() const {
     return reduction >= RED_Min && reduction <= RED_Max_ArgMax;
   }
-  LK_HDM bool isSoftmax() const { return reduction == RED_LogSumExp || reduction == RED_SumSoftMaxWeight; }
+  LK_HDM bool isSoftmax() const { return isSoftmaxFamily(reduction); }
 
   LK_HDM void reset(const lk_dev_program& p) {
     reduction = p.reduction;
     k = p.k;
-    dim = p.code[reduction == RED_SumSoftMaxWeight ? p.weights : p.result].dim;
+    dim = p.code[hasWeights(reduction) ? p.weights : p.result].dim;
     const int slots = isKMin() ? dim * k : dim;
     const T start = isMax() ? T(-INFINITY) : isExtremum() || isKMin() ? T(INFINITY) : T(0);
     for (int s = 0; s < slots; ++s) {
@@ -77,13 +77,13 @@ struct RowAcc {
         // The new maximum: rescale what the tile holds so far.
         const T scale = fastExp(tileMax - x);
         tileSum = tileSum * scale + T(1);
-        if (reduction == RED_SumSoftMaxWeight)
+        if (hasWeights(reduction))
           for (int c = 0; c < dim; ++c) val[c] = val[c] * scale + w[c];
         tileMax = x;
       } else if (x != T(-INFINITY)) {
         const T e = fastExp(x - tileMax);
         tileSum += e;
-        if (reduction == RED_SumSoftMaxWeight)
+        if (hasWeights(reduction))
           for (int c = 0; c < dim; ++c) val[c] = fmadd(e, w[c], val[c]);
       }
     }
@@ -149,10 +149,16 @@ struct RowAcc {
         }
     } else {
       const double s = nan ? static_cast<double>(NAN) : sum;
-      if (reduction == RED_LogSumExp) {
-        values[i] = static_cast<T>(mx + log(s));
+      // The unweighted ones read Σ exp(f - mx) as their one weighted sum.
+      const double* a = hasWeights(reduction) ? acc : &s;
+      auto term = [&](int c) { return nan ? s : a[c]; };
+      if (reduction == RED_LogSumExp || reduction == RED_LogSumExpWeight) {
+        for (int c = 0; c < dim; ++c) values[i * dim + c] = static_cast<T>(mx + log(term(c)));
+      } else if (reduction == RED_Max_SumShiftExp || reduction == RED_Max_SumShiftExpWeight) {
+        values[i * (dim + 1)] = static_cast<T>(nan ? s : mx);
+        for (int c = 0; c < dim; ++c) values[i * (dim + 1) + 1 + c] = static_cast<T>(term(c));
       } else {
-        for (int c = 0; c < dim; ++c) values[i * dim + c] = static_cast<T>(acc[c] / s);
+        for (int c = 0; c < dim; ++c) values[i * dim + c] = static_cast<T>(a[c] / s);
       }
     }
   }
@@ -165,7 +171,7 @@ struct RowAcc {
   LK_HDM void mergeTotals(double m, double s, const U* a) {
     const ShiftFactors f = mergeShift(mx, m);
     sum = sum * f.old + s * f.add;
-    if (reduction == RED_SumSoftMaxWeight)
+    if (hasWeights(reduction))
       for (int c = 0; c < dim; ++c) acc[c] = acc[c] * f.old + static_cast<double>(a[c]) * f.add;
   }
 };

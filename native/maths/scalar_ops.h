@@ -33,6 +33,10 @@ LK_HD T unaryOp(T x, int imm) {
   if (Op == OP_COS) return cos(x);
   if (Op == OP_ATAN) return atan(x);
   if (Op == OP_FLOOR) return floor(x);
+  if (Op == OP_ACOS) return acos(x);
+  if (Op == OP_ASIN) return asin(x);
+  if (Op == OP_SINXDIVX) return x == T(0) ? T(1) : sin(x) / x;  // KeOps' values, NaN stays NaN
+  if (Op == OP_XLOGX) return x == T(0) ? T(0) : x * log(x);
   if (Op == OP_POWI) {
     // Exponentiation by squaring: exact for small exponents, as KeOps' Pow.
     unsigned k = imm < 0 ? 0u - static_cast<unsigned>(imm) : static_cast<unsigned>(imm);
@@ -56,6 +60,10 @@ LK_HD T binaryOp(T x, T y) {
   if (Op == OP_MUL) return x * y;
   if (Op == OP_DIV) return x / y;
   if (Op == OP_ATAN2) return atan2(x, y);
+  if (Op == OP_EQUAL) return x == y ? T(1) : T(0);
+  if (Op == OP_NOTEQUAL) return x != y ? T(1) : T(0);
+  if (Op == OP_LESS) return x < y ? T(1) : T(0);
+  if (Op == OP_LESSEQ) return x <= y ? T(1) : T(0);
   // OP_POWF, KeOps' Powf(a, b) = exp(b log a): NaN for a < 0.
   return x < T(0) ? quietNaN<T>() : pow(x, y);
 }
@@ -68,21 +76,28 @@ LK_HD T ternaryOp(T x, T y, T z) {
   return x - y * floor((x - z) / y);
 }
 
-// The arity of an element-wise op: 1, 2 or 3 (0 for the others).
-LK_HD int elementwiseArity(int op) {
-  switch (op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_ATAN2: case OP_POWF: return 2;
-    case OP_CLAMP: case OP_IFELSE: case OP_MOD: return 3;
-    default: return op >= OP_NEG && op <= OP_MOD ? 1 : 0;
-  }
-}
-
 // The element-wise ops by arity, for code that switches over them (X(name) each).
 #define LK_ELEMENTWISE_OPS(UNARY, BINARY, TERNARY)                                                            \
   UNARY(NEG) UNARY(EXP) UNARY(LOG) UNARY(SQRT) UNARY(RSQRT) UNARY(SQUARE) UNARY(INV) UNARY(ABS) UNARY(SIGN)    \
   UNARY(STEP) UNARY(RELU) UNARY(SIN) UNARY(COS) UNARY(ATAN) UNARY(FLOOR) UNARY(POWI) UNARY(ROUND)             \
+  UNARY(ACOS) UNARY(ASIN) UNARY(SINXDIVX) UNARY(XLOGX)                                                         \
   BINARY(ADD) BINARY(SUB) BINARY(MUL) BINARY(DIV) BINARY(ATAN2) BINARY(POWF)                                   \
+  BINARY(EQUAL) BINARY(NOTEQUAL) BINARY(LESS) BINARY(LESSEQ)                                                  \
   TERNARY(CLAMP) TERNARY(IFELSE) TERNARY(MOD)
+
+// The arity of an element-wise op: 1, 2 or 3 (0 for the others).
+LK_HD int elementwiseArity(int op) {
+  switch (op) {
+#define LK_ARITY1(name) case OP_##name: return 1;
+#define LK_ARITY2(name) case OP_##name: return 2;
+#define LK_ARITY3(name) case OP_##name: return 3;
+    LK_ELEMENTWISE_OPS(LK_ARITY1, LK_ARITY2, LK_ARITY3)
+#undef LK_ARITY1
+#undef LK_ARITY2
+#undef LK_ARITY3
+  }
+  return 0;
+}
 
 // Run-time op code, for the device interpreter.
 template <typename T>

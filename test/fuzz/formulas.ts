@@ -166,6 +166,17 @@ export class AstGen {
         const a = rng.pick(factors);
         return node([this.gen(a, depth), this.gen(dim / a, depth)]);
       }
+      case 'Gather': {
+        const e = this.anyDim();
+        return node([this.gen(e, depth)], Array.from({ length: dim }, () => rng.int(0, e - 1)));
+      }
+      case 'SoftDTW_SqDist':
+      case 'GradSoftDTW_SqDist': {
+        if (op === 'SoftDTW_SqDist' ? dim !== 1 : dim < 3) return null;
+        const a = op === 'SoftDTW_SqDist' ? this.anyDim(8) : rng.int(1, dim - 2);
+        const b = op === 'SoftDTW_SqDist' ? this.anyDim(8) : dim - 1 - a;
+        return node([this.gen(a, depth), this.gen(b, depth), this.gen(1, depth)]);
+      }
       default:
         break;
     }
@@ -216,7 +227,8 @@ export function printAst(rng: Rng, ast: Ast): string {
         const inner = p(ast.args[0]);
         return /^[0-9.]/.test(inner) ? `-(${inner})` : `-${inner}`;
       }
-      return `${ast.op}(${[...ast.args.map(p), ...ast.ints.map(String)].join(`,${sp()}`)})`;
+      const ints = ast.op === 'Gather' ? [`[${ast.ints.join(',')}]`] : ast.ints.map(String);
+      return `${ast.op}(${[...ast.args.map(p), ...ints].join(`,${sp()}`)})`;
     }
   }
 }

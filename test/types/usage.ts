@@ -34,6 +34,12 @@ export async function genred(): Promise<void> {
   is<typeof vi, ValuesAndIndices<Float64Array>>(true);
   is<typeof vi.indices, Tensor<Int32Array>>(true);
 
+  const spelled = new Genred('KMin_ArgKMin_Reduction(SqDist(x,y),3,0)', ['x = Vi(3)', 'y = Vj(3)']);
+  is<typeof spelled, Genred<'KMin_ArgKMin'>>(true);
+  is<ReturnType<typeof spelled.runSync<[Float32Array, Float32Array]>>, ValuesAndIndices<Float32Array>>(true);
+  const zero = new Genred('Zero_Reduction(3,0)', ['x = Vi(3)']);
+  is<typeof zero, Genred>(true);
+
   // @ts-expect-error strings are not arrays of points
   await sum.run(['not', 'arrays']);
   // @ts-expect-error a reduction name that does not exist
@@ -57,6 +63,15 @@ export async function lazy(): Promise<void> {
   is<ReturnType<typeof K2.minArgminSync>, ValuesAndIndices<Float64Array>>(true);
   const mv = K.matvecSync(b32);
   is<typeof mv, Tensor<Float32Array>>(true);
+  const lse = await K.logsumexp(1, { weight: Vj(b32, 1) });
+  is<typeof lse, Tensor<Float32Array>>(true);
+  const z = Vi(x32, 4).complexMul(Vj(x32, 4)).real();
+  is<typeof z, LazyTensor<Float32Array>>(true);
+  const held = Vi(0, 3).sqdist(Vj(1, 3)).genred({ reduction: 'ArgKMin', axis: 1, k: 4 });
+  is<typeof held, Genred<'ArgKMin'>>(true);
+  is<Awaited<ReturnType<typeof held.run<[Float64Array, Float64Array]>>>, Tensor<Int32Array>>(true);
+  // @ts-expect-error a weight is a LazyTensor, not an array
+  void K.logsumexpSync(1, { weight: b32 });
   const r = await K.solve(b32, { alpha: 0.8 });
   is<typeof r, SolveResult>(true);
   is<typeof r.x, Tensor<Float64Array>>(true);
