@@ -45,10 +45,11 @@ export type Joined<T extends FloatArray, U extends FloatArray> = FloatArray exte
 // renumbers them 0..n-1.
 let nextLeafId = 0;
 
-function leafTensor(cat: VarCategory, data: FloatArray | number[], dim: number, rows: number): LazyTensor {
+function leafTensor(cat: VarCategory, data: FloatArray | number[], dim: number, rows: number, placeholder?: number): LazyTensor {
   const id = nextLeafId++;
   if (nextLeafId > 0x7fffffff) nextLeafId = 0;
-  return new LazyTensor(variable(cat, id, dim), new Map([[id, { cat, dim, data, rows }]]));
+  const leaf: Leaf = placeholder === undefined ? { cat, dim, data, rows } : { cat, dim, data, rows, placeholder };
+  return new LazyTensor(variable(cat, id, dim), new Map([[id, leaf]]));
 }
 
 /** Programs lowered for LazyTensor reductions, by formula structure and reduction. */
@@ -623,10 +624,7 @@ function placeholderFormula(t: LazyTensor): string {
 function placeholder(cat: VarCategory, index: number, dim: unknown): LazyTensor {
   const name = catName(cat);
   if (!Number.isInteger(index) || index < 0 || index > 0x7fffffff) throw new OptionError(`${name}(index, dim): the index must be a non-negative integer, not ${index}`);
-  const d = checkDimension(dim, name);
-  const id = nextLeafId++;
-  if (nextLeafId > 0x7fffffff) nextLeafId = 0;
-  return new LazyTensor(variable(cat, id, d), new Map([[id, { cat, dim: d, data: [], rows: 0, placeholder: index }]]));
+  return leafTensor(cat, [], checkDimension(dim, name), 0, index);
 }
 
 function toLazy(x: Operand, what: string): LazyTensor {

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { COMPOSITES } from '../lib/formula/composite';
+import { COMPOSITES, compositeSignature } from '../lib/formula/composite';
 import { OPS, OpName } from '../lib/formula/ir';
 import { AUTODIFF, REFUSED_OPERATIONS } from '../lib/formula/parse';
 import { Reduction } from '../lib/formula/program';
@@ -38,13 +38,6 @@ function signature(name: OpName): string {
   const operands = ('operands' in spec && spec.operands) || OPERANDS[spec.arity];
   const ints = 'list' in spec && spec.list ? [`[${spec.ints[0]}]`] : spec.ints.map((i) => INT_NAMES[i] ?? i);
   return `${name}(${[...operands, ...ints].join(', ')})`;
-}
-
-/** A composite's call, list parameters in brackets (an optional one with `?`). */
-function compositeSignature(name: string): string {
-  const spec = COMPOSITES[name];
-  const params = spec.params.map(([p, kind]) => (kind === 'int' ? p : kind === 'list' ? `[${p}]` : `[${p}]?`));
-  return `${name}(${[...spec.operands, ...params].join(', ')})`;
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');

@@ -122,6 +122,8 @@ const zip = (a: Vec, b: Vec, f: (p: number, q: number) => number): Vec => {
 };
 const minus = (a: Vec, b: Vec): Vec => zip(a, b, (p, q) => p - q);
 const sum = (a: Vec): number => a.reduce((acc, v) => acc + v, 0);
+/** dᵀ A d for a row-major dim(d)² matrix A. */
+const quadraticForm = (A: Vec, d: Vec): number => sum(d.flatMap((dm, m) => d.map((dl, l) => A[d.length * m + l] * dm * dl)));
 const floor = (a: Vec): Vec => a.map((v) => math.floor(v));
 const bit = (cond: boolean): number => (cond ? 1 : 0);
 /** The index of the first component best by `better`. */
@@ -217,21 +219,11 @@ const OP_CASES: OpCase[] = [
   },
   {
     family: 'SymSqNorm (Vj matrix)', formula: 'SymSqNorm(S,u-x)', uses: ['S', 'u', 'x'], dim: 1,
-    f: ({ S, u, x }) => {
-      const d = minus(u, x);
-      let acc = 0;
-      for (let m = 0; m < 3; m++) for (let l = 0; l < 3; l++) acc += S[3 * m + l] * d[m] * d[l];
-      return [acc];
-    },
+    f: ({ S, u, x }) => [quadraticForm(S, minus(u, x))],
   },
   {
     family: 'SymSqNorm (parameter matrix)', formula: 'SymSqNorm(W,u-v)', uses: ['u', 'v', 'W'], dim: 1,
-    f: ({ u, v, W }) => {
-      const d = minus(u, v);
-      let acc = 0;
-      for (let m = 0; m < 3; m++) for (let l = 0; l < 3; l++) acc += W[3 * m + l] * d[m] * d[l];
-      return [acc];
-    },
+    f: ({ u, v, W }) => [quadraticForm(W, minus(u, v))],
   },
   {
     family: 'Factorize and AutoFactorize (the formula itself)', formula: 'Factorize(Exp(-SqDist(u,v))*w, SqDist(u,v)) + AutoFactorize(Sum(u*v) + Exp(s*w))',

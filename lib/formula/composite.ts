@@ -120,6 +120,13 @@ function extractT(f: Node, start: number, d: number): Node {
   return concat(parts);
 }
 
+/** A composite's call as the docs and errors write it, list parameters in brackets (an optional one with `?`). */
+export function compositeSignature(name: string): string {
+  const spec = COMPOSITES[name];
+  const params = spec.params.map(([p, kind]) => (kind === 'int' ? p : kind === 'list' ? `[${p}]` : `[${p}]?`));
+  return `${name}(${[...spec.operands, ...params].join(', ')})`;
+}
+
 /** True when `name` is a composite operation. */
 export function isCompositeName(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(COMPOSITES, name);
@@ -134,10 +141,9 @@ export function isCompositeName(name: string): boolean {
  */
 export function composite(name: string, args: Node[], params: ParamValue[]): Node {
   const spec = COMPOSITES[name];
-  if (args.length !== spec.operands.length) throw new OptionError(`${name} takes ${spec.operands.length} operand(s), got ${args.length}`);
   const required = spec.params.filter(([, kind]) => kind !== 'list?').length;
-  if (params.length < required || params.length > spec.params.length) {
-    throw new OptionError(`${name} takes ${spec.params.map(([n]) => n).join(', ') || 'no parameters'} after its operands, got ${params.length} parameter(s)`);
+  if (args.length !== spec.operands.length || params.length < required || params.length > spec.params.length) {
+    throw new OptionError(`${compositeSignature(name)}: got ${args.length} operand(s) and ${params.length} parameter(s)`);
   }
   params.forEach((v, k) => {
     const [pname, kind] = spec.params[k];

@@ -17,7 +17,7 @@
  */
 import { FormulaSyntaxError, LazyKernelError, OptionError, ShapeError } from '../errors';
 import { diff, divergence, grad, gradMatrix, laplacian } from './derivative';
-import { composite, COMPOSITES, isCompositeName, ParamValue } from './composite';
+import { composite, COMPOSITES, compositeSignature, isCompositeName, ParamValue } from './composite';
 import { K_REDUCTIONS, ReductionName, WEIGHTED_REDUCTIONS } from './program';
 import {
   collectVariables, constant, isOpName, Node, OPS, operation, opSpec, VarCategory, VarNode, variable,
@@ -406,20 +406,14 @@ class FormulaParser {
         const [pname, kind] = spec.params[k - spec.operands.length];
         params.push(kind === 'int' ? this.r.integer(`the ${pname} of ${name}`) : this.r.integerList(`the ${pname} of ${name}`));
       } else {
-        this.r.fail(`${name} takes at most ${spec.operands.length + spec.params.length} arguments (${signature(name)})`);
+        this.r.fail(`${name} takes at most ${spec.operands.length + spec.params.length} arguments (${compositeSignature(name)})`);
       }
       if (!this.r.accept(',')) break;
     }
     this.r.expect(')', `to close ${name}(`);
-    const required = spec.operands.length + spec.params.filter(([, kind]) => kind !== 'list?').length;
-    if (args.length + params.length < required) this.r.fail(`${name} takes ${required} arguments (${signature(name)}), got ${args.length + params.length}`, t);
+    // composite() checks the count: a missing argument is a FormulaSyntaxError at the call.
     return withPosition(this.r, t, () => composite(name, args, params));
   }
-}
-
-function signature(name: string): string {
-  const spec = COMPOSITES[name];
-  return `${name}(${[...spec.operands, ...spec.params.map(([p, kind]) => (kind === 'list?' ? `[${p}]?` : kind === 'list' ? `[${p}]` : p))].join(', ')})`;
 }
 
 /**
@@ -512,7 +506,6 @@ export interface ReductionSpelling {
   formula: string;
   formula2?: string;
 }
-
 
 /** The value of a scalar integer constant, or of its negation (`-(1)`); undefined otherwise. */
 function integerConstant(node: Node): number | undefined {
