@@ -11,7 +11,7 @@
  * recomputed by float64 brute force on 32 sampled rows (all rows for keops).
  *
  *   npx ts-node --transpile-only bench/solve.ts [--problems regression,reference,keops]
- *     [--sizes 20000,100000] [--preconditioners none,jacobi,nystrom,auto] [--max-time 600] [--out DIR]
+ *     [--sizes 20000,100000] [--preconditioners none,jacobi,nystrom,auto] [--rank R] [--max-time 600] [--out DIR]
  *
  * A preconditioner whose solve took more than --max-time seconds is not run at larger N
  * ("Too slow!"). Writes OUT/solve.csv and OUT/solve-<problem>.svg/.png.
@@ -68,6 +68,8 @@ const PROBLEMS: Record<string, { sizes: number[]; make: (n: number) => Problem }
 };
 
 const SAMPLED_ROWS = 32;
+/** --rank R: the Nyström rank (otherwise chosen from the data). */
+const RANK = Number(option('rank', '0'));
 
 /** √(Σ_rows Σ_c r² / Σ_rows Σ_c b²) over sampled rows (all when n ≤ 2000), r = b − (αI + K)a in float64. */
 function residual(p: Problem, a: Float64Array): number {
@@ -114,7 +116,7 @@ async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'fl
   const x = dtype === 'float32' ? p.x : Float64Array.from(p.x);
   const b = dtype === 'float32' ? p.b : Float64Array.from(p.b);
   const t0 = performance.now();
-  const r: SolveResult = await solver.run([x, x, b, p.gamma], { alpha: p.alpha, tol: 1e-6, preconditioner: pre, maxIter: 2000 });
+  const r: SolveResult = await solver.run([x, x, b, p.gamma], { alpha: p.alpha, tol: 1e-6, preconditioner: pre, maxIter: 2000, ...(RANK > 0 && pre === 'nystrom' ? { rank: RANK } : {}) });
   const total = (performance.now() - t0) / 1000;
   return {
     problem: p.name, n: p.n, preconditioner: pre, ran: r.preconditioner.kind, rank: r.preconditioner.rank,

@@ -87,7 +87,7 @@ export interface SolveOptions extends RunOptions {
   /**
    * Keep the preconditioner this solve builds with its result, so that
    * {@link KernelSolve.vjp}'s adjoint solve (the same system) uses it instead of setting
-   * one up again. It holds its memory (Nyström: n × rank float64 values) until the result
+   * one up again. It holds its memory (Nyström: n × rank values in the data's type) until the result
    * is garbage-collected. Default false. Where every array but b is a {@link dataset}'s, it
    * is kept on the dataset too: later solves of the same formula, parameters, alpha and
    * preconditioner options on the same datasets reuse it (up to four per dataset, until

@@ -111,14 +111,20 @@ describe('every preconditioner against a dense float64 solve', () => {
   // A factor of full rank makes P = alpha I + K itself: CG ends in a step or two. 7 points
   // with rank 1000 (clamped to n); 150 points with rank 150, three blocks of 64 pivots, so
   // FᵀF is assembled across blocks.
-  test.each([[7, 1, 1000, 7], [150, 2, 150, 129]])('a full-rank factor: n = %i, dv = %i, rank %i asked', (n, dv, rank, least) => {
-    const p = wide(n, dv);
-    const r = solverFor(dv).runSync(argsFor(p, 'float64'), { alpha: ALPHA, preconditioner: 'nystrom', rank });
-    checkSolved(r, p, 1e-6, `full rank, n = ${n}`);
-    expect(r.preconditioner.rank).toBeLessThanOrEqual(n);
-    expect(r.preconditioner.rank).toBeGreaterThanOrEqual(Math.min(least, n));
-    expect(r.iterations).toBeLessThanOrEqual(3);
-  });
+  // With float32 data the factor is stored in float32 and its updates run in float32 until
+  // the residual gets small, then in float64: a float32 update all the way down would leave
+  // a factor whose rounding (1e-4 of K here) the iteration would have to make up for.
+  const fullRank: [number, number, number, number, DType][] = [[7, 1, 1000, 7], [150, 2, 150, 129]].flatMap(
+    ([n, dv, rank, least]) => DTYPES.map((dtype): [number, number, number, number, DType] => [n, dv, rank, least, dtype]));
+  test.each(fullRank)(
+    'a full-rank factor: n = %i, dv = %i, rank %i asked (at least %i kept), %s', (n, dv, rank, least, dtype) => {
+      const p = wide(n, dv);
+      const r = solverFor(dv).runSync(argsFor(p, dtype), { alpha: ALPHA, preconditioner: 'nystrom', rank });
+      checkSolved(r, p, 1e-6, `full rank, n = ${n}`);
+      expect(r.preconditioner.rank).toBeLessThanOrEqual(n);
+      expect(r.preconditioner.rank).toBeGreaterThanOrEqual(Math.min(least, n));
+      expect(r.iterations).toBeLessThanOrEqual(3);
+    });
 
   test('a warm start with a preconditioner needs fewer iterations, and none from the answer', () => {
     const p = wide(1003, 1);

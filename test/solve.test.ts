@@ -96,14 +96,16 @@ describe('KernelSolve against a dense float64 solve', () => {
   }
 
   for (const dv of [1, 3]) {
-    it(`wide kernel (γ = 4, α = 0.1), float64, tol 1e-10, ${dv} right-hand side${dv > 1 ? 's' : ''}: 1e-5 relative`, async () => {
-      const p = wideProblem(dv);
-      const r = await solverFor(dv).run(argsFor(p, 'float64'), { alpha: WIDE_ALPHA, tol: 1e-10 });
-      checkSolve(r, p, 'float64', 1e-10, 1e-5);
-      // Ill-conditioned: it takes real work, yet stays far below the default cap.
-      expect(r.iterations).toBeGreaterThan(10);
-      expect(r.iterations).toBeLessThan(defaultMaxIter(p.n));
-    });
+    for (const preconditioner of ['none', 'auto'] as const) {
+      it(`wide kernel (γ = 4, α = 0.1), float64, tol 1e-10, ${dv} right-hand side${dv > 1 ? 's' : ''}, preconditioner ${preconditioner}: 1e-5 relative`, async () => {
+        const p = wideProblem(dv);
+        const r = await solverFor(dv).run(argsFor(p, 'float64'), { alpha: WIDE_ALPHA, tol: 1e-10, preconditioner });
+        checkSolve(r, p, 'float64', 1e-10, 1e-5);
+        // Ill-conditioned: plain CG takes real work, yet stays far below the default cap.
+        if (preconditioner === 'none') expect(r.iterations).toBeGreaterThan(10);
+        expect(r.iterations).toBeLessThan(defaultMaxIter(p.n));
+      });
+    }
   }
 
   it('wide kernel, float32, tol 1e-4: converged and truthful', async () => {

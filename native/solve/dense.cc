@@ -5,7 +5,9 @@
 // be picked by the linker for the baseline build.
 #include "dense.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <mutex>
 
 #if defined(LK_HAVE_EIGEN)
@@ -64,29 +66,17 @@ void solveLower(const double* l, int k, std::size_t ldl, double* g, std::size_t 
   view(l, k, k, ldl).triangularView<Eigen::Lower>().solveInPlace(gm);
 }
 
-void multiplyAdd(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
-                 std::size_t cols, std::size_t ldb, double* c, std::size_t ldc, double scale) {
+template <typename T>
+void multiplyAddTransposedBothT(const T* a, std::size_t rows, std::size_t inner, std::size_t lda, const T* b,
+                                std::size_t cols, std::size_t ldb, T* c, std::size_t ldc, T scale) {
   if (rows == 0 || inner == 0 || cols == 0) return;
-  Strided cm = view(c, rows, cols, ldc);
-  cm.noalias() += scale * (view(a, rows, inner, lda) * view(b, inner, cols, ldb));
-}
-
-void multiplyAddTransposedBoth(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
-                               const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
-                               double scale) {
-  if (rows == 0 || inner == 0 || cols == 0) return;
-  Strided cm = view(c, rows, cols, ldc);
-  cm.noalias() += scale * (view(a, inner, rows, lda).transpose() * view(b, cols, inner, ldb).transpose());
-}
-
-void multiplyTransposedLeft(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
-                            std::size_t cols, double* c) {
-  Strided cm = view(c, inner, cols, cols);
-  if (rows == 0 || inner == 0) {
-    cm.setZero();
-    return;
-  }
-  cm.noalias() = view(a, rows, inner, lda).transpose() * view(b, rows, cols, cols);
+  using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Map = Eigen::Map<Matrix, 0, Eigen::OuterStride<>>;
+  using ConstMap = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
+  auto ix = [](std::size_t v) { return static_cast<Eigen::Index>(v); };
+  Map cm(c, ix(rows), ix(cols), Eigen::OuterStride<>(ix(ldc)));
+  cm.noalias() += scale * (ConstMap(a, ix(inner), ix(rows), Eigen::OuterStride<>(ix(lda))).transpose() *
+                           ConstMap(b, ix(cols), ix(inner), Eigen::OuterStride<>(ix(ldb))).transpose());
 }
 
 void multiplyAddTransposedRight(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
@@ -147,35 +137,16 @@ void solveLower(const double* l, int k, std::size_t ldl, double* g, std::size_t 
   }
 }
 
-void multiplyAdd(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
-                 std::size_t cols, std::size_t ldb, double* c, std::size_t ldc, double scale) {
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t k = 0; k < inner; ++k) {
-      const double ark = scale * a[r * lda + k];
-      const double* bk = b + k * ldb;
-      double* cr = c + r * ldc;
-      for (std::size_t j = 0; j < cols; ++j) cr[j] += ark * bk[j];
-    }
-}
-
-void multiplyAddTransposedBoth(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
-                               const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
-                               double scale) {
+template <typename T>
+void multiplyAddTransposedBothT(const T* a, std::size_t rows, std::size_t inner, std::size_t lda, const T* b,
+                                std::size_t cols, std::size_t ldb, T* c, std::size_t ldc, T scale) {
   for (std::size_t k = 0; k < inner; ++k) {
-    const double* ak = a + k * lda;
+    const T* ak = a + k * lda;
     for (std::size_t j = 0; j < cols; ++j) {
-      const double bjk = scale * b[j * ldb + k];
+      const T bjk = scale * b[j * ldb + k];
       for (std::size_t r = 0; r < rows; ++r) c[r * ldc + j] += ak[r] * bjk;
     }
   }
-}
-
-void multiplyTransposedLeft(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
-                            std::size_t cols, double* c) {
-  for (std::size_t k = 0; k < inner * cols; ++k) c[k] = 0;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t k = 0; k < inner; ++k)
-      for (std::size_t j = 0; j < cols; ++j) c[k * cols + j] += a[r * lda + k] * b[r * cols + j];
 }
 
 void multiplyAddTransposedRight(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
@@ -191,11 +162,79 @@ void multiplyAddTransposedRight(const double* a, std::size_t rows, std::size_t i
 
 #endif
 
+// Eight partial sums, so that the compiler may keep them in vector registers: a single
+// float64 running sum cannot be vectorised without reordering it.
+template <typename T>
+double dotStored(const T* a, const double* b, std::size_t n) {
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) part[l] += static_cast<double>(a[i + l]) * b[i + l];
+  double s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+  for (; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+template <typename T>
+void multiplyStored(const T* a, std::size_t rows, std::size_t inner, const double* b, std::size_t cols, double* c,
+                    int threads) {
+  const int64_t count = static_cast<int64_t>(rows);
+#pragma omp parallel for num_threads(std::max(1, threads)) schedule(static) if (rows * inner >= (std::size_t(1) << 18))
+  for (int64_t r = 0; r < count; ++r) {
+    const T* ar = a + static_cast<std::size_t>(r) * inner;
+    double* cr = c + static_cast<std::size_t>(r) * cols;
+    if (cols == 1) {
+      cr[0] = dotStored(ar, b, inner);
+      continue;
+    }
+    for (std::size_t j = 0; j < cols; ++j) cr[j] = 0;
+    for (std::size_t k = 0; k < inner; ++k)
+      for (std::size_t j = 0; j < cols; ++j) cr[j] += static_cast<double>(ar[k]) * b[k * cols + j];
+  }
+}
+
+// Output rows in chunks that stay in the first-level cache while every row of A passes.
+constexpr std::size_t kExpandChunk = 1024;
+
+template <typename T>
+void multiplyStoredTransposedLeft(const T* a, std::size_t rows, std::size_t inner, const double* b,
+                                  std::size_t cols, double* c, int threads) {
+  const int64_t chunks = static_cast<int64_t>((inner + kExpandChunk - 1) / kExpandChunk);
+#pragma omp parallel for num_threads(std::max(1, threads)) schedule(static) if (rows * inner >= (std::size_t(1) << 18))
+  for (int64_t q = 0; q < chunks; ++q) {
+    const std::size_t i0 = static_cast<std::size_t>(q) * kExpandChunk;
+    const std::size_t len = std::min(kExpandChunk, inner - i0);
+    double* ci = c + i0 * cols;
+    for (std::size_t k = 0; k < len * cols; ++k) ci[k] = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* ar = a + r * inner + i0;
+      const double* br = b + r * cols;
+      if (cols == 1) {
+        const double s = br[0];
+        for (std::size_t k = 0; k < len; ++k) ci[k] += static_cast<double>(ar[k]) * s;
+      } else {
+        for (std::size_t k = 0; k < len; ++k)
+          for (std::size_t j = 0; j < cols; ++j) ci[k * cols + j] += static_cast<double>(ar[k]) * br[j];
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const DenseOps& denseOps() {
-  static const DenseOps ops{kBackend,   setThreads,  cholesky, choleskySolve, solveLower, multiplyAdd,
-                            multiplyAddTransposedBoth, multiplyTransposedLeft, multiplyAddTransposedRight};
+  static const DenseOps ops{kBackend,
+                            setThreads,
+                            cholesky,
+                            choleskySolve,
+                            solveLower,
+                            multiplyAddTransposedBothT<double>,
+                            multiplyAddTransposedRight,
+                            multiplyAddTransposedBothT<float>,
+                            multiplyStored<float>,
+                            multiplyStoredTransposedLeft<float>,
+                            multiplyStored<double>,
+                            multiplyStoredTransposedLeft<double>};
   return ops;
 }
 

@@ -30,26 +30,37 @@ struct DenseOps {
   // g := L⁻¹ g for L lower triangular (k × k, stride ldl) and g k × cols (stride ldg).
   void (*solveLower)(const double* l, int k, std::size_t ldl, double* g, std::size_t cols, std::size_t ldg);
 
-  // c += scale · A · B: A rows × inner (stride lda), B inner × cols (stride ldb), c rows ×
-  // cols (stride ldc).
-  void (*multiplyAdd)(const double* a, std::size_t rows, std::size_t inner, std::size_t lda, const double* b,
-                      std::size_t cols, std::size_t ldb, double* c, std::size_t ldc, double scale);
-
   // c += scale · Aᵀ · Bᵀ: A inner × rows (stride lda), B cols × inner (stride ldb), c rows
   // × cols (stride ldc).
   void (*multiplyAddTransposedBoth)(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
                                     const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
                                     double scale);
 
-  // c = Aᵀ · B: A rows × inner (stride lda), B rows × cols, c inner × cols.
-  void (*multiplyTransposedLeft)(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
-                                 const double* b, std::size_t cols, double* c);
-
   // c += scale · A · Bᵀ: A rows × inner (stride lda), B cols × inner (stride ldb), c rows ×
   // cols (stride ldc).
   void (*multiplyAddTransposedRight)(const double* a, std::size_t rows, std::size_t inner, std::size_t lda,
                                      const double* b, std::size_t cols, std::size_t ldb, double* c, std::size_t ldc,
                                      double scale);
+
+  // multiplyAddTransposedBoth in float32, for the Nyström factor's updates while its
+  // residual is large enough for float32 to resolve.
+  void (*multiplyAddTransposedBothFloat)(const float* a, std::size_t rows, std::size_t inner, std::size_t lda,
+                                         const float* b, std::size_t cols, std::size_t ldb, float* c, std::size_t ldc,
+                                         float scale);
+
+  // The Nyström factor's products, A stored in float32 (float32 data: half the memory to
+  // stream) or float64, accumulated in float64, on `threads` threads; the same loops with
+  // or without Eigen (its matrix-vector products are single-threaded and take no float32
+  // matrix). c = A · B: A rows × inner (row-major, stride = inner), B inner × cols, c rows
+  // × cols. Then c = Aᵀ · B: B rows × cols, c inner × cols.
+  void (*multiplyFloat)(const float* a, std::size_t rows, std::size_t inner, const double* b, std::size_t cols,
+                        double* c, int threads);
+  void (*multiplyFloatTransposedLeft)(const float* a, std::size_t rows, std::size_t inner, const double* b,
+                                      std::size_t cols, double* c, int threads);
+  void (*multiplyDouble)(const double* a, std::size_t rows, std::size_t inner, const double* b, std::size_t cols,
+                         double* c, int threads);
+  void (*multiplyDoubleTransposedLeft)(const double* a, std::size_t rows, std::size_t inner, const double* b,
+                                       std::size_t cols, double* c, int threads);
 };
 
 // The operations of the build for this CPU.
