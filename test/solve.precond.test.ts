@@ -112,8 +112,8 @@ describe('every preconditioner against a dense float64 solve', () => {
   // with rank 1000 (clamped to n); 150 points with rank 150, three blocks of 64 pivots, so
   // FᵀF is assembled across blocks.
   // With float32 data the factor is stored in float32 and its updates run in float32 until
-  // the residual gets small, then in float64: a float32 update all the way down would leave
-  // a factor whose rounding (1e-4 of K here) the iteration would have to make up for.
+  // the residual gets small, then in float64: a full rank takes both paths. (It does not
+  // tell them apart: at this alpha a float32 update all the way down passes too.)
   const fullRank: [number, number, number, number, DType][] = [[7, 1, 1000, 7], [150, 2, 150, 129]].flatMap(
     ([n, dv, rank, least]) => DTYPES.map((dtype): [number, number, number, number, DType] => [n, dv, rank, least, dtype]));
   test.each(fullRank)(

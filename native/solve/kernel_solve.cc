@@ -144,8 +144,8 @@ std::unique_ptr<Preconditioner> jacobi(const SolveRequest& r, KernelEntries& k, 
   return buildJacobi(k, r.cg.alpha, r.dv, std::move(order), std::move(bounds), r.run.threads, progress, r.run.cancel);
 }
 
-// Nyström ranks: the factor (n × m values of the data's type) may take a quarter of the free memory, at
-// most 1 GiB, unless a rank is asked for (then it must fit, or MemoryError).
+// Nyström ranks: the factor (n × m values of the data's type) may take a quarter of the
+// free memory, at most 1 GiB, unless a rank is asked for (then it must fit, or MemoryError).
 constexpr std::size_t kNystromBudget = std::size_t(1) << 30;
 // Pivots per block (their kernel columns come from one engine call).
 constexpr int kPivotBlock = 64;
@@ -173,7 +173,7 @@ std::unique_ptr<Preconditioner> nystrom(const SolveRequest& r, PivotedCholesky& 
   const bool asked = r.preconditioner.rank > 0;
   pc.grow(asked ? r.preconditioner.rank : std::numeric_limits<int>::max(),
           asked ? 0.0 : kTraceTol * r.cg.alpha * static_cast<double>(r.n), kPivotBlock, progress);
-  return pc.preconditioner(r.cg.alpha, r.dv, r.run.threads);
+  return pc.preconditioner(r.cg.alpha, r.dv);
 }
 
 // 'auto': plain CG where the system is well conditioned anyway, Nyström where a few

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include <omp.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -140,6 +141,14 @@ std::vector<std::size_t> drawPivots(const std::vector<double>& d, int count, boo
   return out;
 }
 
+// out (pivots × m, row-major) = F(pivots, :), from ft (Fᵀ, rows of length n).
+template <typename T>
+void pivotRows(const T* ft, std::size_t n, int m, const std::vector<std::size_t>& pivots, std::vector<T>& out) {
+  out.resize(pivots.size() * m);
+  for (std::size_t c = 0; c < pivots.size(); ++c)
+    for (int t = 0; t < m; ++t) out[c * m + t] = ft[t * n + pivots[c]];
+}
+
 }  // namespace
 
 struct PivotedCholesky::State {
@@ -173,7 +182,7 @@ struct PivotedCholesky::State {
         ft(n * static_cast<std::size_t>(capacity) * (single ? sizeof(float) : sizeof(double))), threads(threads) {}
 
   int threads;
-  std::vector<std::vector<double>> wides;  // one slice per group
+  std::vector<std::vector<double>> wides;  // one slice per thread
 
   // Runs body(group, wide, i0, len) over F's columns, a slice at a time, with its rows 0 …
   // rows-1 (as Fᵀ) at columns i0 … i0+len-1 widened to float64 in wide (rows × len,
@@ -182,12 +191,12 @@ struct PivotedCholesky::State {
   // group comes out the same whatever the thread count. Nothing in body may throw.
   template <typename Body>
   void slices(int rows, Body body) {
-    wides.resize(kGroups);
+    wides.resize(std::max(1, threads));
     for (auto& w : wides) w.resize(static_cast<std::size_t>(rows) * kSlice);
 #pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 1)
     for (int g = 0; g < kGroups; ++g) {
       const std::size_t begin = n * g / kGroups, end = n * (g + 1) / kGroups;
-      double* wide = wides[g].data();
+      double* wide = wides[omp_get_thread_num()].data();
       for (std::size_t i0 = begin; i0 < end; i0 += kSlice) {
         const std::size_t len = std::min(kSlice, end - i0);
         for (int r = 0; r < rows; ++r) {
@@ -235,14 +244,10 @@ void PivotedCholesky::grow(int maxRank, double stopTrace, int block, const Progr
     s.cols.assign(n * b, 0.0);
     s.k.columns(sorted, s.cols.data());
     if (!s.single) {
-      s.fsWide.resize(static_cast<std::size_t>(b) * m);
-      for (int c = 0; c < b; ++c)
-        for (int t = 0; t < m; ++t) s.fsWide[static_cast<std::size_t>(c) * m + t] = s.ft.doubles()[t * n + sorted[c]];
+      pivotRows(s.ft.doubles(), n, m, sorted, s.fsWide);
       dense().multiplyAddTransposedBoth(s.ft.doubles(), n, m, n, s.fsWide.data(), b, m, s.cols.data(), b, -1.0);
     } else if (m > 0) {
-      s.fs.resize(static_cast<std::size_t>(b) * m);
-      for (int c = 0; c < b; ++c)
-        for (int t = 0; t < m; ++t) s.fs[static_cast<std::size_t>(c) * m + t] = s.ft.floats()[t * n + sorted[c]];
+      pivotRows(s.ft.floats(), n, m, sorted, s.fs);
       if (s.trace >= kFloatUpdateAbove * s.largest * static_cast<double>(n)) {
         s.update.assign(n * b, 0.0f);
         dense().multiplyAddTransposedBothFloat(s.ft.floats(), n, m, n, s.fs.data(), b, m, s.update.data(), b, 1.0f);
@@ -330,10 +335,9 @@ void PivotedCholesky::grow(int maxRank, double stopTrace, int block, const Progr
   }
 }
 
-std::unique_ptr<Preconditioner> PivotedCholesky::preconditioner(double alpha, int dv, int threads) {
+std::unique_ptr<Preconditioner> PivotedCholesky::preconditioner(double alpha, int dv) {
   State& s = *s_;
   const int m = s.m;
-  const std::size_t n = s.n;
   // alpha I + FᵀF and its Cholesky factor.
   std::vector<double> gram(static_cast<std::size_t>(m) * m, 0.0);
   for (std::size_t r = 0; r < static_cast<std::size_t>(m); ++r) {
@@ -342,7 +346,7 @@ std::unique_ptr<Preconditioner> PivotedCholesky::preconditioner(double alpha, in
   }
   for (int i = 0; i < m; ++i) gram[i * m + i] += alpha;
   if (!dense().cholesky(gram.data(), m)) throw SolveBreakdown("the Nyström preconditioner's Gram matrix is not positive definite");
-  return std::make_unique<Nystrom>(std::move(s.ft), s.single, n, m, dv, alpha, threads, std::move(gram));
+  return std::make_unique<Nystrom>(std::move(s.ft), s.single, s.n, m, dv, alpha, s.threads, std::move(gram));
 }
 
 }  // namespace lk

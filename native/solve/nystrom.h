@@ -22,16 +22,17 @@ namespace lk {
 // memory is touched as the factor grows).
 class PivotedCholesky {
  public:
-  // single: the factor is stored in float32 (for float32 data), else float64.
+  // single: the factor is stored in float32 (for float32 data), else float64. threads: for
+  // the setup's products and the preconditioner's.
   PivotedCholesky(KernelEntries& k, int capacity, bool single, bool uniform, uint64_t seed, const int32_t* cancel,
                   int threads);
   ~PivotedCholesky();
   // Adds pivots, `block` at a time, until the rank reaches maxRank (or the capacity) or
   // the residual's trace is at most stopTrace. Throws Cancelled (checked between blocks).
   void grow(int maxRank, double stopTrace, int block, const Progress& progress);
-  // P = alpha I + F Fᵀ, applied by Woodbury (alpha > 0) on `threads` threads. The factor
-  // moves into it.
-  std::unique_ptr<Preconditioner> preconditioner(double alpha, int dv, int threads);
+  // P = alpha I + F Fᵀ, applied by Woodbury (alpha > 0) on the threads given above. The
+  // factor moves into it.
+  std::unique_ptr<Preconditioner> preconditioner(double alpha, int dv);
 
  private:
   struct State;
