@@ -37,7 +37,8 @@ std::size_t reductionBytes(const Program& p, const RunContext& ctx) {
     if (v.cat == CAT_J) jWidth += static_cast<std::size_t>(v.dim);
   bytes = addSat(bytes, mulSat(mulSat(p.n, jWidth), vb));
   // Pruning: both trees (positions, boxes, key scratch), the sorted copies, and while a
-  // tree is built its copy of the points and one node's scratch.
+  // tree is built its copy of the points and one node's scratch (strips need less: the
+  // order, the sorted copies, a cell per point while sorting, prefix sums of |b|).
   if (p.kernel.tag != KERNEL_none) {
     const std::size_t d = static_cast<std::size_t>(p.vars[p.kernel.x].dim);
     bytes = addSat(bytes, mulSat(addSat(p.m, p.n), addSat(mulSat(d, 3 * vb + 8), 64)));

@@ -437,6 +437,28 @@ const SPECS: Spec[] = [
     },
   },
   {
+    // Strips (native/cpu/strips.h): rows whose own neighbourhood has b = 0 set no budget
+    // to drop against, so their blocks keep growing the radius, up to every column.
+    name: 'b = 0 for the points with x_0 < 0.5, Gaussian γ = 1e3, x = y, 1003 points, b of dim 2',
+    make: () => {
+      const rng = new Rng(39);
+      const y = points(rng, 1003, 3);
+      const b = uniform(rng, 1003 * 2, -1, 1);
+      for (let j = 0; j < 1003; j++) if (y[3 * j] < 0.5) b[2 * j] = b[2 * j + 1] = 0;
+      return problem('gaussian', 1e3, 3, 2, y, y, dual(b));
+    },
+  },
+  {
+    // Strips: rows beyond the columns' grid join its outermost cells.
+    name: 'queries overhanging the points: x in [0.5, 1.1]^2, y in [0,1]^2, Gaussian γ = 1e4, 517 × 1003',
+    make: () => {
+      const rng = new Rng(40);
+      const y = points(rng, 1003, 2);
+      const x = points(rng, 517, 2, 0.5, 1.1);
+      return problem('gaussian', 1e4, 2, 1, x, y, weights(rng, 1003, 1));
+    },
+  },
+  {
     name: 'axis 0: one far outlier among uniform points on both sides, Gaussian γ = 1e3, b of dim 1',
     make: () => {
       const rng = new Rng(38);

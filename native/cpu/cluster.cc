@@ -160,17 +160,18 @@ void boundingBox(const T* points, std::size_t count, int dim, double* lo, double
 }
 
 template <typename T>
-void gatherRows(const ClusterTree& tree, const T* in, int width, T* out) {
-  for (std::size_t k = 0; k < tree.count; ++k)
+void gatherRows(const std::vector<uint32_t>& order, const T* in, int width, T* out) {
+  for (std::size_t k = 0; k < order.size(); ++k)
     for (int c = 0; c < width; ++c)
-      out[k * width + c] = in[static_cast<std::size_t>(tree.order[k]) * width + c];
+      out[k * width + c] = in[static_cast<std::size_t>(order[k]) * width + c];
 }
 
 template <typename T>
-void gatherColumns(const ClusterTree& tree, const T* in, int width, T* out) {
-  for (std::size_t k = 0; k < tree.count; ++k)
+void gatherColumns(const std::vector<uint32_t>& order, const T* in, int width, T* out) {
+  const std::size_t count = order.size();
+  for (std::size_t k = 0; k < count; ++k)
     for (int c = 0; c < width; ++c)
-      out[c * tree.count + k] = in[static_cast<std::size_t>(tree.order[k]) * width + c];
+      out[c * count + k] = in[static_cast<std::size_t>(order[k]) * width + c];
 }
 
 template <typename T>
@@ -318,10 +319,10 @@ template ClusterTree buildClusterTree<float>(const float*, std::size_t, int, con
 template ClusterTree buildClusterTree<double>(const double*, std::size_t, int, const int32_t*, int);
 template void boundingBox<float>(const float*, std::size_t, int, double*, double*);
 template void boundingBox<double>(const double*, std::size_t, int, double*, double*);
-template void gatherRows<float>(const ClusterTree&, const float*, int, float*);
-template void gatherRows<double>(const ClusterTree&, const double*, int, double*);
-template void gatherColumns<float>(const ClusterTree&, const float*, int, float*);
-template void gatherColumns<double>(const ClusterTree&, const double*, int, double*);
+template void gatherRows<float>(const std::vector<uint32_t>&, const float*, int, float*);
+template void gatherRows<double>(const std::vector<uint32_t>&, const double*, int, double*);
+template void gatherColumns<float>(const std::vector<uint32_t>&, const float*, int, float*);
+template void gatherColumns<double>(const std::vector<uint32_t>&, const double*, int, double*);
 template std::vector<double> absoluteSums<float>(const ClusterTree&, const float*, int);
 template std::vector<double> absoluteSums<double>(const ClusterTree&, const double*, int);
 

@@ -41,6 +41,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "strips.h"
+
 namespace lk {
 
 // Points per cluster. Measured on the Gaussian matvec, gamma = 1e4, D = 3, float32, 2
@@ -89,12 +91,20 @@ inline double boxGap(int dim, const A* alo, const A* ahi, const B* blo, const B*
 
 // Gathers rows of a row-major array into sorted order: out[k] = in[order[k]].
 template <typename T>
-void gatherRows(const ClusterTree& tree, const T* in, int width, T* out);
+void gatherRows(const std::vector<uint32_t>& order, const T* in, int width, T* out);
+template <typename T>
+void gatherRows(const ClusterTree& tree, const T* in, int width, T* out) {
+  gatherRows(tree.order, in, width, out);
+}
 
 // Gathers rows of a row-major array into component-major sorted order:
-// out[c·count + k] = in[order[k]·width + c].
+// out[c·count + k] = in[order[k]·width + c], count = order.size().
 template <typename T>
-void gatherColumns(const ClusterTree& tree, const T* in, int width, T* out);
+void gatherColumns(const std::vector<uint32_t>& order, const T* in, int width, T* out);
+template <typename T>
+void gatherColumns(const ClusterTree& tree, const T* in, int width, T* out) {
+  gatherColumns(tree.order, in, width, out);
+}
 
 // Per node of the column tree, Σ |b| over its points for each of the dv columns of b
 // (b in sorted, component-major order), NaN left out: node·dv + c.
@@ -152,6 +162,12 @@ struct PruneCache {
   const void* y = nullptr;
   ClusterTree rows, cols;
   std::vector<unsigned char> sortedX, sortedY;  // row-major x, component-major y, in the data's type
+  // The same for strips (strips.h), which a narrow kernel's sums use instead of the trees.
+  const void* stripX = nullptr;
+  const void* stripY = nullptr;
+  StripIndex stripRows, stripCols;
+  std::vector<unsigned char> stripSortedX, stripSortedY;
+  StripHistory stripHistory;
 };
 
 }  // namespace lk

@@ -16,13 +16,26 @@ namespace LK_ISA_NS {
 // One row of the fused sum for a small, fixed D and one column of b: the squared
 // distance stays in registers, one pass over the tile (y and b already offset to it).
 // With Abs, also adds Σ |phi·b| to *absSum (the pruning walk's scale).
+// Lanes of the last, padded step of radialRow: one vector of this build's instruction
+// set, so the step runs as a whole vector (a scalar tail costs more than a vector per
+// column, and pruned runs are short: a strip's run is tens of columns).
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
 template <int Tag, int D, typename T, bool Abs>
 T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale, T* absSum) {
   T xk[D];
   for (int k = 0; k < D; ++k) xk[k] = xi[k];
+  constexpr int kRowTail = kVectorBytes / sizeof(T);
   T sum = 0, asum = 0;
+  const int body = len - len % kRowTail;
 #pragma omp simd reduction(+ : sum, asum)
-  for (int t = 0; t < len; ++t) {
+  for (int t = 0; t < body; ++t) {
     T q = 0;
     for (int k = 0; k < D; ++k) {
       const T diff = xk[k] - y[k * n + t];
@@ -34,6 +47,26 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
     const T phi = radial<Tag>(scale * q);
     sum = fmadd(phi, b[t], sum);
     if (Abs) asum = fmadd(phi, std::fabs(b[t]), asum);
+  }
+  if (body < len) {
+    // The rest, padded with columns at the row itself and b = 0, which add nothing.
+    alignas(64) T ty[D][kRowTail], tb[kRowTail];
+    for (int t = 0; t < kRowTail; ++t) {
+      const bool real = body + t < len;
+      for (int k = 0; k < D; ++k) ty[k][t] = real ? y[k * n + body + t] : xk[k];
+      tb[t] = real ? b[body + t] : T(0);
+    }
+#pragma omp simd reduction(+ : sum, asum)
+    for (int t = 0; t < kRowTail; ++t) {
+      T q = 0;
+      for (int k = 0; k < D; ++k) {
+        const T diff = xk[k] - ty[k][t];
+        q = fmadd(diff, diff, q);
+      }
+      const T phi = radial<Tag>(scale * q);
+      sum = fmadd(phi, tb[t], sum);
+      if (Abs) asum = fmadd(phi, std::fabs(tb[t]), asum);
+    }
   }
   if (Abs) *absSum += asum;
   return sum;

@@ -19,6 +19,7 @@
 #include "nearest.h"
 #include "radial_grad.h"
 #include "radial_softmax.h"
+#include "radial_strips.h"
 #include "radial_sum.h"
 
 namespace lk {
@@ -167,6 +168,43 @@ void clusterPoints(const Inputs<T>& in, const RunContext& ctx, int rowLeaf, Clus
   }
 }
 
+// The strips of a pruned sum's points (strips.h), from the solve's cache or built into
+// `local`, sized for terms that matter within `reach`. Null where strips do not apply:
+// more than kStripMaxDim coordinates, held points (they keep k-d clusters, built once
+// for all their calls), a coordinate that is not finite.
+template <typename T>
+PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach, PruneCache& local) {
+  const Program& p = in.p;
+  const FusedKernel& k = p.kernel;
+  const int d = p.vars[k.x].dim;
+  const T* x = in.args[k.x];
+  const T* y = in.args[k.y];
+  if (d > kStripMaxDim || heldPoints(ctx, k.x, x) || heldPoints(ctx, k.y, y)) return nullptr;
+  PruneCache& cache = ctx.cache ? *ctx.cache : local;
+  if (cache.stripY != y || cache.stripCols.count != p.n || cache.stripCols.grid.dim != d) {
+    cache.stripX = cache.stripY = nullptr;  // an abort while building leaves no half-built cache behind
+    cache.stripHistory = {};
+    StripGrid grid;
+    if (!chooseStripGrid(y, p.n, d, reach, grid) || !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
+      return nullptr;
+    cache.stripSortedY.resize(p.n * d * sizeof(T));
+    gatherColumns(cache.stripCols.order, y, d, reinterpret_cast<T*>(cache.stripSortedY.data()));
+    cache.stripY = y;
+  }
+  if (cache.stripX != x || cache.stripRows.count != p.m) {
+    cache.stripX = nullptr;
+    cache.stripHistory = {};
+    if (static_cast<const void*>(x) == static_cast<const void*>(y) && p.m == p.n)
+      cache.stripRows = cache.stripCols;
+    else if (!buildStrips(x, p.m, cache.stripCols.grid, ctx.cancel, cache.stripRows))
+      return nullptr;
+    cache.stripSortedX.resize(p.m * d * sizeof(T));
+    gatherRows(cache.stripRows.order, x, d, reinterpret_cast<T*>(cache.stripSortedX.data()));
+    cache.stripX = x;
+  }
+  return &cache;
+}
+
 // A fused loop (sum, softmax-weighted sum or gradient) over the column clusters the
 // pruning walk keeps (cluster.h says what is dropped). Rows and columns are visited in
 // cluster order; results go back to the caller's row order.
@@ -175,6 +213,17 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = fusedColumns<F>(p), dOut = p.vars[k.b].dim;
+  if constexpr (F == Fused::Sum) {
+    // A sum in few dimensions goes over strips, which follow the kernel's reach (the
+    // clusters' leaves cannot where it is small against them).
+    PruneCache local;
+    const double reach = stripReach(Tag, static_cast<double>(in.params[k.scale].p[0]), tol);
+    if (reach > 0 && std::isfinite(reach))
+      if (PruneCache* c = stripPoints(in, ctx, reach, local))
+        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, c->stripRows, reinterpret_cast<const T*>(c->stripSortedX.data()),
+                                          c->stripCols, reinterpret_cast<const T*>(c->stripSortedY.data()),
+                                          ctx.cache ? &ctx.cache->stripHistory : nullptr);
+  }
   Clustered<T> clustered;
   clusterPoints(in, ctx, rowLeafSize(p.m, p.n), clustered);
   const T* xs = clustered.xs;

@@ -58,29 +58,45 @@ class EngineProduct {
     }
   }
 
-  // Takes the other product's clusters (the same points, in another type): its trees,
-  // and sorted copies of the points in this product's type. Saves rebuilding them.
+  // Takes the other product's clusters and strips (the same points, in another type):
+  // its trees and indexes, and sorted copies of the points in this product's type.
+  // Saves rebuilding them.
   void adoptClusters(const EngineProduct& from) {
-    const FusedKernel& k = p_.kernel;
-    if (!ctx_.cache || !from.ctx_.cache || from.cache_.x == nullptr || cache_.x != nullptr) return;
-    const int d = p_.vars[k.x].dim;
-    cache_.rows = from.cache_.rows;
-    cache_.cols = from.cache_.cols;
-    cache_.sortedX.resize(p_.m * d * width());
-    cache_.sortedY.resize(p_.n * d * width());
-    if (p_.dtype == F64) {
-      gatherRows(cache_.rows, static_cast<const double*>(args_[k.x]), d, reinterpret_cast<double*>(cache_.sortedX.data()));
-      gatherColumns(cache_.cols, static_cast<const double*>(args_[k.y]), d, reinterpret_cast<double*>(cache_.sortedY.data()));
-    } else {
-      gatherRows(cache_.rows, static_cast<const float*>(args_[k.x]), d, reinterpret_cast<float*>(cache_.sortedX.data()));
-      gatherColumns(cache_.cols, static_cast<const float*>(args_[k.y]), d, reinterpret_cast<float*>(cache_.sortedY.data()));
+    if (!ctx_.cache || !from.ctx_.cache) return;
+    const PruneCache& c = from.cache_;
+    if (c.x != nullptr && cache_.x == nullptr) {
+      cache_.rows = c.rows;
+      cache_.cols = c.cols;
+      sortPoints(cache_.rows.order, cache_.cols.order, cache_.sortedX, cache_.sortedY);
+      cache_.x = args_[p_.kernel.x];
+      cache_.y = args_[p_.kernel.y];
     }
-    cache_.x = args_[k.x];
-    cache_.y = args_[k.y];
+    if (c.stripX != nullptr && c.stripY != nullptr && cache_.stripY == nullptr) {
+      cache_.stripRows = c.stripRows;
+      cache_.stripCols = c.stripCols;
+      sortPoints(cache_.stripRows.order, cache_.stripCols.order, cache_.stripSortedX, cache_.stripSortedY);
+      cache_.stripX = args_[p_.kernel.x];
+      cache_.stripY = args_[p_.kernel.y];
+    }
   }
 
  private:
   std::size_t width() const { return p_.dtype == F32 ? 4 : 8; }
+  // This product's points in the given orders: x row-major, y component-major.
+  void sortPoints(const std::vector<uint32_t>& rows, const std::vector<uint32_t>& cols, std::vector<unsigned char>& x,
+                  std::vector<unsigned char>& y) const {
+    const FusedKernel& k = p_.kernel;
+    const int d = p_.vars[k.x].dim;
+    x.resize(p_.m * d * width());
+    y.resize(p_.n * d * width());
+    if (p_.dtype == F64) {
+      gatherRows(rows, static_cast<const double*>(args_[k.x]), d, reinterpret_cast<double*>(x.data()));
+      gatherColumns(cols, static_cast<const double*>(args_[k.y]), d, reinterpret_cast<double*>(y.data()));
+    } else {
+      gatherRows(rows, static_cast<const float*>(args_[k.x]), d, reinterpret_cast<float*>(x.data()));
+      gatherColumns(cols, static_cast<const float*>(args_[k.y]), d, reinterpret_cast<float*>(y.data()));
+    }
+  }
   const Program& p_;
   std::vector<const void*> args_;
   std::size_t len_;

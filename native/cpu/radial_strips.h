@@ -1,0 +1,216 @@
+// A radial kernel sum over strips (strips.h says what is dropped and why that is safe):
+// rows in blocks of one cell, each row over the runs of the strips near it.
+// Included only by the per-instruction-set sources, inside their namespace.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "../maths/radial.h"
+#include "parallel.h"
+#include "radial_sum.h"
+#include "strips.h"
+
+namespace lk {
+namespace LK_ISA_NS {
+
+// Rows per block: they share the block's strips, its searches and its cut-off radius.
+constexpr int kStripRows = 32;
+
+// The radius r1 where phi(scale·r1²) = tol (0 where phi(0) <= tol already: a tolerance
+// that lets every term go, which the k-d walk handles, keeping the touching clusters).
+inline double stripReach(int tag, double scale, double tol) {
+  if (radialPhi<double>(tag, 0) <= tol) return 0;
+  double below = 0, above = 1;
+  while (radialPhi<double>(tag, above) > tol && above < 1e300) above *= 2;
+  for (int it = 0; it < 64; ++it) {
+    const double mid = 0.5 * (below + above);
+    (radialPhi<double>(tag, mid) > tol ? below : above) = mid;
+  }
+  return std::sqrt(above / scale);
+}
+
+// A strip's run for one row after another of a block: the columns whose first coordinate
+// is within w of the row's. Rows are close, so each run is found from the last by a short
+// walk (a binary search for the first).
+template <typename T>
+struct StripRuns {
+  const T* key;  // the columns' first coordinates, sorted within each strip
+  std::size_t first, last;  // the strip's sorted positions
+  std::size_t lo, hi;       // the current row's run [lo, hi)
+  bool started = false;
+
+  void seek(double x, double w) {
+    const double a = x - w, b = x + w;
+    if (!started) {
+      lo = static_cast<std::size_t>(std::lower_bound(key + first, key + last, a,
+                                                     [](T k, double v) { return static_cast<double>(k) < v; }) - key);
+      hi = static_cast<std::size_t>(std::upper_bound(key + lo, key + last, b,
+                                                     [](double v, T k) { return v < static_cast<double>(k); }) - key);
+      started = true;
+      return;
+    }
+    while (lo > first && static_cast<double>(key[lo - 1]) >= a) --lo;
+    while (lo < last && static_cast<double>(key[lo]) < a) ++lo;
+    if (hi < lo) hi = lo;
+    while (hi > lo && static_cast<double>(key[hi - 1]) > b) --hi;
+    while (hi < last && static_cast<double>(key[hi]) <= b) ++hi;
+  }
+};
+
+template <int Tag, typename T>
+struct StripWorker {
+  RadialSum<Tag, T> sum;
+  std::vector<int> cells;
+  std::vector<double> least;  // per column of b: the least partial Σ|K_ij b_j| of the rows
+};
+
+// out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the strips' columns, within tol of each
+// row's Σ_j |K_ij b_j|. xs: the rows sorted by `rows` (row-major), ys: the columns sorted
+// by `cols` (component-major), b: the caller's (row-major, dv per column). Both indexes
+// share one grid.
+template <int Tag, typename T>
+void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, const StripIndex& rows,
+                        const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
+  const Program& p = in.p;
+  const FusedKernel& k = p.kernel;
+  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
+  const std::size_t n = p.n;
+  const StripGrid& grid = cols.grid;
+  std::vector<T> bs(n * dv);
+  gatherColumns(cols.order, in.args[k.b], dv, bs.data());
+  const std::vector<double> prefix = stripPrefixSums(bs.data(), n, dv);
+  const T scale = in.params[k.scale].p[0];
+  const double s = static_cast<double>(scale);
+  const double r1 = stripReach(Tag, s, tol);
+  // A bound's safety margin, as cluster.cc's: phi in float arithmetic wobbles far less.
+  constexpr double kMargin = 1.0 + 1e-3;
+  // The ring's radius grows by this factor per try, at most kTries times; past that the
+  // block keeps every column (the safe answer, where no radius fits the budget: b zero
+  // near its rows and not far away, say).
+  constexpr double kGrowth = 1.15;
+  constexpr int kTries = 24;
+
+  std::vector<std::pair<std::size_t, std::size_t>> blocks;
+  for (int c = 0; c < grid.count(); ++c)
+    for (std::size_t b = rows.start[c]; b < rows.start[c + 1]; b += kStripRows)
+      blocks.emplace_back(b, std::min<std::size_t>(b + kStripRows, rows.start[c + 1]));
+
+  // Σ |b| over the box [lo - reach, hi + reach], per column of b (out: dv values).
+  auto sumNear = [&](std::vector<int>& cells, const double* lo, const double* hi, double reach, double* out) {
+    std::fill(out, out + dv, 0.0);
+    cellsNear(grid, lo, hi, reach, cells);
+    for (int cell : cells) {
+      StripRuns<T> run{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+      run.seek(0.5 * (lo[0] + hi[0]), 0.5 * (hi[0] - lo[0]) + reach);
+      for (int c = 0; c < dv; ++c) out[c] += prefix[c * (n + 1) + run.hi] - prefix[c * (n + 1) + run.lo];
+    }
+  };
+
+  std::vector<float>* history = nullptr;
+  if (past) {
+    if (past->tol != tol || past->radius.size() != blocks.size()) past->radius.assign(blocks.size(), 0.0f);
+    past->tol = tol;
+    history = &past->radius;
+  }
+  using W = StripWorker<Tag, T>;
+  parallelFor<W>(
+      static_cast<int64_t>(blocks.size()), threadsFor(p.m, p.n, ctx), ctx,
+      [&]() {
+        W w{RadialSum<Tag, T>(kStripRows, d, dv, in.plan.tile), {}, std::vector<double>(2 * dv)};
+        w.cells.reserve(grid.count());  // the walks must not allocate in the parallel region
+        return w;
+      },
+      [&](W& w, int64_t unit) {
+        const std::size_t i0 = blocks[unit].first;
+        const int count = static_cast<int>(blocks[unit].second - i0);
+        double lo[kStripMaxDim], hi[kStripMaxDim];
+        for (int c = 0; c < d; ++c) {
+          lo[c] = INFINITY;
+          hi[c] = -INFINITY;
+        }
+        for (int r = 0; r < count; ++r)
+          for (int c = 0; c < d; ++c) {
+            const double v = xs[(i0 + r) * d + c];
+            lo[c] = std::min(lo[c], v);
+            hi[c] = std::max(hi[c], v);
+          }
+        w.sum.clear(count);
+        // Row r's terms for the columns [from, to), tile by tile (with abs: and Σ|K_ij b_j|).
+        auto add = [&](auto abs, int r, std::size_t from, std::size_t to) {
+          const T* xi = xs + (i0 + r) * d;
+          for (std::size_t j0 = from; j0 < to; j0 += w.sum.tile) {
+            if (cancelled(ctx.cancel)) return;
+            const int len = static_cast<int>(std::min<std::size_t>(w.sum.tile, to - j0));
+            w.sum.template span<decltype(abs)::value>(r, xi, ys, bs.data(), n, j0, len, scale);
+          }
+        };
+        // Adds every column at distance in [from, to) of a row (box-wise per strip: each
+        // row's run within `to`, less its run within `from`).
+        auto ring = [&](auto abs, double from, double to) {
+          cellsNear(grid, lo, hi, to, w.cells);
+          for (int cell : w.cells) {
+            const CellBox box(grid, cell);
+            if (!(box.gap(d, lo, hi) < to * to)) continue;
+            StripRuns<T> outer{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+            StripRuns<T> core{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+            for (int r = 0; r < count; ++r) {
+              const T* xi = xs + (i0 + r) * d;
+              const double gap = box.gap(d, xi, xi);
+              if (!(gap < to * to)) continue;
+              outer.seek(static_cast<double>(xi[0]), std::sqrt(to * to - gap));
+              if (!(gap < from * from)) {
+                add(abs, r, outer.lo, outer.hi);
+                continue;
+              }
+              core.seek(static_cast<double>(xi[0]), std::sqrt(from * from - gap));
+              add(abs, r, outer.lo, core.lo);
+              add(abs, r, core.hi, outer.hi);
+            }
+          }
+        };
+        // The radius whose dropped terms, bounded, fit each row's budget: tol times the
+        // row's Σ|K_ij b_j| over the columns computed (a row whose sum is already NaN is
+        // NaN whatever else is added: it sets no budget).
+        double* least = w.least.data();
+        double* near = least + dv;
+        auto fits = [&](double r) {
+          if (!std::isfinite(r)) return true;
+          const double phiNear = radialPhi<double>(Tag, s * r * r) * kMargin;
+          const double phiFar = radialPhi<double>(Tag, 4 * s * r * r) * kMargin;
+          sumNear(w.cells, lo, hi, 2 * r, near);
+          for (int c = 0; c < dv; ++c)
+            if (!(phiNear * near[c] + phiFar * prefix[c * (n + 1) + n] <= tol * least[c])) return false;
+          return true;
+        };
+        // First the radius this block needed in the previous product (a solve's products
+        // differ only in b), else r1; the block's rows computed within it give their
+        // budgets. Where they do not fit, a ring at a time until they do.
+        const double tried = history && (*history)[unit] > 0 ? (*history)[unit] : r1;
+        ring(std::true_type{}, 0, tried);
+        for (int c = 0; c < dv; ++c) {
+          least[c] = INFINITY;
+          for (int r = 0; r < count; ++r) {
+            const double a = w.sum.absAcc[static_cast<std::size_t>(r) * dv + c];
+            if (a == a) least[c] = std::min(least[c], a);
+          }
+        }
+        double radius = tried;
+        for (int t = 0; !fits(radius); ++t) {
+          const double next = t < kTries ? radius * kGrowth : INFINITY;
+          ring(std::false_type{}, radius, next);
+          radius = next;
+        }
+        // The next product tries one step less where that would have fitted these rows'
+        // budgets too (they only shrink with the radius: a guess, checked then).
+        if (history) {
+          const double less = std::isfinite(radius) ? radius / kGrowth : r1 * std::pow(kGrowth, kTries);
+          (*history)[unit] = static_cast<float>(radius == tried && less >= r1 && fits(less) ? less : radius);
+        }
+        for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+      });
+}
+
+}  // namespace LK_ISA_NS
+}  // namespace lk

@@ -1,0 +1,142 @@
+#include "strips.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "../errors.h"
+#include "cluster.h"
+
+namespace lk {
+namespace {
+
+// Points per run (one strip, one row, both sides of the reach) the grid aims at: runs
+// shorter than a few SIMD vectors spend more on their ends than on their pairs. Measured
+// (one pruned Gaussian sum, gamma = 1e4, uniform [0,1]^3, float32, 2-core AMD EPYC AVX2):
+// at N = 1e6, 32 points and cells no narrower than reach / 2 took 9.8 s, twice the k-d
+// walk's 4.9 s; 64 points and cells no narrower than the reach, 4.3 s against 5.1.
+constexpr double kStripRun = 64;
+
+// Cells per coordinate at most, and points per cell at least on average: a grid finer
+// than the points only adds empty strips to visit.
+constexpr double kMaxCellsPerSide = 32768, kPointsPerCell = 8;
+
+int cellIndex(const StripGrid& g, int k, double v) {
+  const double c = std::floor((v - g.lo[k]) / g.h);
+  if (!(c > 0)) return 0;  // NaN too: never a cast of NaN to an index
+  return static_cast<int>(std::min(c, static_cast<double>(g.cells[k] - 1)));
+}
+
+template <typename T>
+bool finitePoint(const T* point, int dim) {
+  for (int c = 0; c < dim; ++c)
+    if (!std::isfinite(point[c])) return false;
+  return true;
+}
+
+}  // namespace
+
+template <typename T>
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, StripGrid& grid) {
+  if (dim < 1 || dim > kStripMaxDim || !(reach > 0) || !std::isfinite(reach)) return false;
+  double lo[kStripMaxDim], hi[kStripMaxDim];
+  boundingBox(points, count, dim, lo, hi);
+  double volume = 1;
+  for (int c = 0; c < dim; ++c) {
+    // Not finite, or so far apart that the extent overflows: the k-d walk's case.
+    if (count > 0 && !(std::isfinite(lo[c]) && std::isfinite(hi[c]) && std::isfinite(hi[c] - lo[c]))) return false;
+    volume *= std::max(hi[c] - lo[c], reach);  // a flat cloud is not infinitely dense
+  }
+  const int cross = dim - 1;
+  StripGrid g;
+  g.dim = dim;
+  if (cross > 0 && count > 0) {
+    const double density = static_cast<double>(count) / volume;
+    double h = std::max(std::pow(kStripRun / (2 * reach * density), 1.0 / cross), 1.0 * reach);
+    auto cellsAlong = [&](int k, double side) {
+      return std::clamp(std::ceil((hi[k + 1] - lo[k + 1]) / side), 1.0, kMaxCellsPerSide);
+    };
+    const double most = std::max(1.0, static_cast<double>(count) / kPointsPerCell);
+    for (;;) {
+      double cells = 1;
+      for (int k = 0; k < cross; ++k) cells *= cellsAlong(k, h);
+      if (cells <= most) break;
+      h *= 1.25;
+    }
+    g.h = h;
+    for (int k = 0; k < cross; ++k) {
+      g.lo[k] = lo[k + 1];
+      g.cells[k] = static_cast<int>(cellsAlong(k, h));
+    }
+  }
+  grid = g;
+  return true;
+}
+
+template <typename T>
+bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, const int32_t* cancel, StripIndex& out) {
+  const int dim = grid.dim, cross = dim - 1, cells = grid.count();
+  std::vector<int> cellOf(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const T* point = points + i * dim;
+    if (!finitePoint(point, dim)) return false;
+    int cell = 0;
+    for (int k = 0; k < cross; ++k) cell = cell * grid.cells[k] + cellIndex(grid, k, point[k + 1]);
+    cellOf[i] = cell;
+  }
+  StripIndex s;
+  s.grid = grid;
+  s.count = count;
+  s.start.assign(static_cast<std::size_t>(cells) + 1, 0);
+  for (int c : cellOf) ++s.start[static_cast<std::size_t>(c) + 1];
+  for (int c = 0; c < cells; ++c) s.start[c + 1] += s.start[c];
+  s.order.resize(count);
+  std::vector<std::size_t> next(s.start.begin(), s.start.end() - 1);
+  for (std::size_t i = 0; i < count; ++i) s.order[next[cellOf[i]]++] = static_cast<uint32_t>(i);
+  std::vector<std::pair<T, uint32_t>> keys;
+  for (int c = 0; c < cells; ++c) {
+    if ((c & 1023) == 0 && cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) throw Cancelled();
+    const std::size_t b = s.start[c], e = s.start[c + 1];
+    keys.clear();
+    for (std::size_t k = b; k < e; ++k) keys.emplace_back(points[static_cast<std::size_t>(s.order[k]) * dim], s.order[k]);
+    std::sort(keys.begin(), keys.end());  // ties by row: the same order on every run
+    for (std::size_t k = b; k < e; ++k) s.order[k] = keys[k - b].second;
+  }
+  out = std::move(s);
+  return true;
+}
+
+template <typename T>
+std::vector<double> stripPrefixSums(const T* sortedB, std::size_t count, int dv) {
+  std::vector<double> sums(static_cast<std::size_t>(dv) * (count + 1));
+  for (int c = 0; c < dv; ++c) {
+    double* p = &sums[static_cast<std::size_t>(c) * (count + 1)];
+    const T* b = sortedB + static_cast<std::size_t>(c) * count;
+    p[0] = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+      const double v = std::fabs(static_cast<double>(b[k]));
+      p[k + 1] = p[k] + (v == v ? v : 0.0);
+    }
+  }
+  return sums;
+}
+
+void cellsNear(const StripGrid& g, const double* lo, const double* hi, double reach, std::vector<int>& out) {
+  out.clear();
+  int first[2] = {0, 0}, last[2] = {0, 0};
+  for (int k = 0; k < g.dim - 1; ++k) {
+    first[k] = cellIndex(g, k, lo[k + 1] - reach);
+    last[k] = cellIndex(g, k, hi[k + 1] + reach);
+  }
+  for (int a = first[0]; a <= last[0]; ++a)
+    for (int b = first[1]; b <= last[1]; ++b) out.push_back(a * g.cells[1] + b);
+}
+
+template bool chooseStripGrid<float>(const float*, std::size_t, int, double, StripGrid&);
+template bool chooseStripGrid<double>(const double*, std::size_t, int, double, StripGrid&);
+template bool buildStrips<float>(const float*, std::size_t, const StripGrid&, const int32_t*, StripIndex&);
+template bool buildStrips<double>(const double*, std::size_t, const StripGrid&, const int32_t*, StripIndex&);
+template std::vector<double> stripPrefixSums<float>(const float*, std::size_t, int);
+template std::vector<double> stripPrefixSums<double>(const double*, std::size_t, int);
+
+}  // namespace lk

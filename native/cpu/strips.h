@@ -1,0 +1,117 @@
+// Strips: the pruned layout of narrow radial kernels in one to three dimensions.
+//
+// The k-d clusters of cluster.h keep whole column leaves for whole row leaves. Where the
+// kernel's reach is small against a leaf (the reference KernelSolve problem: at N = 2e5 a
+// leaf of 64 points is 0.07 wide, the Gaussian's reach 0.04), that keeps ten or more
+// times the pairs that matter. Strips keep far fewer. The points are binned on a grid
+// over every coordinate but the first (a strip per cell), and sorted within each strip by
+// the first coordinate. For a row and a strip at cross distance e, every column within
+// distance r of the row is in one contiguous run of the strip: first coordinate within
+// sqrt(r² - e²) of the row's. So each row computes runs whose length follows the reach
+// itself, and only the cross section of a strip adds slack.
+//
+// What is dropped, and why it is safe (the same promise as cluster.h): every column a row
+// does not compute lies at distance >= r from it, so its term is at most phi(s·r²)·|b_j|;
+// those also within the box B + 2r (B: the bounding box of the row's block) add up to at
+// most phi(s·r²)·S(B + 2r), the rest to at most phi(4·s·r²)·S_all, S being Σ |b_j| over
+// the points named (per column of b, from prefix sums along the strips). A block of rows
+// first computes its terms within a radius r0 (r1, where phi(s·r1²) = tol, or the radius
+// the block needed in the solve's previous product), and so each row's partial
+// Σ_j |K_ij b_j|; while those two bounds add up to more than tol times the least such
+// partial sum of the block's rows, r grows by a ring at a time (the ring's terms added).
+// For every row i and column c the dropped terms add up to at most tol·Σ_j |K_ij b_jc|.
+// Where no radius fits (b = 0 around the rows and not far away), every column is kept.
+//
+// Measured against the k-d walk (KernelSolve, reference problem, 2-core AMD EPYC, AVX2,
+// side by side in one process): N = 1e5 1.1 s against 1.9-2.2 s, 2e5 3.4-3.6 against
+// 4.6-5.3, 1e6 60 against 87; the regression problem of bench/solve.ts (gamma = 100),
+// 40 iterations at N = 2e4, 4.6-4.7 s against 5.4-5.5.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lk {
+
+// The grid: cells of side h over coordinates 1 .. dim-1 (at most two of them), from lo.
+struct StripGrid {
+  int dim = 0;
+  double h = 1;
+  double lo[2] = {0, 0};
+  int cells[2] = {1, 1};
+  int count() const { return cells[0] * cells[1]; }
+};
+
+// Points sorted into strips: cell by cell, each cell's points by their first coordinate.
+// A point outside the grid (a row, binned on its columns' grid) joins the nearest cell;
+// the outermost cells reach to infinity, so every cell's rectangle holds its points.
+struct StripIndex {
+  StripGrid grid;
+  std::size_t count = 0;
+  std::vector<uint32_t> order;     // sorted position -> row of the caller's array
+  std::vector<std::size_t> start;  // cell c holds sorted positions [start[c], start[c + 1])
+};
+
+// Per row block of a sum over strips, the radius its last product kept (0: none yet),
+// for products of one tolerance: a solve's products differ only in b, and so, mostly, in
+// nothing that moves the radius. The next product starts from it and checks.
+struct StripHistory {
+  double tol = -1;
+  std::vector<float> radius;
+};
+
+// Strips apply to points of 1 to 3 coordinates.
+constexpr int kStripMaxDim = 3;
+
+// A grid for `count` points of `dim` coordinates (row-major) and a kernel whose terms
+// matter within `reach`: cells about as wide as make a run of kStripRun points, and no
+// narrower than reach (each strip a row visits costs a search and a short loop's ends).
+// Returns false, choosing nothing, where a coordinate is not finite (NaN, infinity):
+// such points are no distance from anything, and the k-d clusters handle them.
+template <typename T>
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, StripGrid& grid);
+
+// Sorts the points into the grid's strips; false where a coordinate is not finite.
+// Throws Cancelled once `cancel` is set.
+template <typename T>
+bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, const int32_t* cancel, StripIndex& out);
+
+// Per column c of b (sorted, component-major, `count` per column), prefix sums of |b|
+// along the sorted order, NaN left out: out[c·(count + 1) + k] = Σ_{k' < k} |b_k'c|.
+template <typename T>
+std::vector<double> stripPrefixSums(const T* sortedB, std::size_t count, int dv);
+
+// The squared distance, over the cross coordinates 1 .. dim-1, between the box [lo, hi]
+// (dim values each; a point has lo = hi) and cell c's rectangle.
+// Cell c's rectangle over the cross coordinates: [from[k], to[k]] for coordinate k + 1
+// (the outermost cells reach to infinity).
+struct CellBox {
+  double from[2] = {0, 0}, to[2] = {0, 0};
+  CellBox(const StripGrid& g, int cell) {
+    for (int k = g.dim - 2; k >= 0; --k) {
+      const int at = cell % g.cells[k];
+      cell /= g.cells[k];
+      from[k] = at == 0 ? -INFINITY : g.lo[k] + at * g.h;
+      to[k] = at == g.cells[k] - 1 ? INFINITY : g.lo[k] + (at + 1) * g.h;
+    }
+  }
+  // The squared distance over the cross coordinates between the box [lo, hi] (dim values
+  // each; a point has lo = hi) and the rectangle.
+  template <typename A>
+  double gap(int dim, const A* lo, const A* hi) const {
+    double g = 0;
+    for (int k = 0; k + 1 < dim; ++k) {
+      const double e = std::max({0.0, from[k] - static_cast<double>(hi[k + 1]), static_cast<double>(lo[k + 1]) - to[k]});
+      g += e * e;
+    }
+    return g;
+  }
+};
+
+// The cells whose rectangles come within `reach` of the box [lo, hi] in every cross
+// coordinate (a superset of those within Euclidean distance `reach`), in order.
+void cellsNear(const StripGrid& g, const double* lo, const double* hi, double reach, std::vector<int>& out);
+
+}  // namespace lk
