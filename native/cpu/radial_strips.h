@@ -18,9 +18,10 @@ namespace LK_ISA_NS {
 // Rows per block: they share the block's strips, its searches and its cut-off radius.
 constexpr int kStripRows = 32;
 
-// The radius r1 where phi(scale·r1²) = tol (0 where phi(0) <= tol already: a tolerance
-// that lets every term go, which the k-d walk handles, keeping the touching clusters).
-inline double stripReach(int tag, double scale, double tol) {
+// The kernel's reach: the radius r where phi(scale·r²) = tol (phi decreases; 0 where
+// phi(0) <= tol already, a tolerance that lets every term go, which the k-d walk handles,
+// keeping the touching clusters).
+inline double kernelReach(int tag, double scale, double tol) {
   if (radialPhi<double>(tag, 0) <= tol) return 0;
   double below = 0, above = 1;
   while (radialPhi<double>(tag, above) > tol && above < 1e300) above *= 2;
@@ -69,10 +70,10 @@ struct StripWorker {
 // out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the strips' columns, within tol of each
 // row's Σ_j |K_ij b_j|. xs: the rows sorted by `rows` (row-major), ys: the columns sorted
 // by `cols` (component-major), b: the caller's (row-major, dv per column). Both indexes
-// share one grid.
+// share one grid. r1 = kernelReach(Tag, scale, tol).
 template <int Tag, typename T>
-void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, const StripIndex& rows,
-                        const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
+void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, double r1,
+                        const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
@@ -83,7 +84,6 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const std::vector<double> prefix = stripPrefixSums(bs.data(), n, dv);
   const T scale = in.params[k.scale].p[0];
   const double s = static_cast<double>(scale);
-  const double r1 = stripReach(Tag, s, tol);
   // A bound's safety margin, as cluster.cc's: phi in float arithmetic wobbles far less.
   constexpr double kMargin = 1.0 + 1e-3;
   // The ring's radius grows by this factor per try, at most kTries times; past that the
@@ -140,11 +140,10 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
         // Row r's terms for the columns [from, to), tile by tile (with abs: and Σ|K_ij b_j|).
         auto add = [&](auto abs, int r, std::size_t from, std::size_t to) {
           const T* xi = xs + (i0 + r) * d;
-          for (std::size_t j0 = from; j0 < to; j0 += w.sum.tile) {
-            if (cancelled(ctx.cancel)) return;
-            const int len = static_cast<int>(std::min<std::size_t>(w.sum.tile, to - j0));
+          const JRange run{from, to};
+          forEachTile(&run, 1, w.sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
             w.sum.template span<decltype(abs)::value>(r, xi, ys, bs.data(), n, j0, len, scale);
-          }
+          });
         };
         // Adds every column at distance in [from, to) of a row (box-wise per strip: each
         // row's run within `to`, less its run within `from`).

@@ -217,10 +217,10 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
     // A sum in few dimensions goes over strips, which follow the kernel's reach (the
     // clusters' leaves cannot where it is small against them).
     PruneCache local;
-    const double reach = stripReach(Tag, static_cast<double>(in.params[k.scale].p[0]), tol);
+    const double reach = kernelReach(Tag, static_cast<double>(in.params[k.scale].p[0]), tol);
     if (reach > 0 && std::isfinite(reach))
       if (PruneCache* c = stripPoints(in, ctx, reach, local))
-        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, c->stripRows, reinterpret_cast<const T*>(c->stripSortedX.data()),
+        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, reach, c->stripRows, reinterpret_cast<const T*>(c->stripSortedX.data()),
                                           c->stripCols, reinterpret_cast<const T*>(c->stripSortedY.data()),
                                           ctx.cache ? &ctx.cache->stripHistory : nullptr);
   }
@@ -362,13 +362,7 @@ constexpr double kPairsPerClusteredPoint = 1024;
 template <typename T>
 double reachShare(const Inputs<T>& in, const RunContext& ctx, double scale, double tol) {
   const FusedKernel& k = in.p.kernel;
-  double below = 0, above = 1;  // phi decreases: bisect for phi(sigma) = tol
-  while (radialPhi<double>(k.tag, above) > tol && above < 1e300) above *= 2;
-  for (int it = 0; it < 64; ++it) {
-    const double mid = 0.5 * (below + above);
-    (radialPhi<double>(k.tag, mid) > tol ? below : above) = mid;
-  }
-  const double reach = std::sqrt(above / scale);
+  const double reach = kernelReach(k.tag, scale, tol);
   const int d = in.p.vars[k.y].dim;
   std::vector<double> lo(d), up(d);  // a held array's box is computed once and kept
   if (HeldArray* h = heldPoints(ctx, k.y, in.args[k.y]))
