@@ -68,11 +68,13 @@ struct StripWorker {
 };
 
 // out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the strips' columns, within tol of each
-// row's Σ_j |K_ij b_j|. xs: the rows sorted by `rows` (row-major), ys: the columns sorted
-// by `cols` (component-major), b: the caller's (row-major, dv per column). Both indexes
-// share one grid. r1 = kernelReach(Tag, scale, tol).
+// row's Σ_j |K_ij b_j|; or, where `cut`, over the columns within r1 of each row, all
+// others dropped whatever their share (RunContext::pruneCutoff). xs: the rows sorted by
+// `rows` (row-major), ys: the columns sorted by `cols` (component-major), b: the
+// caller's (row-major, dv per column). Both indexes share one grid. r1 =
+// kernelReach(Tag, scale, tol), or of the cut-off.
 template <int Tag, typename T>
-void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, double r1,
+void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, bool cut, double r1,
                         const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
@@ -81,7 +83,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const StripGrid& grid = cols.grid;
   std::vector<T> bs(n * dv);
   gatherColumns(cols.order, in.args[k.b], dv, bs.data());
-  const std::vector<double> prefix = stripPrefixSums(bs.data(), n, dv);
+  const std::vector<double> prefix = cut ? std::vector<double>() : stripPrefixSums(bs.data(), n, dv);
   const T scale = in.params[k.scale].p[0];
   const double s = static_cast<double>(scale);
   // A bound's safety margin, as cluster.cc's: phi in float arithmetic wobbles far less.
@@ -109,7 +111,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   };
 
   std::vector<float>* history = nullptr;
-  if (past) {
+  if (past && !cut) {
     if (past->tol != tol || past->radius.size() != blocks.size()) past->radius.assign(blocks.size(), 0.0f);
     past->tol = tol;
     history = &past->radius;
@@ -183,6 +185,11 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
             if (!(phiNear * near[c] + phiFar * prefix[c * (n + 1) + n] <= tol * least[c])) return false;
           return true;
         };
+        if (cut) {
+          ring(std::false_type{}, 0, r1);
+          for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+          return;
+        }
         // First the radius this block needed in the previous product (a solve's products
         // differ only in b), else r1; the block's rows computed within it give their
         // budgets. Where they do not fit, a ring at a time until they do.

@@ -206,7 +206,8 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
 }
 
 // A fused loop (sum, softmax-weighted sum or gradient) over the column clusters the
-// pruning walk keeps (cluster.h says what is dropped). Rows and columns are visited in
+// pruning walk keeps (cluster.h says what is dropped; a sum with a pruneCutoff keeps the
+// clusters with a kernel value above it, and no more). Rows and columns are visited in
 // cluster order; results go back to the caller's row order.
 template <int Tag, typename T, Fused F>
 void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, double tol) {
@@ -217,10 +218,11 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
     // A sum in few dimensions goes over strips, which follow the kernel's reach (the
     // clusters' leaves cannot where it is small against them).
     PruneCache local;
-    const double reach = kernelReach(Tag, static_cast<double>(in.params[k.scale].p[0]), tol);
+    const bool cut = ctx.pruneCutoff > 0;
+    const double reach = kernelReach(Tag, static_cast<double>(in.params[k.scale].p[0]), cut ? ctx.pruneCutoff : tol);
     if (reach > 0 && std::isfinite(reach))
       if (PruneCache* c = stripPoints(in, ctx, reach, local))
-        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, reach, c->stripRows, reinterpret_cast<const T*>(c->stripSortedX.data()),
+        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, cut, reach, c->stripRows, reinterpret_cast<const T*>(c->stripSortedX.data()),
                                           c->stripCols, reinterpret_cast<const T*>(c->stripSortedY.data()),
                                           ctx.cache ? &ctx.cache->stripHistory : nullptr);
   }
@@ -250,6 +252,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const T* bs = keptB ? reinterpret_cast<const T*>(keptB->values.data()) : localB.data();
   const std::vector<double>& absB = keptB ? keptB->absSums : localAbs;
   const T scale = in.params[k.scale].p[0];
+  const bool cut = F == Fused::Sum && ctx.pruneCutoff > 0;
   using Loop = RadialLoop<Tag, T, F>;
   using W = PrunedWorker<Loop>;
   parallelFor<W>(
@@ -269,6 +272,13 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         // The rows' own neighbourhood first: their partial Σ|K_ij b_j| set the budget.
         w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), F == Fused::Grad);
         w.walk.keepTouching();
+        if (cut) {
+          addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+          w.walk.keepAbove(ctx.pruneCutoff, 0);
+          addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+          for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+          return;
+        }
         addRanges<true>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         // Budgets and bounds in units of exp(shift), the least of the rows' log-scales
         // (0 for a sum): a softmax's partial sums are relative to each row's own maximum.

@@ -24,11 +24,12 @@ struct CgOptions {
   // this relative decrease of the current residual: about what its products can resolve
   // (float32 products: 1e-3; float64 products: 0, the final tol directly).
   double innerFloor = 0;
-  // The relative pruning tolerance of the iteration's products (0: the products' own
-  // default, the unit roundoff). Looser products only slow a refinement pass, never the
+  // The iteration's products drop the pairs whose kernel value is below this
+  // (RunContext::pruneCutoff; 0: the products' own pruning, within the unit roundoff of
+  // each row's Σ_j |K_ij v_j|). Looser products only slow a refinement pass, never the
   // answer, which the true residuals judge; where a pass fails to halve the residual the
   // iteration falls back to 0 before it calls the solve stagnated.
-  double innerPruneTolerance = 0;
+  double innerCutoff = 0;
   const Preconditioner* preconditioner = nullptr;  // null: none
   // True when K's entries are >= 0 (the recognised radial kernels): then |K||x| <= K's
   // largest eigenvalue · |x|, which lets a true residual's product drop terms within a
@@ -62,11 +63,12 @@ struct ProgressEvent {
 };
 using Progress = std::function<void(const ProgressEvent&)>;
 
-// kv(v, out, t): out = K v for n x dv row-major float64 blocks, dropping terms within the
-// relative pruning tolerance t where the product prunes (0: the product's own default).
-// True residuals pass a t whose dropped terms move the residual by less than a twentieth
-// of tol·|b|; the iteration passes CgOptions::innerPruneTolerance.
-using BlockProduct = std::function<void(const double* v, double* out, double pruneTolerance)>;
+// kv(v, out, t): out = K v for n x dv row-major float64 blocks, where the product prunes
+// dropping what t allows (0: the product's own default). For the accurate product t is a
+// relative pruning tolerance: true residuals pass one whose dropped terms move the
+// residual by less than a twentieth of tol·|b|. For the fast one it is
+// CgOptions::innerCutoff.
+using BlockProduct = std::function<void(const double* v, double* out, double t)>;
 
 // x holds the start (zeros, or a warm start) and receives the solution; b and x are
 // n x dv row-major. Each column runs its own CG scalars and stops on its own test.

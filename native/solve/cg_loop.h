@@ -3,8 +3,8 @@
 // scalars come back to the host) run the same algorithm. No N-API, no CUDA here.
 //
 // Ops holds six n × dv float64 blocks, named by CgVec, and offers:
-//   product(v, out, t)     out = K v, the iteration's (fast) product, dropping terms
-//                          within relative tolerance t (0: the product's default)
+//   product(v, out, t)     out = K v, the iteration's (fast) product, dropping the pairs
+//                          whose kernel value is below t (0: the product's default)
 //   trueProduct(v, out, t) out = K v, the accurate product true residuals are measured
 //                          with, dropping terms within relative tolerance t (0: none)
 //   precondition(r, z)     z = M r (a copy without a preconditioner)
@@ -118,7 +118,7 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
   std::vector<std::vector<double>> lanczosD(dv), lanczosE(dv);
   std::vector<double> lastStep(dv), lastBeta(dv);
   double lambdaA = 0;
-  double innerPrune = opts.innerPruneTolerance;
+  double innerCutoff = opts.innerCutoff;
   for (;;) {
     // r = b - (alpha x + K x), per-column |r|^2. From a zero start r is b itself.
     if (first && ops.allZero(CG_X)) {
@@ -160,8 +160,8 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
       return report;
     }
     const bool gained = !(w > kRefinementGain * previous);
-    if (!gained && innerPrune > 0) {
-      innerPrune = 0;  // the pass may have been held back by its products' dropped terms
+    if (!gained && innerCutoff > 0) {
+      innerCutoff = 0;  // the pass may have been held back by its products' dropped terms
       slow = 0;
     } else {
       slow = gained ? 0 : slow + 1;
@@ -196,7 +196,7 @@ CgReport runCg(Ops& ops, int dv, const CgOptions& opts, const Progress& progress
       ops.checkCancel();
       // Finished columns keep p = 0, so they neither move nor disturb the others.
       ops.mask(CG_P, active);
-      ops.product(CG_P, CG_Q, innerPrune);
+      ops.product(CG_P, CG_Q, innerCutoff);
       ops.axpby(CG_Q, alpha, CG_P, ones);
       const std::vector<double> pq = ops.dots(CG_P, CG_Q);
       for (int c = 0; c < dv; ++c) {
