@@ -214,11 +214,11 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = fusedColumns<F>(p), dOut = p.vars[k.b].dim;
+  const bool cut = F == Fused::Sum && ctx.pruneCutoff > 0;
   if constexpr (F == Fused::Sum) {
     // A sum in few dimensions goes over strips, which follow the kernel's reach (the
     // clusters' leaves cannot where it is small against them).
     PruneCache local;
-    const bool cut = ctx.pruneCutoff > 0;
     const double reach = kernelReach(Tag, static_cast<double>(in.params[k.scale].p[0]), cut ? ctx.pruneCutoff : tol);
     if (reach > 0 && std::isfinite(reach))
       if (PruneCache* c = stripPoints(in, ctx, reach, local))
@@ -252,7 +252,6 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const T* bs = keptB ? reinterpret_cast<const T*>(keptB->values.data()) : localB.data();
   const std::vector<double>& absB = keptB ? keptB->absSums : localAbs;
   const T scale = in.params[k.scale].p[0];
-  const bool cut = F == Fused::Sum && ctx.pruneCutoff > 0;
   using Loop = RadialLoop<Tag, T, F>;
   using W = PrunedWorker<Loop>;
   parallelFor<W>(
