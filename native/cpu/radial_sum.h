@@ -49,12 +49,15 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
     if (Abs) asum = fmadd(phi, std::fabs(b[t]), asum);
   }
   if (body < len) {
-    // The rest, padded with columns at the row itself and b = 0, which add nothing.
+    // The rest, padded with columns at the row itself. The padded lanes are masked out
+    // rather than given b = 0: phi·0 is NaN where phi is not finite (an infinite row makes
+    // x - x NaN, a negative scale makes phi infinite).
     alignas(64) T ty[D][kRowTail], tb[kRowTail];
+    alignas(64) int32_t real[kRowTail];
     for (int t = 0; t < kRowTail; ++t) {
-      const bool real = body + t < len;
-      for (int k = 0; k < D; ++k) ty[k][t] = real ? y[k * n + body + t] : xk[k];
-      tb[t] = real ? b[body + t] : T(0);
+      real[t] = body + t < len;
+      for (int k = 0; k < D; ++k) ty[k][t] = real[t] ? y[k * n + body + t] : xk[k];
+      tb[t] = real[t] ? b[body + t] : T(0);
     }
 #pragma omp simd reduction(+ : sum, asum)
     for (int t = 0; t < kRowTail; ++t) {
@@ -64,8 +67,8 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
         q = fmadd(diff, diff, q);
       }
       const T phi = radial<Tag>(scale * q);
-      sum = fmadd(phi, tb[t], sum);
-      if (Abs) asum = fmadd(phi, std::fabs(tb[t]), asum);
+      sum = real[t] ? fmadd(phi, tb[t], sum) : sum;
+      if (Abs) asum = real[t] ? fmadd(phi, std::fabs(tb[t]), asum) : asum;
     }
   }
   if (Abs) *absSum += asum;

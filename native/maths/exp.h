@@ -5,9 +5,10 @@
 //
 // Why not libm: glibc's expf/vector expf take a slow path for the deep negative
 // arguments a narrow Gaussian produces all the time (measured: 52–155 M pairs/s).
-// Accuracy: about 1 ulp in the normal range. Results below the smallest normal number
-// (x < -86.6 in float, x < -708 in double) are 0; x above the largest finite result is
-// +inf; NaN stays NaN. The rounding trick needs IEEE arithmetic: never -ffast-math.
+// Accuracy: about 1 ulp in the normal range. True values below 2^-125.5 in float
+// (x < -86.99, 1.7e-38) or 2^-1021.5 in double (x < -708.05, 3.2e-308) are 0, and nothing
+// returned is subnormal; x above the largest finite result is +inf; NaN stays NaN. The
+// rounding trick needs IEEE arithmetic: never -ffast-math.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -37,59 +38,70 @@ LK_HD int64_t doubleToBits(double d) {
   return b;
 }
 
+// The argument is clamped from below and above before the rounding trick. The scale
+// 2^(n-1) is built from the rounded integer's bits with an integer max at 0, so n <= -126
+// (double: -1022) flushes to 0 without a select of its own; the polynomial is 2·exp(r), so
+// n = 128 (1024) at the top of the range still has an exponent field, and the upper clamp
+// sits past the overflow threshold so that overflow is the multiply's own, to +inf.
+// Selects cost the most here (a compare and a blend per vector, and GCC fuses two float
+// clamps into three compares and two blends), so the float clamps are integer minima on
+// the bits: unsigned, a negative float's bits grow with its magnitude and sit above every
+// positive one; signed, a positive float's bits grow with it and sit above every negative
+// one. NaN is clamped too, and restored by the one select at the end.
 LK_HD float fastExp(float x) {
-  const float lo = -86.6f, hi = 88.72f;
-  // NaN compares false and is replaced by lo here; the last select restores it.
-  float xc = x >= lo ? (x <= hi ? x : hi) : lo;
+  const uint32_t lo = 0xC2C80000u;  // -100.0f
+  const int32_t hi = 0x42B20000;     // 89.0f
+  uint32_t bits = static_cast<uint32_t>(floatToBits(x));
+  bits = bits < lo ? bits : lo;
+  int32_t sbits = static_cast<int32_t>(bits);
+  sbits = sbits < hi ? sbits : hi;
+  const float xc = bitsToFloat(sbits);
   // n = round(x / ln2): adding 1.5·2^23 rounds to an integer held in the low mantissa bits.
   float shifted = fmadd(xc, 1.44269504088896341f, 12582912.0f);
-  int32_t n = floatToBits(shifted) - 0x4B400000;
   float nf = shifted - 12582912.0f;
   // r = x - n ln2, with ln2 split so that n·ln2hi is exact (Cody–Waite).
   float r = fmadd(nf, -0.693359375f, xc);
   r = fmadd(nf, 2.12194440e-4f, r);
-  // exp(r) on |r| <= 0.347: Taylor to degree 7 (truncation below 6e-9).
-  float p = 1.98412698e-4f;
-  p = fmadd(p, r, 1.38888889e-3f);
-  p = fmadd(p, r, 8.33333333e-3f);
-  p = fmadd(p, r, 4.16666667e-2f);
-  p = fmadd(p, r, 1.66666667e-1f);
-  p = fmadd(p, r, 0.5f);
-  p = fmadd(p, r, 1.0f);
-  p = fmadd(p, r, 1.0f);
-  // 2^n as 2·2^(n-1): n reaches 128 near the top of the range, one past the largest exponent.
-  float y = (p + p) * bitsToFloat((n + 126) << 23);
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? bitsToFloat(0x7F800000) : y;
+  // 2·exp(r) on |r| <= 0.347: the degree-6 Chebyshev interpolant. fastExp is within 1.07
+  // ulp of exp on every third float in [-87, 88.7] (measured against double exp).
+  float p = 2.78823215e-3f;
+  p = fmadd(p, r, 1.67503366e-2f);
+  p = fmadd(p, r, 8.33327045e-2f);
+  p = fmadd(p, r, 3.33328300e-1f);
+  p = fmadd(p, r, 1.00000001f);
+  p = fmadd(p, r, 2.0f);
+  p = fmadd(p, r, 2.0f);
+  int32_t e = floatToBits(shifted) - (0x4B400000 - 126);
+  e = e > 0 ? e : 0;
+  const float y = p * bitsToFloat(e << 23);
   return x != x ? x : y;
 }
 
+// Float compares here: 64-bit integer minima need AVX-512.
 LK_HD double fastExp(double x) {
-  const double lo = -708.3, hi = 709.78;
-  double xc = x >= lo ? (x <= hi ? x : hi) : lo;
+  double xc = -800.0 > x ? -800.0 : x;
+  xc = 710.0 < xc ? 710.0 : xc;
   double shifted = fmadd(xc, 1.4426950408889634074, 6755399441055744.0);
-  int64_t n = doubleToBits(shifted) - 0x4338000000000000LL;
   double nf = shifted - 6755399441055744.0;
   double r = fmadd(nf, -6.93147180369123816490e-01, xc);
   r = fmadd(nf, -1.90821492927058770002e-10, r);
-  // exp(r) on |r| <= 0.347: Taylor to degree 12 (truncation below 2e-16).
-  double p = 2.08767569878680989792e-09;
-  p = fmadd(p, r, 2.50521083854417187751e-08);
-  p = fmadd(p, r, 2.75573192239858906526e-07);
-  p = fmadd(p, r, 2.75573192239858906526e-06);
-  p = fmadd(p, r, 2.48015873015873015873e-05);
-  p = fmadd(p, r, 1.98412698412698412698e-04);
-  p = fmadd(p, r, 1.38888888888888888889e-03);
-  p = fmadd(p, r, 8.33333333333333333333e-03);
-  p = fmadd(p, r, 4.16666666666666666667e-02);
-  p = fmadd(p, r, 1.66666666666666666667e-01);
-  p = fmadd(p, r, 0.5);
-  p = fmadd(p, r, 1.0);
-  p = fmadd(p, r, 1.0);
-  double y = (p + p) * bitsToDouble((n + 1022) << 52);
-  y = x < lo ? 0.0 : y;
-  y = x > hi ? bitsToDouble(0x7FF0000000000000LL) : y;
-  return x != x ? x : y;
+  // 2·exp(r): the degree-11 Chebyshev interpolant; within 1.03 ulp of long double exp on
+  // 2e8 random arguments in [-710, 710] and [-1, 1].
+  double p = 5.02029536493646443588e-08;
+  p = fmadd(p, r, 5.52652567401902226567e-07);
+  p = fmadd(p, r, 5.51145745786050574477e-06);
+  p = fmadd(p, r, 4.96029710849236978726e-05);
+  p = fmadd(p, r, 3.96825396080439000806e-04);
+  p = fmadd(p, r, 2.77777779044700113468e-03);
+  p = fmadd(p, r, 1.66666666667744893639e-02);
+  p = fmadd(p, r, 8.33333333329768848155e-02);
+  p = fmadd(p, r, 3.33333333333329378525e-01);
+  p = fmadd(p, r, 1.00000000000000366851e+00);
+  p = fmadd(p, r, 2.0);
+  p = fmadd(p, r, 2.0);
+  int64_t e = doubleToBits(shifted) - (0x4338000000000000LL - 1022);
+  e = e > 0 ? e : 0;
+  return p * bitsToDouble(e << 52);
 }
 
 }  // namespace lk

@@ -20,5 +20,5 @@ export const FORMULA: Record<KernelName, string> = {
 
 /** The unit roundoff of each dtype. */
 export const U: Record<DType, number> = { float32: 2 ** -24, float64: 2 ** -53 };
-/** exp flushes to 0 below e^-86.6 (float32) and e^-708.3 (float64): the largest term lost that way, per unit weight. */
-export const FLUSH: Record<DType, number> = { float32: 2.5e-38, float64: 2.5e-308 };
+/** exp flushes to 0 below 2^-125.5 (float32) and 2^-1021.5 (float64), native/maths/exp.h: the largest term lost that way, per unit weight. */
+export const FLUSH: Record<DType, number> = { float32: 1.7e-38, float64: 3.2e-308 };
