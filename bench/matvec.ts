@@ -10,12 +10,12 @@
  * Prints a table (median seconds of `reps` runs, pairs per second, ratios) and writes
  * OUT/benchmark_matvec.csv.
  */
-import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Genred, info } from '../lib/index';
 import { median, option } from './option';
+import { buildReference, findNumpy, timeProcess, yardsticks } from './yardstick';
 
 const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'];
 const FUSED = 'Exp(-g*SqDist(x,y))*b';
@@ -25,7 +25,6 @@ const GENERIC = 'Exp(-g*SqDist(x,y)+Zero(1))*b';
 const sizes = option('sizes', '1000,10000,20000,50000').split(',').map(Number);
 const reps = Number(option('reps', '5'));
 const outDir = path.resolve(option('out', path.join(__dirname, 'output')));
-const yardsticks = path.resolve(__dirname, '..', '..', 'shared', 'yardsticks');
 
 /** Median seconds of `reps` timed calls after one warm-up call. */
 function timeIt(run: () => void): number {
@@ -35,43 +34,6 @@ function timeIt(run: () => void): number {
     const t0 = process.hrtime.bigint();
     run();
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  return median(times);
-}
-
-/** Builds the hand-written loop for this CPU, or says why it cannot. */
-function buildReference(): string | null {
-  const source = path.join(yardsticks, 'gauss_ref.cc');
-  if (!fs.existsSync(source)) return null;
-  const exe = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lk-yard-')), 'gauss_ref');
-  try {
-    execFileSync('g++', ['-O3', '-march=native', '-ffast-math', '-fopenmp', source, '-o', exe], { stdio: 'pipe' });
-    return exe;
-  } catch {
-    return null;
-  }
-}
-
-/** A Python that imports numpy (Debian's python3-numpy first), or null. */
-function findNumpy(): string | null {
-  for (const py of ['/usr/bin/python3', 'python3']) {
-    if (spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return null;
-}
-
-/** Seconds per matvec reported by a yardstick process ("time=0.123s"); median over `reps` processes. */
-function timeProcess(cmd: string, args: string[]): number {
-  const env = { ...process.env };
-  // Set on some machines for old OpenBLAS builds; they slow a current numpy down.
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', env });
-    const m = /time=([0-9.e+-]+)s/.exec(out);
-    if (!m) throw new Error(`unexpected yardstick output: ${out}`);
-    times.push(Number(m[1]));
   }
   return median(times);
 }
@@ -99,8 +61,8 @@ function main(): void {
     const args = [x, x, b, [1]];
     rows.push({ N, routine: 'lazykernel-fused', seconds: timeIt(() => fused.runSync(args)) });
     rows.push({ N, routine: 'lazykernel-generic', seconds: timeIt(() => generic.runSync(args)) });
-    if (reference) rows.push({ N, routine: 'handwritten-native', seconds: timeProcess(reference, [String(N), '1', '2']) });
-    if (numpy) rows.push({ N, routine: 'numpy-float32', seconds: timeProcess(numpy, [path.join(yardsticks, 'gauss_numpy.py'), String(N), '1', '2']) });
+    if (reference) rows.push({ N, routine: 'handwritten-native', seconds: timeProcess(reference, [String(N), '1', '2'], reps) });
+    if (numpy) rows.push({ N, routine: 'numpy-float32', seconds: timeProcess(numpy, [path.join(yardsticks, 'gauss_numpy.py'), String(N), '1', '2'], reps) });
     for (const r of rows.filter((q) => q.N === N)) {
       console.log(`N=${N} ${r.routine.padEnd(20)} ${r.seconds.toFixed(4)} s  ${(N * N / r.seconds / 1e9).toFixed(3)} G pairs/s`);
     }

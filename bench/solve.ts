@@ -8,10 +8,18 @@
  *     sides, σ = 0.1 (γ = 50), α = 0.01, also solved in float64 for the iteration ratio.
  * All float32 data, tol 1e-6. Per run: iterations, float64 refinements, setup and total
  * seconds, the preconditioner's rank, why it stopped, and the relative residual
- * recomputed by float64 brute force on 32 sampled rows (all rows for keops).
+ * recomputed by float64 brute force on 32 sampled rows (all rows for keops). Then the
+ * pruning's work: the pairs per row that each iteration product computed
+ * (SolveResult.pairs) against the pairs per row inside the kernel's true support in
+ * float32 (K_ij ≥ 2^-24, counted by brute force on 256 sampled rows); every product's
+ * pairs per second of the whole solve (setup and vector work included, so a lower bound
+ * on the products' own rate); and the total time as a multiple of one dense product by
+ * the hand-written yardstick loop at N = 20,000 (../shared/yardsticks/gauss_ref.cc,
+ * median of 3, timed in the same run; issue 16's target at 1e6 is 60).
  *
  *   npx ts-node --transpile-only bench/solve.ts [--problems regression,reference,keops]
  *     [--sizes 20000,100000] [--preconditioners none,jacobi,nystrom,auto] [--rank R] [--max-time 600] [--out DIR]
+ *     [--yardstick 0] (skips the yardstick)
  *
  * A preconditioner whose solve took more than --max-time seconds is not run at larger N
  * ("Too slow!"). Writes OUT/solve.csv and OUT/solve-<problem>.svg/.png.
@@ -25,6 +33,7 @@ import { writePlots } from './plot';
 import { makeProblem, uniformSource as source } from './problem';
 import type { Series } from './timing';
 import { option } from './option';
+import { buildReference, timeProcess } from './yardstick';
 
 interface Problem {
   name: string;
@@ -109,6 +118,31 @@ interface Row {
   reason: string;
   residual: number;
   dtype: string;
+  /** Iteration products' pairs per row per product, and the true support's pairs per row. */
+  kept: number;
+  support: number;
+  /** Every product's pairs (iteration and refinement) per second of the whole solve. */
+  pairsPerSecond: number;
+}
+
+const SUPPORT_ROWS = 256;
+/** Mean pairs per row with K_ij ≥ 2^-24 (what float32 resolves against 1), over sampled rows. */
+function supportPerRow(p: Problem): number {
+  const reach = (24 * Math.LN2) / p.gamma;
+  const rows = Math.min(p.n, SUPPORT_ROWS);
+  let count = 0;
+  for (let s = 0; s < rows; s++) {
+    const i = Math.floor(((s + 0.5) * p.n) / rows);
+    for (let j = 0; j < p.n; j++) {
+      let d2 = 0;
+      for (let c = 0; c < p.dim; c++) {
+        const d = p.x[p.dim * i + c] - p.x[p.dim * j + c];
+        d2 += d * d;
+      }
+      if (d2 <= reach) count++;
+    }
+  }
+  return count / rows;
 }
 
 async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'float64'): Promise<Row> {
@@ -121,15 +155,17 @@ async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'fl
   return {
     problem: p.name, n: p.n, preconditioner: pre, ran: r.preconditioner.kind, rank: r.preconditioner.rank,
     iterations: r.iterations, refinements: r.refinements, setup: r.preconditioner.setupSeconds, total, reason: r.reason,
-    residual: residual(p, r.x.data), dtype,
+    residual: residual(p, r.x.data), dtype, kept: r.pairs.iteration / Math.max(1, r.iterations * p.n), support: supportPerRow(p),
+    pairsPerSecond: (r.pairs.iteration + r.pairs.refinement) / total,
   };
 }
 
-function line(r: Row): string {
+function line(r: Row, yard: number): string {
   const pre = r.preconditioner === r.ran ? r.ran : `${r.preconditioner}→${r.ran}`;
   return `${r.problem.padEnd(10)} ${String(r.n).padStart(8)} ${r.dtype.padEnd(7)} ${pre.padEnd(14)} ${String(r.rank).padStart(5)} ` +
     `${String(r.iterations).padStart(5)} ${String(r.refinements).padStart(4)} ${r.setup.toFixed(2).padStart(7)} ${r.total.toFixed(2).padStart(8)} ` +
-    `${r.reason.padEnd(9)} ${r.residual.toExponential(1)}`;
+    `${r.reason.padEnd(9)} ${r.residual.toExponential(1)} ${r.kept.toFixed(0).padStart(9)} ${r.support.toFixed(0).padStart(8)} ` +
+    `${(r.pairsPerSecond / 1e9).toFixed(2).padStart(8)} ${(yard > 0 ? (r.total / yard).toFixed(1) : '-').padStart(7)}`;
 }
 
 async function main(): Promise<void> {
@@ -140,7 +176,10 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`${cpu}, ${info().cpu.threads} threads, ${info().cpu.simd}; float32 data, tol 1e-6; seconds per solve`);
-  console.log('problem           N dtype   preconditioner rank  iter  ref   setup    total reason    residual');
+  const yardExe = option('yardstick', '1') === '0' ? null : buildReference();
+  const yard = yardExe ? timeProcess(yardExe, ['20000', '1', '5'], 3) : 0;
+  console.log(yard > 0 ? `yardstick: one dense product at N = 20000, ${yard.toFixed(3)} s` : 'yardstick: skipped');
+  console.log('problem           N dtype   preconditioner rank  iter  ref   setup    total reason    residual  kept/row  support  Gpair/s  yard x');
   const rows: Row[] = [];
   for (const name of problems) {
     const spec = PROBLEMS[name];
@@ -157,13 +196,13 @@ async function main(): Promise<void> {
         }
         const row = await solve(p, pre, 'float32');
         rows.push(row);
-        console.log(line(row));
+        console.log(line(row, yard));
         s.seconds.push(row.total);
         if (row.total > maxTime) s.stop = { reason: 'too-slow', n, message: `over ${maxTime} s` };
         if (name === 'keops') {
           const f64 = await solve(p, pre, 'float64');
           rows.push(f64);
-          console.log(line(f64));
+          console.log(line(f64, yard));
         }
       }
     }
@@ -175,9 +214,12 @@ async function main(): Promise<void> {
       console.log(`wrote ${files.join(', ')}`);
     }
   }
-  const header = 'problem,n,dtype,preconditioner,ran,rank,iterations,refinements,setup_s,total_s,reason,sampled_residual';
+  const header = 'problem,n,dtype,preconditioner,ran,rank,iterations,refinements,setup_s,total_s,reason,sampled_residual,' +
+    'kept_pairs_per_row,support_pairs_per_row,pairs_per_s,yardstick_s,total_over_yardstick';
   const csv = rows.map((r) => [r.problem, r.n, r.dtype, r.preconditioner, r.ran, r.rank, r.iterations, r.refinements,
-    r.setup.toPrecision(4), r.total.toPrecision(4), r.reason, r.residual.toExponential(3)].join(','));
+    r.setup.toPrecision(4), r.total.toPrecision(4), r.reason, r.residual.toExponential(3), r.kept.toPrecision(4),
+    r.support.toPrecision(4), r.pairsPerSecond.toPrecision(4), yard > 0 ? yard.toPrecision(4) : 'nan',
+    yard > 0 ? (r.total / yard).toPrecision(4) : 'nan'].join(','));
   fs.writeFileSync(path.join(outDir, 'solve.csv'), `${[header, ...csv].join('\n')}\n`);
   console.log(`wrote ${path.join(outDir, 'solve.csv')}`);
 }

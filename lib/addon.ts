@@ -107,6 +107,7 @@ export interface NativeSolveResult {
   converged: boolean;
   reason: 'converged' | 'maxIter' | 'stagnated';
   preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number; reused: boolean };
+  pairs: { iteration: number; refinement: number };
   keptPreconditioner?: KeptPreconditioner;
 }
 

@@ -138,6 +138,19 @@ export interface SolveResult {
    * time, and whether it was an earlier solve's, reused (a gradient's adjoint solve).
    */
   preconditioner: { kind: 'none' | 'nystrom' | 'jacobi'; rank: number; setupSeconds: number; reused: boolean };
+  /**
+   * The (i, j) pairs whose kernel value the solve's products computed: the iteration's
+   * products, and the refinement steps' true residuals. Every pair where a product runs
+   * dense (and on the GPU), the kept ones where it prunes: a narrow kernel's solve keeps
+   * far fewer than `iterations × N²`.
+   *
+   * @example
+   * ```ts
+   * const r = await solver.run([x, x, b, gamma], { alpha: 0.8 });
+   * console.log(r.pairs.iteration / (r.iterations * N), 'pairs per row per product');
+   * ```
+   */
+  pairs: { iteration: number; refinement: number };
 }
 
 /** The default tolerance (relative residual per column). */
@@ -325,6 +338,7 @@ function finish(p: PreparedSolve, r: NativeSolveResult): SolveResult {
   const result: SolveResult = {
     x: { data: r.x, shape: [p.n, p.dv] }, iterations: r.iterations, residual: r.residual, residuals: r.residuals,
     converged: r.converged, reason: r.reason, refinements: r.refinements, preconditioner: r.preconditioner,
+    pairs: r.pairs,
   };
   if (r.keptPreconditioner !== undefined) {
     keptPreconditioners.set(result, r.keptPreconditioner);

@@ -1,5 +1,6 @@
 // The engine's entry point, free of N-API: run a decoded program over argument arrays.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -39,6 +40,10 @@ struct RunContext {
   // emulated on the host (device/emulate.h, for tests). The device computes every pair.
   enum Device { CPU, CUDA, EMULATED } device = CPU;
   int block = 0, splits = 0;  // a forced launch shape on the device paths (0: planned)
+  // Where set, the CPU engine adds the number of (i, j) pairs whose formula it evaluates:
+  // every pair of the dense and explicit-range paths, the kept ones where it prunes (the
+  // k-nearest search excepted). A solve's report counts its products' pairs so.
+  std::atomic<uint64_t>* pairs = nullptr;
 };
 
 // Computes the reduction of `p` over j. args[slot] points at that slot's array in p's

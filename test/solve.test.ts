@@ -144,6 +144,19 @@ describe('KernelSolve against a dense float64 solve', () => {
         expect(truth).toBeLessThanOrEqual(1.05 * tol);
         expect(Math.abs(r.residual - truth)).toBeLessThanOrEqual(0.05 * tol);
         expect(columnError(r.x.data, every.x.data, n, dv)).toBeLessThan(100 * tol);
+        // The pairs each computed: every one per product without pruning, fewer with it.
+        expect(every.pairs).toEqual({ iteration: every.iterations * n * n, refinement: every.refinements * n * n });
+        expect(r.pairs.iteration).toBeLessThanOrEqual(r.iterations * n * n);
+        expect(r.pairs.refinement).toBeLessThanOrEqual(r.refinements * n * n);
+        expect(r.pairs.refinement).toBeGreaterThan(0);
+        if (gamma === SEED_GAMMA) expect(r.pairs.iteration).toBeLessThan(0.5 * r.iterations * n * n);
+        if (gamma === SEED_GAMMA && dtype === 'float32') {
+          // The iteration's products drop only pairs with K_ij below 2^-24, so each keeps
+          // at least every pair above it (1% margin for the float32 distances).
+          let support = 0;
+          for (const k of K) if (k >= 1.01 * 2 ** -24) ++support;
+          expect(r.pairs.iteration).toBeGreaterThanOrEqual(r.iterations * support);
+        }
       });
     }
   }
@@ -163,6 +176,8 @@ describe('KernelSolve against a dense float64 solve', () => {
     const solver = new KernelSolve('Exp(-g*SqDist(y,x))*a', ['x = Vi(3)', 'y = Vj(3)', 'a = Vi(3)', 'g = Pm(1)'], 'a', { axis: 0 });
     const r = await solver.run(argsFor(p, 'float64'), { alpha: SEED_ALPHA, tol: 1e-8 });
     checkSolve(r, p, 'float64', 1e-8, 1e-6);
+    // 500² pairs: too few to prune, so every product computes all of them.
+    expect(r.pairs).toEqual({ iteration: r.iterations * p.n * p.n, refinement: r.refinements * p.n * p.n });
   });
 
   it('another positive definite kernel (Cauchy, 1/(1 + γ r²)), float64', async () => {

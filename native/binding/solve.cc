@@ -1,5 +1,6 @@
 // solve(program, args, slot, b, options, cancel?, onProgress?) -> Promise<{x, iterations,
-// refinements, residual, residuals, converged, reason, preconditioner, keptPreconditioner?}>,
+// refinements, residual, residuals, converged, reason, preconditioner, pairs,
+// keptPreconditioner?}>,
 // and solveSync(program, args, slot, b, options).
 // `program` computes K·v (a Sum over j) with v the j-variable in argument slot `slot`.
 // With options.keepPreconditioner, the result's keptPreconditioner holds the one that ran
@@ -191,6 +192,10 @@ struct SolveSetup {
     pre.Set("setupSeconds", outcome.setupSeconds);
     pre.Set("reused", outcome.reused);
     out.Set("preconditioner", pre);
+    Napi::Object pairs = Napi::Object::New(env);
+    pairs.Set("iteration", static_cast<double>(outcome.iterationPairs));
+    pairs.Set("refinement", static_cast<double>(outcome.refinementPairs));
+    out.Set("pairs", pairs);
     if (keep && outcome.kept.p) out.Set("keptPreconditioner", wrapKept(env, outcome.kept));
     return out;
   }

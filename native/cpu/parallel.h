@@ -112,6 +112,12 @@ inline BlockPlan planBlocks(std::size_t m, std::size_t n, const Ranges* ranges, 
   return plan;
 }
 
+// Adds n evaluated pairs to the call's count (RunContext::pairs), once per block: an
+// atomic add per pair would cost more than the pair.
+inline void countPairs(const RunContext& ctx, uint64_t n) {
+  if (ctx.pairs && n) ctx.pairs->fetch_add(n, std::memory_order_relaxed);
+}
+
 // Runs body(worker, block) on every row block of the call, in parallel; make(blockRows)
 // builds a worker. rowStateBytes, a row's reduction state, caps the rows of a block
 // (sizes.h, kStateBytesPerThread).
@@ -125,7 +131,13 @@ void forEachBlock(std::size_t m, std::size_t n, const RunContext& ctx, Make make
       std::min<std::size_t>({kMaxBlockRows, stateRows, std::max<std::size_t>(1, (m + want - 1) / want)}));
   const BlockPlan plan = planBlocks(m, n, ctx.ranges, blockRows);
   parallelFor<W>(static_cast<int64_t>(plan.blocks.size()), threads, ctx, [&]() { return make(blockRows); },
-                 [&](W& w, int64_t k) { body(w, plan.blocks[k]); });
+                 [&](W& w, int64_t k) {
+                   const RowBlock& blk = plan.blocks[k];
+                   body(w, blk);
+                   uint64_t columns = 0;
+                   for (std::size_t r = 0; r < blk.ranges; ++r) columns += blk.j[r].second - blk.j[r].first;
+                   countPairs(ctx, columns * static_cast<uint64_t>(blk.rows));
+                 });
 }
 
 

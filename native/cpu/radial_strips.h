@@ -139,8 +139,10 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
             hi[c] = std::max(hi[c], v);
           }
         w.sum.clear(count);
+        uint64_t pairs = 0;
         // Row r's terms for the columns [from, to), tile by tile (with abs: and Σ|K_ij b_j|).
         auto add = [&](auto abs, int r, std::size_t from, std::size_t to) {
+          pairs += to > from ? to - from : 0;
           const T* xi = xs + (i0 + r) * d;
           const JRange run{from, to};
           forEachTile(&run, 1, w.sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
@@ -188,6 +190,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
         if (cut) {
           ring(std::false_type{}, 0, r1);
           for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+          countPairs(ctx, pairs);
           return;
         }
         // First the radius this block needed in the previous product (a solve's products
@@ -215,6 +218,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
           (*history)[unit] = static_cast<float>(radius == tried && less >= r1 && fits(less) ? less : radius);
         }
         for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+        countPairs(ctx, pairs);
       });
 }
 

@@ -186,13 +186,16 @@ struct RadialSum {
 };
 
 // Adds the j ranges [first, second) for rows i0 .. i0 + rows of x (row-major) to a fused
-// loop (RadialSum, RadialSoftmax, RadialGrad), tile by tile.
+// loop (RadialSum, RadialSoftmax, RadialGrad), tile by tile. Returns the pairs added.
 template <bool Abs, typename Loop, typename T>
-void addRanges(Loop& loop, const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows,
-               const JRange* j, std::size_t count) {
+uint64_t addRanges(Loop& loop, const T* x, const T* y, const T* b, std::size_t n, T scale, std::size_t i0, int rows,
+                   const JRange* j, std::size_t count) {
+  uint64_t pairs = 0;
   forEachTile(j, count, loop.tile, loop.cancel, [&](std::size_t j0, int len) {
     for (int r = 0; r < rows; ++r) loop.template span<Abs>(r, x + (i0 + r) * loop.d, y, b, n, j0, len, scale);
+    pairs += static_cast<uint64_t>(len) * static_cast<uint64_t>(rows);
   });
+  return pairs;
 }
 
 

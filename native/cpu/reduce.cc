@@ -272,13 +272,14 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         w.walk.start(cols, absB, dv, lo, hi, Tag, static_cast<double>(scale), F == Fused::Grad);
         w.walk.keepTouching();
         if (cut) {
-          addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+          uint64_t pairs = addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
           w.walk.keepAbove(ctx.pruneCutoff, 0);
-          addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+          pairs += addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
           for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+          countPairs(ctx, pairs);
           return;
         }
-        addRanges<true>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        uint64_t pairs = addRanges<true>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         // Budgets and bounds in units of exp(shift), the least of the rows' log-scales
         // (0 for a sum): a softmax's partial sums are relative to each row's own maximum.
         double shift = INFINITY;
@@ -308,8 +309,9 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
           if (fits) break;
         }
         if (!fits) w.walk.keepAbove(theta, shift);
-        addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
+        pairs += addRanges<false>(w.sum, xs, ys, bs, p.n, scale, i0, count, w.walk.kept().data(), w.walk.kept().size());
         for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+        countPairs(ctx, pairs);
       });
 }
 

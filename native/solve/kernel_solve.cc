@@ -1,6 +1,7 @@
 #include "kernel_solve.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -44,9 +45,12 @@ class EngineProduct {
     args_[slot] = v_.data();
   }
   // pruneTolerance > 0: drop terms within it (RunContext::pruneTolerance), cutoff > 0:
-  // the pairs below it (RunContext::pruneCutoff), where the product prunes at all.
-  void operator()(const double* v, double* out, double pruneTolerance = 0, double cutoff = 0) {
+  // the pairs below it (RunContext::pruneCutoff), where the product prunes at all. The
+  // pairs evaluated are added to *pairs.
+  void operator()(const double* v, double* out, std::atomic<uint64_t>* pairs, double pruneTolerance = 0,
+                  double cutoff = 0) {
     RunContext ctx = ctx_;
+    ctx.pairs = pairs;
     if (pruneTolerance > 0 && ctx.pruneTolerance < 0) ctx.pruneTolerance = pruneTolerance;
     ctx.pruneCutoff = cutoff;
     if (p_.dtype == F32) {
@@ -275,6 +279,10 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
   // On a GPU the whole iteration stays there (no preconditioner is built there yet).
   if (r.run.device == RunContext::CUDA) {
     out.report = solveOnCuda(p, r.args, r.slot, r.b, r.x, cg, progress, r.run);
+    // The device computes every pair of every product.
+    const double all = static_cast<double>(p.m) * static_cast<double>(p.n);
+    out.iterationPairs = static_cast<uint64_t>(all * out.report.iterations);
+    out.refinementPairs = static_cast<uint64_t>(all * out.report.refinements);
     return out;
   }
   dense().setThreads(r.run.threads);
@@ -322,14 +330,17 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
     cg.preconditioner = precond.get();
     out.kept = {precond, r.n, r.dv, r.cg.alpha};
   }
-  const BlockProduct fastProduct = [&](const double* v, double* o, double cutoff) { fast(v, o, 0, cutoff); };
+  std::atomic<uint64_t> iterationPairs{0}, refinementPairs{0};
+  const BlockProduct fastProduct = [&](const double* v, double* o, double cutoff) { fast(v, o, &iterationPairs, 0, cutoff); };
   const BlockProduct accurateProduct = [&](const double* v, double* o, double tolerance) {
-    if (!accurate) return fast(v, o, tolerance);
+    if (!accurate) return fast(v, o, &refinementPairs, tolerance);
     accurate->adoptClusters(fast);
-    (*accurate)(v, o, tolerance);
+    (*accurate)(v, o, &refinementPairs, tolerance);
   };
   cg.nonnegativeKernel = p.kernel.tag != KERNEL_none && p.kernel.w < 0;  // a gradient's entries have signs
   out.report = conjugateGradient(fastProduct, accurateProduct, r.n, r.dv, r.b, r.x, cg, progress);
+  out.iterationPairs = iterationPairs.load();
+  out.refinementPairs = refinementPairs.load();
   return out;
 }
 

@@ -52,6 +52,8 @@ struct SolveOutcome {
   int rank = 0;                         // its rank (Nyström) or largest block (Jacobi)
   double setupSeconds = 0;
   bool reused = false;                  // the request's kept preconditioner ran, none was built
+  uint64_t iterationPairs = 0;          // (i, j) pairs the iteration's products evaluated
+  uint64_t refinementPairs = 0;         // and the true residuals' (RunContext::pairs)
   KeptPreconditioner kept;              // what ran, for another solve of the same system
 };
 
