@@ -45,17 +45,20 @@ LK_HD int64_t doubleToBits(double d) {
 // sits past the overflow threshold so that overflow is the multiply's own, to +inf.
 // Selects cost the most here (a compare and a blend per vector, and GCC fuses two float
 // clamps into three compares and two blends), so the float clamps are integer minima on
-// the bits: unsigned, a negative float's bits grow with its magnitude and sit above every
-// positive one; signed, a positive float's bits grow with it and sit above every negative
-// one. NaN is clamped too, and restored by the one select at the end.
+// the bits: signed, a positive float's bits grow with it and sit above every negative
+// one; unsigned, a negative float's bits grow with its magnitude and sit above every
+// positive one. NaN is clamped too, and restored by the one select at the end.
 LK_HD float fastExp(float x) {
   const uint32_t lo = 0xC2C80000u;  // -100.0f
   const int32_t hi = 0x42B20000;     // 89.0f
-  uint32_t bits = static_cast<uint32_t>(floatToBits(x));
-  bits = bits < lo ? bits : lo;
-  int32_t sbits = static_cast<int32_t>(bits);
+  // Signed first: GCC then makes the pair a compare, a minimum and a blend, where the other
+  // order took two minima, a compare and a blend (AVX2, a dense Gaussian product at
+  // N = 2e4: 0.1395 -> 0.136 s).
+  int32_t sbits = floatToBits(x);
   sbits = sbits < hi ? sbits : hi;
-  const float xc = bitsToFloat(sbits);
+  uint32_t bits = static_cast<uint32_t>(sbits);
+  bits = bits < lo ? bits : lo;
+  const float xc = bitsToFloat(static_cast<int32_t>(bits));
   // n = round(x / ln2): adding 1.5·2^23 rounds to an integer held in the low mantissa bits.
   float shifted = fmadd(xc, 1.44269504088896341f, 12582912.0f);
   float nf = shifted - 12582912.0f;
