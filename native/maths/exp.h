@@ -104,7 +104,8 @@ LK_HD double fastExp(double x) {
   p = fmadd(p, r, 2.0);
   int64_t e = doubleToBits(shifted) - (0x4338000000000000LL - 1022);
   e = e > 0 ? e : 0;
-  return p * bitsToDouble(e << 52);
+  // Unsigned: a NaN's bits shift past the sign (the result is NaN whatever the scale).
+  return p * bitsToDouble(static_cast<int64_t>(static_cast<uint64_t>(e) << 52));
 }
 
 }  // namespace lk
