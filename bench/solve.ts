@@ -128,7 +128,7 @@ interface Row {
 const SUPPORT_ROWS = 256;
 /** Mean pairs per row with K_ij ≥ 2^-24 (what float32 resolves against 1), over sampled rows. */
 function supportPerRow(p: Problem): number {
-  const reach = (24 * Math.LN2) / p.gamma;
+  const reach2 = (24 * Math.LN2) / p.gamma;
   const rows = Math.min(p.n, SUPPORT_ROWS);
   let count = 0;
   for (let s = 0; s < rows; s++) {
@@ -139,13 +139,14 @@ function supportPerRow(p: Problem): number {
         const d = p.x[p.dim * i + c] - p.x[p.dim * j + c];
         d2 += d * d;
       }
-      if (d2 <= reach) count++;
+      if (d2 <= reach2) count++;
     }
   }
   return count / rows;
 }
 
-async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'float64'): Promise<Row> {
+/** One solve; support: supportPerRow(p), counted once per problem. */
+async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'float64', support: number): Promise<Row> {
   const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', [`x = Vi(${p.dim})`, `y = Vj(${p.dim})`, `a = Vj(${p.dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
   const x = dtype === 'float32' ? p.x : Float64Array.from(p.x);
   const b = dtype === 'float32' ? p.b : Float64Array.from(p.b);
@@ -155,7 +156,7 @@ async function solve(p: Problem, pre: PreconditionerKind, dtype: 'float32' | 'fl
   return {
     problem: p.name, n: p.n, preconditioner: pre, ran: r.preconditioner.kind, rank: r.preconditioner.rank,
     iterations: r.iterations, refinements: r.refinements, setup: r.preconditioner.setupSeconds, total, reason: r.reason,
-    residual: residual(p, r.x.data), dtype, kept: r.pairs.iteration / Math.max(1, r.iterations * p.n), support: supportPerRow(p),
+    residual: residual(p, r.x.data), dtype, kept: r.pairs.iteration / Math.max(1, r.iterations * p.n), support,
     pairsPerSecond: (r.pairs.iteration + r.pairs.refinement) / total,
   };
 }
@@ -188,19 +189,20 @@ async function main(): Promise<void> {
     const series: Series[] = pres.map((pre) => ({ name: pre, seconds: [] }));
     for (const n of sizes) {
       const p = spec.make(n);
+      const support = supportPerRow(p);
       for (const [k, pre] of pres.entries()) {
         const s = series[k];
         if (s.stop) {
           s.seconds.push(Number.NaN);
           continue;
         }
-        const row = await solve(p, pre, 'float32');
+        const row = await solve(p, pre, 'float32', support);
         rows.push(row);
         console.log(line(row, yard));
         s.seconds.push(row.total);
         if (row.total > maxTime) s.stop = { reason: 'too-slow', n, message: `over ${maxTime} s` };
         if (name === 'keops') {
-          const f64 = await solve(p, pre, 'float64');
+          const f64 = await solve(p, pre, 'float64', support);
           rows.push(f64);
           console.log(line(f64, yard));
         }
