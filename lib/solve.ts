@@ -142,7 +142,8 @@ export interface SolveResult {
    * The (i, j) pairs whose kernel value the solve's products computed: the iteration's
    * products, and the refinement steps' true residuals. Every pair where a product runs
    * dense (and on the GPU), the kept ones where it prunes: a narrow kernel's solve keeps
-   * far fewer than `iterations × N²`.
+   * far fewer than `iterations × N²`. A float32 iteration's pruned product evaluates
+   * K_ij once for both (i, j) and (j, i) (K is symmetric) and counts both.
    *
    * @example
    * ```ts

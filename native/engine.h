@@ -42,7 +42,9 @@ struct RunContext {
   int block = 0, splits = 0;  // a forced launch shape on the device paths (0: planned)
   // Where set, the CPU engine adds the number of (i, j) pairs whose formula it evaluates:
   // every pair of the dense and explicit-range paths, the kept ones where it prunes (the
-  // k-nearest search excepted). A solve's report counts its products' pairs so.
+  // k-nearest search excepted; a cut-off's plan over the same points, which evaluates
+  // K_ij once for (i, j) and (j, i), counts both). A solve's report counts its products'
+  // pairs so.
   std::atomic<uint64_t>* pairs = nullptr;
 };
 

@@ -161,25 +161,80 @@ describe('KernelSolve against a dense float64 solve', () => {
     }
   }
 
-  // The strips' loops are compiled per dimension: the seed kernel in 1 and 2 dimensions,
-  // 2003 points (pruned, float32: the iteration's products go through the cut-off's pass).
-  for (const dim of [1, 2]) {
-    it(`seed kernel in ${dim} dimension${dim > 1 ? 's' : ''}, 2003 points, float32: pruned products, true residual ≤ 1e-6`, async () => {
-      const rng = new Rng(2100 + dim);
-      const n = 2003;
-      const x = dual(uniform(rng, n * dim));
-      const b = dual(normal(rng, n));
-      const K = gram(x.f64, n, gaussian(SEED_GAMMA), dim);
-      const solver = new KernelSolve(GAUSS, [`x = Vi(${dim})`, `y = Vj(${dim})`, 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
-      const r = await solver.run([x.f32, x.f32, b.f32, SEED_GAMMA], { alpha: SEED_ALPHA, preconditioner: 'none' });
-      const truth = trueResidual(K, n, SEED_ALPHA, r.x.data, b.f64, 1);
-      expect(r.converged).toBe(true);
-      expect(truth).toBeLessThanOrEqual(1.05e-6);
-      let support = 0;
-      for (const k of K) if (k >= 1.01 * 2 ** -24) ++support;
-      expect(r.pairs.iteration).toBeGreaterThanOrEqual(r.iterations * support);
-      expect(r.pairs.iteration).toBeLessThan(0.5 * r.iterations * n * n);
-    });
+  // The strips' loops are compiled per dimension: the seed kernel in 1, 2 and 3
+  // dimensions, 2003 points (pruned, float32: the iteration's products go through the
+  // cut-off's plan, which evaluates each pair once for both of its rows). x and y the
+  // same array, or two copies of it (the plan compares the points, not the arrays).
+  for (const dim of [1, 2, 3]) {
+    for (const same of [true, false]) {
+      it(`seed kernel in ${dim} dimension${dim > 1 ? 's' : ''}, 2003 points, float32, y ${same ? 'the same array as' : 'a copy of'} x: pruned products, true residual ≤ 1e-6`, async () => {
+        const rng = new Rng(2100 + dim);
+        const n = 2003;
+        const x = dual(uniform(rng, n * dim));
+        const b = dual(normal(rng, n));
+        const K = gram(x.f64, n, gaussian(SEED_GAMMA), dim);
+        const solver = new KernelSolve(GAUSS, [`x = Vi(${dim})`, `y = Vj(${dim})`, 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
+        const y = same ? x.f32 : Float32Array.from(x.f32);
+        const r = await solver.run([x.f32, y, b.f32, SEED_GAMMA], { alpha: SEED_ALPHA, preconditioner: 'none' });
+        const truth = trueResidual(K, n, SEED_ALPHA, r.x.data, b.f64, 1);
+        expect(r.converged).toBe(true);
+        expect(truth).toBeLessThanOrEqual(1.05e-6);
+        let support = 0;
+        for (const k of K) if (k >= 1.01 * 2 ** -24) ++support;
+        expect(r.pairs.iteration).toBeGreaterThanOrEqual(r.iterations * support);
+        expect(r.pairs.iteration).toBeLessThan(0.5 * r.iterations * n * n);
+      });
+    }
+  }
+
+  // The iteration's products themselves: three steps of CG (maxIter 3, no preconditioner)
+  // move x exactly as textbook CG does with the dense float64 matrix, up to the float32
+  // products' rounding and the cut-off's dropped terms (each below 2^-24). Clouds dense
+  // enough that each row has tens of pairs above the cut-off, in 1, 2 and 3 dimensions,
+  // one or two right-hand sides (each pair evaluated once for both rows, or per row).
+  function denseCg(K: Float64Array, n: number, alpha: number, b: Float64Array, dv: number, steps: number): Float64Array {
+    const x = new Float64Array(n * dv);
+    for (let c = 0; c < dv; c++) {
+      const r = Float64Array.from({ length: n }, (_, i) => b[i * dv + c]);
+      const p = Float64Array.from(r);
+      let rr = r.reduce((s, v) => s + v * v, 0);
+      for (let k = 0; k < steps; k++) {
+        const q = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          let s = alpha * p[i];
+          for (let j = 0; j < n; j++) s += K[i * n + j] * p[j];
+          q[i] = s;
+        }
+        const step = rr / p.reduce((s, v, i) => s + v * q[i], 0);
+        for (let i = 0; i < n; i++) {
+          x[i * dv + c] += step * p[i];
+          r[i] -= step * q[i];
+        }
+        const next = r.reduce((s, v) => s + v * v, 0);
+        for (let i = 0; i < n; i++) p[i] = r[i] + (next / rr) * p[i];
+        rr = next;
+      }
+    }
+    return x;
+  }
+  for (const [dim, side] of [[1, 1], [2, 0.4], [3, 0.2]] as const) {
+    for (const dv of [1, 2]) {
+      it(`three CG steps with the cut-off's products, ${dim} dimension${dim > 1 ? 's' : ''}, 2003 points, ${dv} right-hand side${dv > 1 ? 's' : ''}: textbook CG's x within 1e-6`, async () => {
+        const rng = new Rng(2200 + 10 * dim + dv);
+        const n = 2003;
+        const x = dual(uniform(rng, n * dim, 0, side));
+        const b = dual(normal(rng, n * dv));
+        const K = gram(x.f64, n, gaussian(SEED_GAMMA), dim);
+        let above = 0;
+        for (const k of K) if (k >= 2 ** -24) ++above;
+        expect(above / n).toBeGreaterThan(30);
+        const solver = new KernelSolve(GAUSS, [`x = Vi(${dim})`, `y = Vj(${dim})`, `a = Vj(${dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
+        const r = await solver.run([x.f32, x.f32, b.f32, SEED_GAMMA], { alpha: SEED_ALPHA, tol: 1e-12, maxIter: 3, preconditioner: 'none' });
+        expect(r.iterations).toBe(3);
+        expect(r.pairs.iteration).toBeLessThan(0.5 * 3 * n * n);  // pruned
+        expect(columnError(r.x.data, denseCg(K, n, SEED_ALPHA, b.f64, dv, 3), n, dv)).toBeLessThan(1e-6);
+      });
+    }
   }
 
   it('runSync gives the same answer as run', async () => {

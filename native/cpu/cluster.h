@@ -168,6 +168,7 @@ struct PruneCache {
   StripIndex stripRows, stripCols;
   std::vector<unsigned char> stripSortedX, stripSortedY;
   StripHistory stripHistory;
+  StripPlan stripPlan;
 };
 
 }  // namespace lk

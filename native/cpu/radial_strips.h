@@ -32,34 +32,6 @@ inline double kernelReach(int tag, double scale, double tol) {
   return std::sqrt(above / scale);
 }
 
-// A strip's run for one row after another of a block: the columns whose first coordinate
-// is within w of the row's. Rows are close, so each run is found from the last by a short
-// walk (a binary search for the first).
-template <typename T>
-struct StripRuns {
-  const T* key;  // the columns' first coordinates, sorted within each strip
-  std::size_t first, last;  // the strip's sorted positions
-  std::size_t lo, hi;       // the current row's run [lo, hi)
-  bool started = false;
-
-  void seek(double x, double w) {
-    const double a = x - w, b = x + w;
-    if (!started) {
-      lo = static_cast<std::size_t>(std::lower_bound(key + first, key + last, a,
-                                                     [](T k, double v) { return static_cast<double>(k) < v; }) - key);
-      hi = static_cast<std::size_t>(std::upper_bound(key + lo, key + last, b,
-                                                     [](double v, T k) { return v < static_cast<double>(k); }) - key);
-      started = true;
-      return;
-    }
-    while (lo > first && static_cast<double>(key[lo - 1]) >= a) --lo;
-    while (lo < last && static_cast<double>(key[lo]) < a) ++lo;
-    if (hi < lo) hi = lo;
-    while (hi > lo && static_cast<double>(key[hi - 1]) > b) --hi;
-    while (hi < last && static_cast<double>(key[hi]) <= b) ++hi;
-  }
-};
-
 template <int Tag, typename T>
 struct StripWorker {
   RadialSum<Tag, T> sum;
@@ -68,13 +40,11 @@ struct StripWorker {
 };
 
 // out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the strips' columns, within tol of each
-// row's Σ_j |K_ij b_j|; or, where `cut`, over the columns within r1 of each row, all
-// others dropped whatever their share (RunContext::pruneCutoff). xs: the rows sorted by
-// `rows` (row-major), ys: the columns sorted by `cols` (component-major), b: the
-// caller's (row-major, dv per column). Both indexes share one grid. r1 =
-// kernelReach(Tag, scale, tol), or of the cut-off.
+// row's Σ_j |K_ij b_j|. xs: the rows sorted by `rows` (row-major), ys: the columns
+// sorted by `cols` (component-major), b: the caller's (row-major, dv per column). Both
+// indexes share one grid. r1 = kernelReach(Tag, scale, tol).
 template <int Tag, typename T>
-void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, bool cut, double r1,
+void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, double r1,
                         const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
@@ -83,16 +53,16 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   const StripGrid& grid = cols.grid;
   std::vector<T> bs(n * dv);
   gatherColumns(cols.order, in.args[k.b], dv, bs.data());
-  const std::vector<double> prefix = cut ? std::vector<double>() : stripPrefixSums(bs.data(), n, dv);
+  const std::vector<double> prefix = stripPrefixSums(bs.data(), n, dv);
   const T scale = in.params[k.scale].p[0];
   const double s = static_cast<double>(scale);
   // A bound's safety margin, as cluster.cc's: phi in float arithmetic wobbles far less.
   constexpr double kMargin = 1.0 + 1e-3;
-  // The ring's radius grows by this factor per try, at most kTries times; past that the
-  // block keeps every column (the safe answer, where no radius fits the budget: b zero
-  // near its rows and not far away, say).
-  constexpr double kGrowth = 1.15;
-  constexpr int kTries = 24;
+  // The radius grows by this factor per try, at most kTries times; past that the block
+  // keeps every column (the safe answer, where no radius fits the budget: b zero near its
+  // rows and not far away, say). A try costs a bound from the prefix sums, not a pass.
+  constexpr double kGrowth = 1.05;
+  constexpr int kTries = 72;
 
   std::vector<std::pair<std::size_t, std::size_t>> blocks;
   for (int c = 0; c < grid.count(); ++c)
@@ -111,7 +81,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   };
 
   std::vector<float>* history = nullptr;
-  if (past && !cut) {
+  if (past) {
     if (past->tol != tol || past->radius.size() != blocks.size()) past->radius.assign(blocks.size(), 0.0f);
     past->tol = tol;
     history = &past->radius;
@@ -187,15 +157,11 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
             if (!(phiNear * near[c] + phiFar * prefix[c * (n + 1) + n] <= tol * least[c])) return false;
           return true;
         };
-        if (cut) {
-          ring(std::false_type{}, 0, r1);
-          for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
-          countPairs(ctx, pairs);
-          return;
-        }
         // First the radius this block needed in the previous product (a solve's products
         // differ only in b), else r1; the block's rows computed within it give their
-        // budgets. Where they do not fit, a ring at a time until they do.
+        // budgets. Where they do not fit, the first radius of a geometric sequence that
+        // does, and one ring out to it (a pass per try, as this was, cost more than the
+        // pairs: reference problem, N = 1e6, the float64 residual's product).
         const double tried = history && (*history)[unit] > 0 ? (*history)[unit] : r1;
         ring(std::true_type{}, 0, tried);
         for (int c = 0; c < dv; ++c) {
@@ -206,8 +172,11 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
           }
         }
         double radius = tried;
-        for (int t = 0; !fits(radius); ++t) {
-          const double next = t < kTries ? radius * kGrowth : INFINITY;
+        if (!fits(radius)) {
+          double next = radius;
+          int t = 0;
+          do next = t++ < kTries ? next * kGrowth : INFINITY;
+          while (!fits(next));
           ring(std::false_type{}, radius, next);
           radius = next;
         }

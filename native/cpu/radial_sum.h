@@ -27,6 +27,18 @@ constexpr int kVectorBytes = 32;
 constexpr int kVectorBytes = 16;
 #endif
 
+// phi(scale·|xk - y_t|²) for column t of component-major y (`stride` values per
+// component), D fixed: the distance stays in registers. Inlined into each lane loop.
+template <int Tag, int D, typename T>
+inline __attribute__((always_inline)) T radialAt(const T* xk, const T* y, std::size_t stride, int t, T scale) {
+  T q = 0;
+  for (int k = 0; k < D; ++k) {
+    const T diff = xk[k] - y[k * stride + t];
+    q = fmadd(diff, diff, q);
+  }
+  return radial<Tag>(scale * q);
+}
+
 template <int Tag, int D, typename T, bool Abs>
 T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale, T* absSum) {
   T xk[D];
@@ -36,15 +48,10 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
   const int body = len - len % kRowTail;
 #pragma omp simd reduction(+ : sum, asum)
   for (int t = 0; t < body; ++t) {
-    T q = 0;
-    for (int k = 0; k < D; ++k) {
-      const T diff = xk[k] - y[k * n + t];
-      q = fmadd(diff, diff, q);
-    }
     // Fused: a tiny kernel value times a small b would round to a subnormal first, and
     // subnormal arithmetic runs many times slower (a KernelSolve's late directions are
     // small: its 1e5 solve took 1.0 s instead of 0.7). phi >= 0, so |phi·b| = phi·|b|.
-    const T phi = radial<Tag>(scale * q);
+    const T phi = radialAt<Tag, D>(xk, y, n, t, scale);
     sum = fmadd(phi, b[t], sum);
     if (Abs) asum = fmadd(phi, std::fabs(b[t]), asum);
   }
@@ -61,12 +68,7 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
     }
 #pragma omp simd reduction(+ : sum, asum)
     for (int t = 0; t < kRowTail; ++t) {
-      T q = 0;
-      for (int k = 0; k < D; ++k) {
-        const T diff = xk[k] - ty[k][t];
-        q = fmadd(diff, diff, q);
-      }
-      const T phi = radial<Tag>(scale * q);
+      const T phi = radialAt<Tag, D>(xk, &ty[0][0], kRowTail, t, scale);
       sum = real[t] ? fmadd(phi, tb[t], sum) : sum;
       if (Abs) asum = real[t] ? fmadd(phi, std::fabs(tb[t]), asum) : asum;
     }
@@ -112,8 +114,8 @@ void squaredDistances(const T* xi, const T* y, std::size_t n, std::size_t j0, in
 
 // f(j0, len) for the tiles of at most `tile` columns that cover the j ranges, in order;
 // stops early once `cancel` is set (parallelFor then throws Cancelled).
-template <typename F>
-void forEachTile(const JRange* j, std::size_t count, int tile, const int32_t* cancel, F&& f) {
+template <typename Range, typename F>
+void forEachTile(const Range* j, std::size_t count, int tile, const int32_t* cancel, F&& f) {
   for (std::size_t k = 0; k < count; ++k)
     for (std::size_t j0 = j[k].first; j0 < j[k].second; j0 += tile) {
       if (cancelled(cancel)) return;

@@ -18,6 +18,7 @@
 #include "kernels.h"
 #include "nearest.h"
 #include "radial_grad.h"
+#include "radial_plan.h"
 #include "radial_softmax.h"
 #include "radial_strips.h"
 #include "radial_sum.h"
@@ -173,7 +174,7 @@ void clusterPoints(const Inputs<T>& in, const RunContext& ctx, int rowLeaf, Clus
 // more than kStripMaxDim coordinates, held points (they keep k-d clusters, built once
 // for all their calls), a coordinate that is not finite.
 template <typename T>
-PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach, PruneCache& local) {
+PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach, bool cut, PruneCache& local) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim;
@@ -184,16 +185,18 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
   if (cache.stripY != y || cache.stripCols.count != p.n || cache.stripCols.grid.dim != d) {
     cache.stripX = cache.stripY = nullptr;  // an abort while building leaves no half-built cache behind
     cache.stripHistory = {};
+    cache.stripPlan = {};
     StripGrid grid;
-    if (!chooseStripGrid(y, p.n, d, reach, grid) || !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
+    if (!chooseStripGrid(y, p.n, d, reach, cut, grid) || !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
       return nullptr;
-    cache.stripSortedY.resize(p.n * d * sizeof(T));
+    cache.stripSortedY.assign(p.n * d * sizeof(T) + kStripPadBytes, 0);
     gatherColumns(cache.stripCols.order, y, d, reinterpret_cast<T*>(cache.stripSortedY.data()));
     cache.stripY = y;
   }
   if (cache.stripX != x || cache.stripRows.count != p.m) {
     cache.stripX = nullptr;
     cache.stripHistory = {};
+    cache.stripPlan = {};
     if (static_cast<const void*>(x) == static_cast<const void*>(y) && p.m == p.n)
       cache.stripRows = cache.stripCols;
     else if (!buildStrips(x, p.m, cache.stripCols.grid, ctx.cancel, cache.stripRows))
@@ -221,10 +224,13 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
     PruneCache local;
     const double reach = kernelReach(Tag, static_cast<double>(in.params[k.scale].p[0]), cut ? ctx.pruneCutoff : tol);
     if (reach > 0 && std::isfinite(reach))
-      if (PruneCache* c = stripPoints(in, ctx, reach, local))
-        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, cut, reach, c->stripRows, reinterpret_cast<const T*>(c->stripSortedX.data()),
-                                          c->stripCols, reinterpret_cast<const T*>(c->stripSortedY.data()),
+      if (PruneCache* c = stripPoints(in, ctx, reach, cut, local)) {
+        const T* xs = reinterpret_cast<const T*>(c->stripSortedX.data());
+        const T* ys = reinterpret_cast<const T*>(c->stripSortedY.data());
+        if (cut) return reduceRadialPlan<Tag, T>(in, values, ctx, reach, c->stripRows, xs, c->stripCols, ys, c->stripPlan);
+        return reduceRadialStrips<Tag, T>(in, values, ctx, tol, reach, c->stripRows, xs, c->stripCols, ys,
                                           ctx.cache ? &ctx.cache->stripHistory : nullptr);
+      }
   }
   Clustered<T> clustered;
   clusterPoints(in, ctx, rowLeafSize(p.m, p.n), clustered);

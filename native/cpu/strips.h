@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace lk {
@@ -62,16 +63,66 @@ struct StripHistory {
   std::vector<float> radius;
 };
 
+// A cut-off sum's runs (RunContext::pruneCutoff), found once for all the products of a
+// solve, whose points do not change: for each row, in the rows' sorted order, the runs of
+// the columns' sorted order that hold every column within `reach` of it. Where rows and
+// columns are the same points in the same order (`half`), each pair is kept once, by the
+// earlier of its two rows in that order: a row keeps the columns after it in its own
+// strip and those of the later strips only, and the product adds each kept term to both
+// rows (K is symmetric). That halves the kernel evaluations, the products' whole cost.
+struct StripPlan {
+  double reach = 0;
+  bool half = false;
+  std::vector<std::size_t> first;                    // row p's runs: runs[first[p] .. first[p + 1])
+  std::vector<std::pair<uint32_t, uint32_t>> runs;   // [lo, hi) in the columns' sorted order
+  uint64_t pairs = 0;                                // the (i, j) pairs a product covers
+  bool fits(double r, std::size_t rows) const { return reach == r && first.size() == rows + 1; }
+};
+
+// Bytes kept past the end of a sorted copy of the columns (and of b): a plan's loop runs
+// each run's last step as a whole vector (64 bytes in the widest build), lanes masked.
+constexpr std::size_t kStripPadBytes = 64;
+
+// A strip's run for one row after another of a block: the columns whose first coordinate
+// is within w of the row's. Rows are close, so each run is found from the last by a short
+// walk (a binary search for the first).
+template <typename T>
+struct StripRuns {
+  const T* key;  // the columns' first coordinates, sorted within each strip
+  std::size_t first, last;  // the strip's sorted positions
+  std::size_t lo, hi;       // the current row's run [lo, hi)
+  bool started = false;
+
+  void seek(double x, double w) {
+    const double a = x - w, b = x + w;
+    if (!started) {
+      lo = static_cast<std::size_t>(std::lower_bound(key + first, key + last, a,
+                                                     [](T k, double v) { return static_cast<double>(k) < v; }) - key);
+      hi = static_cast<std::size_t>(std::upper_bound(key + lo, key + last, b,
+                                                     [](double v, T k) { return v < static_cast<double>(k); }) - key);
+      started = true;
+      return;
+    }
+    while (lo > first && static_cast<double>(key[lo - 1]) >= a) --lo;
+    while (lo < last && static_cast<double>(key[lo]) < a) ++lo;
+    if (hi < lo) hi = lo;
+    while (hi > lo && static_cast<double>(key[hi - 1]) > b) --hi;
+    while (hi < last && static_cast<double>(key[hi]) <= b) ++hi;
+  }
+};
+
 // Strips apply to points of 1 to 3 coordinates.
 constexpr int kStripMaxDim = 3;
 
 // A grid for `count` points of `dim` coordinates (row-major) and a kernel whose terms
 // matter within `reach`: cells about as wide as make a run of kStripRun points, and no
-// narrower than reach (each strip a row visits costs a search and a short loop's ends).
+// narrower than reach (each strip a row visits costs a search and a short loop's ends);
+// for a cut-off sum (`cut`), whose runs a StripPlan finds once per solve, runs of
+// kCutRun points and cells down to half the reach, which keep fewer pairs.
 // Returns false, choosing nothing, where a coordinate is not finite (NaN, infinity):
 // such points are no distance from anything, and the k-d clusters handle them.
 template <typename T>
-bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, StripGrid& grid);
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool cut, StripGrid& grid);
 
 // Sorts the points into the grid's strips; false where a coordinate is not finite.
 // Throws Cancelled once `cancel` is set.

@@ -1,0 +1,240 @@
+// A radial kernel sum with a cut-off (RunContext::pruneCutoff) over a StripPlan
+// (strips.h): each row's runs found once, then every product of the solve a loop over
+// them. Where rows and columns are the same points, each pair is evaluated once and its
+// term added to both rows. Included only by the per-instruction-set sources, inside their
+// namespace.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../maths/radial.h"
+#include "cluster.h"
+#include "interpreter.h"
+#include "parallel.h"
+#include "radial_sum.h"
+#include "strips.h"
+
+namespace lk {
+namespace LK_ISA_NS {
+
+using PlanRun = std::pair<uint32_t, uint32_t>;
+
+// Elements past the end of each sorted array that planRow may read (and, for `out`,
+// write back unchanged): its last step runs as a whole vector.
+template <typename T>
+constexpr std::size_t kPlanPad = kStripPadBytes / sizeof(T);
+
+// Σ over the runs of phi(scale·|xi - y_j|²)·b_j, for a fixed small D and one column of b
+// (y component-major, n per component); with Mirror, also out[j] += phi·bi for each j
+// (the row's term in column j's sum). A run is a whole number of vectors, the lanes past
+// its end masked out: they read the next values of the arrays, which kPlanPad keeps in
+// bounds, and write back what they read. The row's lanes add up once, after its runs
+// (runs are short: a dozen columns in the reference solve).
+template <int Tag, int D, typename T, bool Mirror>
+double planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* __restrict b, T* __restrict out,
+               const PlanRun* runs, std::size_t count, T scale) {
+  constexpr int kLanes = kVectorBytes / sizeof(T);
+  T xk[D];
+  for (int k = 0; k < D; ++k) xk[k] = xi[k];
+  alignas(64) T acc[kLanes] = {};
+  // One vector's lanes t < valid (all of them in a run's body).
+  auto step = [&](const T* __restrict yv, const T* __restrict bv, T* __restrict ov, int valid) __attribute__((always_inline)) {
+#pragma omp simd
+    for (int t = 0; t < kLanes; ++t) {
+      const T phi = radialAt<Tag, D>(xk, yv, n, t, scale);
+      const bool real = t < valid;
+      // phi is finite (finite points, a scale > 0: a reach), so a masked lane's b = 0
+      // adds nothing; bi may not be, so the mirror's masked lanes keep their value.
+      acc[t] = fmadd(phi, real ? bv[t] : T(0), acc[t]);
+      if (Mirror) ov[t] = real ? fmadd(phi, bi, ov[t]) : ov[t];
+    }
+  };
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::size_t lo = runs[r].first;
+    const int len = static_cast<int>(runs[r].second - lo);
+    int v = 0;
+    for (; v + kLanes <= len; v += kLanes) step(y + lo + v, b + lo + v, Mirror ? out + lo + v : nullptr, kLanes);
+    if (v < len) step(y + lo + v, b + lo + v, Mirror ? out + lo + v : nullptr, len - v);
+  }
+  double total = 0;
+  for (int t = 0; t < kLanes; ++t) total += static_cast<double>(acc[t]);
+  return total;
+}
+
+template <typename T>
+using PlanRowFn = double (*)(const T*, T, const T*, std::size_t, const T*, T*, const PlanRun*, std::size_t, T);
+
+template <int Tag, typename T, bool Mirror>
+PlanRowFn<T> fixedPlanRow(int d) {
+  switch (d) {
+    case 1: return planRow<Tag, 1, T, Mirror>;
+    case 2: return planRow<Tag, 2, T, Mirror>;
+    case 3: return planRow<Tag, 3, T, Mirror>;
+  }
+  return nullptr;
+}
+
+// Rows per unit of work in the plan's build and its products.
+constexpr int kPlanRows = 64;
+
+// Finds each row's runs within `reach` (StripPlan): per block of rows of one cell, the
+// cells near the block, and for each row its run in each of them. Counted first, then
+// written, so that nothing allocates in the parallel region.
+template <typename T>
+void buildStripPlan(const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, double reach, bool half,
+                    int threads, const RunContext& ctx, StripPlan& plan) {
+  const StripGrid& grid = cols.grid;
+  const int d = grid.dim;
+  const std::size_t m = rows.count;
+  plan = StripPlan();
+  struct Block {
+    std::size_t i0;
+    int count, cell;
+  };
+  std::vector<Block> blocks;
+  for (int c = 0; c < grid.count(); ++c)
+    for (std::size_t b = rows.start[c]; b < rows.start[c + 1]; b += kPlanRows)
+      blocks.push_back({b, static_cast<int>(std::min<std::size_t>(kPlanRows, rows.start[c + 1] - b)), c});
+  std::vector<std::size_t> first(m + 1, 0);
+  // Per block: with half, its own cell's runs start after each row, and the earlier cells
+  // are left to their own rows.
+  auto walk = [&](std::vector<int>& cells, int64_t unit, auto emit) {
+    const std::size_t i0 = blocks[unit].i0;
+    const int count = blocks[unit].count, own = blocks[unit].cell;
+    double lo[kStripMaxDim], hi[kStripMaxDim];
+    std::fill(lo, lo + d, INFINITY);
+    std::fill(hi, hi + d, -INFINITY);
+    for (int r = 0; r < count; ++r)
+      for (int c = 0; c < d; ++c) {
+        lo[c] = std::min(lo[c], static_cast<double>(xs[(i0 + r) * d + c]));
+        hi[c] = std::max(hi[c], static_cast<double>(xs[(i0 + r) * d + c]));
+      }
+    cellsNear(grid, lo, hi, reach, cells);
+    for (int cell : cells) {
+      if (half && cell < own) continue;
+      const CellBox box(grid, cell);
+      if (!(box.gap(d, lo, hi) < reach * reach)) continue;
+      StripRuns<T> run{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+      for (int r = 0; r < count; ++r) {
+        const T* xi = xs + (i0 + r) * d;
+        const double gap = box.gap(d, xi, xi);
+        if (!(gap < reach * reach)) continue;
+        run.seek(static_cast<double>(xi[0]), std::sqrt(reach * reach - gap));
+        const std::size_t from = half && cell == own ? std::max(run.lo, i0 + r + 1) : run.lo;
+        if (from < run.hi) emit(i0 + r, from, run.hi);
+      }
+    }
+  };
+  struct W {
+    std::vector<int> cells;
+  };
+  auto make = [&]() {
+    W w;
+    w.cells.reserve(grid.count());  // the walks must not allocate in the parallel region
+    return w;
+  };
+  const auto units = static_cast<int64_t>(blocks.size());
+  parallelFor<W>(units, threads, ctx, make, [&](W& w, int64_t unit) {
+    walk(w.cells, unit, [&](std::size_t row, std::size_t, std::size_t) { ++first[row + 1]; });
+  });
+  for (std::size_t p = 0; p < m; ++p) first[p + 1] += first[p];
+  std::vector<PlanRun> runs(first[m]);
+  std::vector<std::size_t> next(first.begin(), first.end() - 1);
+  parallelFor<W>(units, threads, ctx, make, [&](W& w, int64_t unit) {
+    walk(w.cells, unit, [&](std::size_t row, std::size_t from, std::size_t to) {
+      runs[next[row]++] = {static_cast<uint32_t>(from), static_cast<uint32_t>(to)};
+    });
+  });
+  uint64_t kept = 0;
+  for (const PlanRun& r : runs) kept += r.second - r.first;
+  plan.pairs = half ? 2 * kept + m : kept;  // (i, j) and (j, i) for each kept pair, and the diagonal
+  plan.first = std::move(first);
+  plan.runs = std::move(runs);
+  plan.half = half;
+  plan.reach = reach;  // last: a cancelled build leaves a plan that fits nothing
+}
+
+// Rows and columns are the same points in the same order: a plan may keep each pair once.
+template <typename T>
+bool samePoints(const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys) {
+  if (rows.count != cols.count || rows.order != cols.order) return false;
+  const int d = cols.grid.dim;
+  const std::size_t n = cols.count;
+  for (std::size_t p = 0; p < n; ++p)
+    for (int k = 0; k < d; ++k)
+      if (!(xs[p * d + k] == ys[k * n + p])) return false;
+  return true;
+}
+
+// out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the columns within r1 of each row (every
+// term at least the cut-off, r1 its kernelReach; some beyond), by the plan, built here
+// where it does not fit. xs: the rows sorted by `rows` (row-major), ys: the columns
+// sorted by `cols` (component-major, kPlanPad values past its end); b: the caller's.
+template <int Tag, typename T>
+void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, double r1, const StripIndex& rows,
+                      const T* xs, const StripIndex& cols, const T* ys, StripPlan& plan) {
+  const Program& p = in.p;
+  const FusedKernel& k = p.kernel;
+  const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
+  const std::size_t m = p.m, n = p.n;
+  const int threads = threadsFor(m, n, ctx);
+  const PlanRowFn<T> row = dv == 1 ? fixedPlanRow<Tag, T, false>(d) : nullptr;
+  const PlanRowFn<T> mirrored = dv == 1 ? fixedPlanRow<Tag, T, true>(d) : nullptr;
+  if (!plan.fits(r1, m) || (plan.half && !mirrored))
+    buildStripPlan(rows, xs, cols, ys, r1, mirrored && samePoints(rows, xs, cols, ys), threads, ctx, plan);
+  std::vector<T> bs(n * dv + kPlanPad<T>, T(0));
+  gatherColumns(cols.order, in.args[k.b], dv, bs.data());
+  const T scale = in.params[k.scale].p[0];
+  std::vector<double> sums(m * dv);
+  const int64_t blocks = static_cast<int64_t>((m + kPlanRows - 1) / kPlanRows);
+  auto rowsOf = [&](int64_t unit) {
+    const std::size_t i0 = static_cast<std::size_t>(unit) * kPlanRows;
+    return std::make_pair(i0, std::min(m, i0 + kPlanRows));
+  };
+  if (plan.half) {
+    // Each thread adds its rows' terms for the columns to its own copy of the sums.
+    std::vector<std::vector<T>> mirrors;
+    mirrors.reserve(static_cast<std::size_t>(threads));
+    parallelFor<T*>(
+        blocks, threads, ctx, [&]() { return mirrors.emplace_back(n + kPlanPad<T>, T(0)).data(); },
+        [&](T* out, int64_t unit) {
+          const auto [from, to] = rowsOf(unit);
+          for (std::size_t i = from; i < to; ++i)
+            sums[i] = mirrored(xs + i * d, bs[i], ys, n, bs.data(), out, &plan.runs[plan.first[i]],
+                               plan.first[i + 1] - plan.first[i], scale);
+        });
+    const double phi0 = static_cast<double>(radial<Tag>(T(0)));  // the diagonal's term
+    for (std::size_t i = 0; i < m; ++i) {
+      double s = sums[i] + phi0 * static_cast<double>(bs[i]);
+      for (const std::vector<T>& out : mirrors) s += static_cast<double>(out[i]);
+      sums[i] = s;
+    }
+  } else {
+    parallelFor<RadialSum<Tag, T>>(
+        blocks, threads, ctx, [&]() { return RadialSum<Tag, T>(1, d, dv, in.plan.tile); },
+        [&](RadialSum<Tag, T>& sum, int64_t unit) {
+          const auto [from, to] = rowsOf(unit);
+          for (std::size_t i = from; i < to; ++i) {
+            const PlanRun* runs = &plan.runs[plan.first[i]];
+            const std::size_t count = plan.first[i + 1] - plan.first[i];
+            if (row) {
+              sums[i] = row(xs + i * d, T(0), ys, n, bs.data(), nullptr, runs, count, scale);
+              continue;
+            }
+            sum.clear(1);
+            forEachTile(runs, count, sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
+              sum.template span<false>(0, xs + i * d, ys, bs.data(), n, j0, len, scale);
+            });
+            for (int c = 0; c < dv; ++c) sums[i * dv + c] = sum.acc[c];
+          }
+        });
+  }
+  countPairs(ctx, plan.pairs);
+  for (std::size_t i = 0; i < m; ++i)
+    for (int c = 0; c < dv; ++c) values[rows.order[i] * dv + c] = static_cast<T>(sums[i * dv + c]);
+}
+
+}  // namespace LK_ISA_NS
+}  // namespace lk
