@@ -29,7 +29,7 @@ import * as util from 'util';
 import { Genred, KernelSolve, OptionError, info, setNumThreads } from '../lib';
 import type { RunOptions, SolveResult } from '../lib';
 import { asTensor, caught, dual, Dual, DType, DTYPES, lazily, pick, Rng, sqdistRows, uniform } from './helpers/reference';
-import { FLUSH, FORMULA, KernelName, KERNELS, U } from './helpers/radial';
+import { FLUSH, FORMULA, KernelName, KERNELS, phi, U } from './helpers/radial';
 import type { Arg } from '../lib/tensor';
 
 // Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
@@ -39,24 +39,6 @@ const { isNaN: numIsNaN, isFinite: numIsFinite } = Number;
 // ---------------------------------------------------------------------------------------
 // Kernels: the recognised spellings (helpers/radial.ts) and their float64 profiles
 // ---------------------------------------------------------------------------------------
-
-/** phi(s), s = g·|x − y|², in float64. */
-function phi(kernel: KernelName, s: number): number {
-  switch (kernel) {
-    case 'gaussian': return mExp(-s);
-    case 'laplace': return mExp(-mSqrt(s));
-    case 'cauchy': return 1 / (1 + s);
-    case 'imq': return 1 / mSqrt(1 + s);
-    case 'matern32': {
-      const r = mSqrt(s);
-      return (1 + r) * mExp(-r);
-    }
-    case 'matern52': {
-      const r = mSqrt(s);
-      return (1 + r + s / 3) * mExp(-r);
-    }
-  }
-}
 
 /** σ(s): the relative sensitivity of phi to a relative change of s, bounded above. */
 function sensitivity(kernel: KernelName, s: number): number {

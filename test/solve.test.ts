@@ -13,6 +13,7 @@ import type { SolveOptions, SolveResult } from '../lib';
 import { defaultMaxIter } from '../lib/solve';
 import { dual, normal, pick, Rng, uniform } from './helpers/reference';
 import { cholesky, cholSolve, columnError, gram, Problem, trueResidual } from './helpers/dense';
+import { FORMULA, KernelName, phi } from './helpers/radial';
 import type { Arg } from '../lib/tensor';
 
 type DType = 'float32' | 'float64';
@@ -188,10 +189,13 @@ describe('KernelSolve against a dense float64 solve', () => {
   }
 
   // The iteration's products themselves: three steps of CG (maxIter 3, no preconditioner)
-  // move x exactly as textbook CG does with the dense float64 matrix, up to the float32
+  // move x as textbook CG does with the dense float64 matrix K(x, y), up to the float32
   // products' rounding and the cut-off's dropped terms (each below 2^-24). Clouds dense
-  // enough that each row has tens of pairs above the cut-off, in 1, 2 and 3 dimensions,
-  // one or two right-hand sides (each pair evaluated once for both rows, or per row).
+  // enough that each row has tens of pairs above the cut-off. The Gaussian in 1, 2 and 3
+  // dimensions, one or two right-hand sides (each pair evaluated once for both rows, or
+  // per row), and with y a perturbed copy of x (per row: K(x, y) is not symmetric, but
+  // three CG steps are defined); the other kernels in 3 dimensions, at scales with the
+  // same reach, within what their slower tails drop.
   function denseCg(K: Float64Array, n: number, alpha: number, b: Float64Array, dv: number, steps: number): Float64Array {
     const x = new Float64Array(n * dv);
     for (let c = 0; c < dv; c++) {
@@ -217,24 +221,45 @@ describe('KernelSolve against a dense float64 solve', () => {
     }
     return x;
   }
-  for (const [dim, side] of [[1, 1], [2, 0.4], [3, 0.2]] as const) {
-    for (const dv of [1, 2]) {
-      it(`three CG steps with the cut-off's products, ${dim} dimension${dim > 1 ? 's' : ''}, 2003 points, ${dv} right-hand side${dv > 1 ? 's' : ''}: textbook CG's x within 1e-6`, async () => {
-        const rng = new Rng(2200 + 10 * dim + dv);
-        const n = 2003;
-        const x = dual(uniform(rng, n * dim, 0, side));
-        const b = dual(normal(rng, n * dv));
-        const K = gram(x.f64, n, gaussian(SEED_GAMMA), dim);
-        let above = 0;
-        for (const k of K) if (k >= 2 ** -24) ++above;
-        expect(above / n).toBeGreaterThan(30);
-        const solver = new KernelSolve(GAUSS, [`x = Vi(${dim})`, `y = Vj(${dim})`, `a = Vj(${dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
-        const r = await solver.run([x.f32, x.f32, b.f32, SEED_GAMMA], { alpha: SEED_ALPHA, tol: 1e-12, maxIter: 3, preconditioner: 'none' });
-        expect(r.iterations).toBe(3);
-        expect(r.pairs.iteration).toBeLessThan(0.5 * 3 * n * n);  // pruned
-        expect(columnError(r.x.data, denseCg(K, n, SEED_ALPHA, b.f64, dv, 3), n, dv)).toBeLessThan(1e-6);
-      });
-    }
+  function crossGram(kernel: KernelName, g: number, x: Float64Array, y: Float64Array, n: number, dim: number): Float64Array {
+    const K = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let d2 = 0;
+        for (let c = 0; c < dim; c++) d2 += (x[i * dim + c] - y[j * dim + c]) ** 2;
+        K[i * n + j] = phi(kernel, g * d2);
+      }
+    return K;
+  }
+  const STEP_CASES: { kernel: KernelName; g: number; dim: number; side: number; dv: number; moved: boolean }[] = [
+    ...[[1, 1], [2, 0.4], [3, 0.2]].flatMap(([dim, side]) =>
+      [1, 2].map((dv) => ({ kernel: 'gaussian' as KernelName, g: SEED_GAMMA, dim, side, dv, moved: false }))),
+    { kernel: 'gaussian', g: SEED_GAMMA, dim: 3, side: 0.2, dv: 1, moved: true },
+    { kernel: 'gaussian', g: SEED_GAMMA, dim: 3, side: 0.2, dv: 2, moved: true },
+    { kernel: 'laplace', g: 1.87e5, dim: 3, side: 0.2, dv: 1, moved: false },
+    { kernel: 'matern32', g: 2.59e5, dim: 3, side: 0.2, dv: 1, moved: false },
+    { kernel: 'matern52', g: 3.2e5, dim: 3, side: 0.2, dv: 1, moved: false },
+    { kernel: 'cauchy', g: 1.13e10, dim: 3, side: 0.2, dv: 1, moved: false },
+    { kernel: 'imq', g: 1.9e17, dim: 3, side: 0.2, dv: 1, moved: false },
+  ];
+  for (const { kernel, g, dim, side, dv, moved } of STEP_CASES) {
+    it(`three CG steps with the cut-off's products: ${kernel}, ${dim} dimension${dim > 1 ? 's' : ''}, 2003 points, ${dv} right-hand side${dv > 1 ? 's' : ''}${moved ? ', y a perturbed copy of x' : ''}: textbook CG's x within 1e-6`, async () => {
+      const rng = new Rng(2200 + 10 * dim + dv + (moved ? 5 : 0));
+      const n = 2003;
+      const x = dual(uniform(rng, n * dim, 0, side));
+      const y = moved ? dual(Float64Array.from(x.f64, (v) => v + 1e-3 * side * (rng.uniform(0, 1) - 0.5))) : x;
+      const b = dual(normal(rng, n * dv));
+      const K = crossGram(kernel, g, x.f64, y.f64, n, dim);
+      let above = 0;
+      for (const k of K) if (k >= 2 ** -24) ++above;
+      expect(above / n).toBeGreaterThan(30);
+      const formula = FORMULA[kernel].replace(/\*b$/, '*a');
+      const solver = new KernelSolve(formula, [`x = Vi(${dim})`, `y = Vj(${dim})`, `a = Vj(${dv})`, 'g = Pm(1)'], 'a', { axis: 1 });
+      const r = await solver.run([x.f32, y.f32, b.f32, g], { alpha: SEED_ALPHA, tol: 1e-12, maxIter: 3, preconditioner: 'none' });
+      expect(r.iterations).toBe(3);
+      expect(r.pairs.iteration).toBeLessThan(0.5 * 3 * n * n);  // pruned
+      expect(columnError(r.x.data, denseCg(K, n, SEED_ALPHA, b.f64, dv, 3), n, dv)).toBeLessThan(1e-6);
+    });
   }
 
   it('runSync gives the same answer as run', async () => {

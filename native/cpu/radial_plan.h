@@ -44,10 +44,10 @@ double planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T*
 #pragma omp simd
     for (int t = 0; t < kLanes; ++t) {
       const T phi = radialAt<Tag, D>(xk, yv, n, t, scale);
+      // Selects, not a product with 0: a masked lane's phi may be NaN (scale·|x - y|² can
+      // overflow there, and a Matérn kernel is then inf·0), and so may bi.
       const bool real = t < valid;
-      // phi is finite (finite points, a scale > 0: a reach), so a masked lane's b = 0
-      // adds nothing; bi may not be, so the mirror's masked lanes keep their value.
-      acc[t] = fmadd(phi, real ? bv[t] : T(0), acc[t]);
+      acc[t] = real ? fmadd(phi, bv[t], acc[t]) : acc[t];
       if (Mirror) ov[t] = real ? fmadd(phi, bi, ov[t]) : ov[t];
     }
   };
@@ -202,22 +202,25 @@ void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, dou
         [&](T* out, int64_t unit) {
           const auto [from, to] = rowsOf(unit);
           for (std::size_t i = from; i < to; ++i)
-            sums[i] = mirrored(xs + i * d, bs[i], ys, n, bs.data(), out, &plan.runs[plan.first[i]],
+            sums[i] = mirrored(xs + i * d, bs[i], ys, n, bs.data(), out, plan.runs.data() + plan.first[i],
                                plan.first[i + 1] - plan.first[i], scale);
         });
     const double phi0 = static_cast<double>(radial<Tag>(T(0)));  // the diagonal's term
-    for (std::size_t i = 0; i < m; ++i) {
-      double s = sums[i] + phi0 * static_cast<double>(bs[i]);
-      for (const std::vector<T>& out : mirrors) s += static_cast<double>(out[i]);
-      sums[i] = s;
-    }
+    parallelFor<int>(blocks, threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
+      const auto [from, to] = rowsOf(unit);
+      for (std::size_t i = from; i < to; ++i) {
+        double s = sums[i] + phi0 * static_cast<double>(bs[i]);
+        for (const std::vector<T>& out : mirrors) s += static_cast<double>(out[i]);
+        sums[i] = s;
+      }
+    });
   } else {
     parallelFor<RadialSum<Tag, T>>(
         blocks, threads, ctx, [&]() { return RadialSum<Tag, T>(1, d, dv, in.plan.tile); },
         [&](RadialSum<Tag, T>& sum, int64_t unit) {
           const auto [from, to] = rowsOf(unit);
           for (std::size_t i = from; i < to; ++i) {
-            const PlanRun* runs = &plan.runs[plan.first[i]];
+            const PlanRun* runs = plan.runs.data() + plan.first[i];
             const std::size_t count = plan.first[i + 1] - plan.first[i];
             if (row) {
               sums[i] = row(xs + i * d, T(0), ys, n, bs.data(), nullptr, runs, count, scale);

@@ -18,6 +18,27 @@ export const FORMULA: Record<KernelName, string> = {
   matern52: `(IntCst(1)+Sqrt(${E})+${E}/IntCst(3))*Exp(-Sqrt(${E}))*b`,
 };
 
+// Module bindings: global lookups are slow inside jest's sandbox (see reference.ts).
+const { exp: mExp, sqrt: mSqrt } = Math;
+
+/** phi(s), s = g·|x − y|², in float64. */
+export function phi(kernel: KernelName, s: number): number {
+  switch (kernel) {
+    case 'gaussian': return mExp(-s);
+    case 'laplace': return mExp(-mSqrt(s));
+    case 'cauchy': return 1 / (1 + s);
+    case 'imq': return 1 / mSqrt(1 + s);
+    case 'matern32': {
+      const r = mSqrt(s);
+      return (1 + r) * mExp(-r);
+    }
+    case 'matern52': {
+      const r = mSqrt(s);
+      return (1 + r + s / 3) * mExp(-r);
+    }
+  }
+}
+
 /** The unit roundoff of each dtype. */
 export const U: Record<DType, number> = { float32: 2 ** -24, float64: 2 ** -53 };
 /** exp flushes to 0 below 2^-125.5 (float32) and 2^-1021.5 (float64), native/maths/exp.h: the largest term lost that way, per unit weight. */
