@@ -300,6 +300,11 @@ const SPECS: Spec[] = [
   { name: 'uniform [0,1]^3, Gaussian γ = 1/0.01², x ≠ y, 1003 × 517, b of dim 3', make: () => uniformProblem(12, 'gaussian', NARROW, 3, 3, 1003, 517) },
   { name: 'uniform [0,1]^3, Gaussian γ = 1e3, 517 × 1003, b of dim 1', make: () => uniformProblem(13, 'gaussian', 1e3, 3, 1, 517, 1003) },
   { name: 'uniform [0,1]^3, Gaussian γ = 1e3, x = y, 1003 points, b of dim 3', make: () => uniformProblem(14, 'gaussian', 1e3, 3, 3, 1003, 1003, 1, true) },
+  // x = y and b of dim 1 go through a half plan (each pair once for both rows), then
+  // rings for the blocks whose bound needs more: other kernels and dimensions.
+  { name: 'uniform [0,1]^2, Matérn 5/2 scale 1e4, x = y, 2003 points, b of dim 1', make: () => uniformProblem(18, 'matern52', 1e4, 2, 1, 2003, 2003, 1, true) },
+  { name: 'uniform [0,1], Laplace γ = 1e5, x = y, 1003 points, b of dim 1', make: () => uniformProblem(19, 'laplace', 1e5, 1, 1, 1003, 1003, 1, true) },
+  { name: 'uniform [0,1]^3, Cauchy scale 1e6, x = y, 7 points, b of dim 1', make: () => uniformProblem(20, 'cauchy', 1e6, 3, 1, 7, 7, 1, true) },
   // Axis 0: the same sums with the roles of i and j swapped.
   { name: 'axis 0: uniform [0,1]^3, Gaussian γ = 1/0.01², 1003 outputs × 517 summed, b of dim 3', make: () => uniformProblem(15, 'gaussian', NARROW, 3, 3, 1003, 517, 0) },
   { name: 'axis 0: uniform [0,1]^3, Gaussian γ = 1e3, x = y, 1003 points, b of dim 1', make: () => uniformProblem(16, 'gaussian', 1e3, 3, 1, 1003, 1003, 0, true) },

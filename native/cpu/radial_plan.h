@@ -6,7 +6,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <cstdint>
 #include <vector>
 
 #include "../maths/radial.h"
@@ -27,20 +27,26 @@ template <typename T>
 constexpr std::size_t kPlanPad = kStripPadBytes / sizeof(T);
 
 // Σ over the runs of phi(scale·|xi - y_j|²)·b_j, for a fixed small D and one column of b
-// (y component-major, n per component); with Mirror, also out[j] += phi·bi for each j
-// (the row's term in column j's sum). A run is a whole number of vectors, the lanes past
-// its end masked out: they read the next values of the arrays, which kPlanPad keeps in
+// (y component-major, n per component), into sums[0]; with Abs, Σ phi·|b_j| into sums[1].
+// With Mirror, also out[j] += phi·bi for each j (the row's term in column j's sum), and
+// with Abs outAbs[j] += phi·|bi|. A run is a whole number of vectors, the lanes past its
+// end masked out: they read the next values of the arrays, which kPlanPad keeps in
 // bounds, and write back what they read. The row's lanes add up once, after its runs
 // (runs are short: a dozen columns in the reference solve).
-template <int Tag, int D, typename T, bool Mirror>
-double planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* __restrict b, T* __restrict out,
-               const PlanRun* runs, std::size_t count, T scale) {
+template <int Tag, int D, typename T, bool Mirror, bool Abs>
+void planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* __restrict b, T* __restrict out,
+             T* __restrict outAbs, const PlanRun* runs, std::size_t count, T scale, double* sums) {
   constexpr int kLanes = kVectorBytes / sizeof(T);
   T xk[D];
   for (int k = 0; k < D; ++k) xk[k] = xi[k];
-  alignas(64) T acc[kLanes] = {};
-  // One vector's lanes t < valid (all of them in a run's body).
-  auto step = [&](const T* __restrict yv, const T* __restrict bv, T* __restrict ov, int valid) __attribute__((always_inline)) {
+  const T ai = std::fabs(bi);
+  alignas(64) T acc[kLanes] = {}, accAbs[kLanes] = {};
+  // One vector's lanes t < valid (all of them in a run's body), from column j.
+  auto step = [&](std::size_t j, int valid) __attribute__((always_inline)) {
+    const T* __restrict yv = y + j;
+    const T* __restrict bv = b + j;
+    T* __restrict ov = Mirror ? out + j : nullptr;
+    T* __restrict oa = Mirror && Abs ? outAbs + j : nullptr;
 #pragma omp simd
     for (int t = 0; t < kLanes; ++t) {
       const T phi = radialAt<Tag, D>(xk, yv, n, t, scale);
@@ -48,36 +54,48 @@ double planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T*
       // overflow there, and a Matérn kernel is then inf·0), and so may bi.
       const bool real = t < valid;
       acc[t] = real ? fmadd(phi, bv[t], acc[t]) : acc[t];
+      if (Abs) accAbs[t] = real ? fmadd(phi, std::fabs(bv[t]), accAbs[t]) : accAbs[t];
       if (Mirror) ov[t] = real ? fmadd(phi, bi, ov[t]) : ov[t];
+      if (Mirror && Abs) oa[t] = real ? fmadd(phi, ai, oa[t]) : oa[t];
     }
   };
   for (std::size_t r = 0; r < count; ++r) {
     const std::size_t lo = runs[r].first;
     const int len = static_cast<int>(runs[r].second - lo);
     int v = 0;
-    for (; v + kLanes <= len; v += kLanes) step(y + lo + v, b + lo + v, Mirror ? out + lo + v : nullptr, kLanes);
-    if (v < len) step(y + lo + v, b + lo + v, Mirror ? out + lo + v : nullptr, len - v);
+    for (; v + kLanes <= len; v += kLanes) step(lo + v, kLanes);
+    if (v < len) step(lo + v, len - v);
   }
-  double total = 0;
-  for (int t = 0; t < kLanes; ++t) total += static_cast<double>(acc[t]);
-  return total;
+  double total = 0, totalAbs = 0;
+  for (int t = 0; t < kLanes; ++t) {
+    total += static_cast<double>(acc[t]);
+    totalAbs += static_cast<double>(accAbs[t]);
+  }
+  sums[0] = total;
+  if (Abs) sums[1] = totalAbs;
 }
 
 template <typename T>
-using PlanRowFn = double (*)(const T*, T, const T*, std::size_t, const T*, T*, const PlanRun*, std::size_t, T);
+using PlanRowFn = void (*)(const T*, T, const T*, std::size_t, const T*, T*, T*, const PlanRun*, std::size_t, T,
+                           double*);
 
-template <int Tag, typename T, bool Mirror>
+template <int Tag, typename T, bool Mirror, bool Abs>
 PlanRowFn<T> fixedPlanRow(int d) {
   switch (d) {
-    case 1: return planRow<Tag, 1, T, Mirror>;
-    case 2: return planRow<Tag, 2, T, Mirror>;
-    case 3: return planRow<Tag, 3, T, Mirror>;
+    case 1: return planRow<Tag, 1, T, Mirror, Abs>;
+    case 2: return planRow<Tag, 2, T, Mirror, Abs>;
+    case 3: return planRow<Tag, 3, T, Mirror, Abs>;
   }
   return nullptr;
 }
 
 // Rows per unit of work in the plan's build and its products.
 constexpr int kPlanRows = 64;
+
+// The first row of a product's unit of work (of `rows` rows in all).
+inline std::size_t rowsFrom(int64_t unit, std::size_t rows = SIZE_MAX) {
+  return std::min(rows, static_cast<std::size_t>(unit) * kPlanRows);
+}
 
 // Finds each row's runs within `reach` (StripPlan): per block of rows of one cell, the
 // cells near the block, and for each row its run in each of them. Counted first, then
@@ -168,6 +186,43 @@ bool samePoints(const StripIndex& rows, const T* xs, const StripIndex& cols, con
   return true;
 }
 
+// Per row i in the sorted order of a half plan's points (one column of b, sorted and
+// padded): sums[i] = Σ_j phi(scale·|x_i - x_j|²)·b_j over its pairs, both ways, and the
+// diagonal; with Abs, abs[i] = the same of |b_j|. Each thread adds its rows' terms for the
+// columns to its own copy of the sums, added up after.
+template <int Tag, typename T, bool Abs>
+void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, std::size_t n, int d, T scale,
+                 int threads, const RunContext& ctx, double* sums, double* abs) {
+  const PlanRowFn<T> row = fixedPlanRow<Tag, T, true, Abs>(d);
+  const int64_t blocks = static_cast<int64_t>((n + kPlanRows - 1) / kPlanRows);
+  const int copies = Abs ? 2 : 1;
+  std::vector<std::vector<T>> mirrors;
+  mirrors.reserve(static_cast<std::size_t>(threads));
+  parallelFor<T*>(
+      blocks, threads, ctx, [&]() { return mirrors.emplace_back(copies * (n + kPlanPad<T>), T(0)).data(); },
+      [&](T* out, int64_t unit) {
+        double two[2];
+        for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
+          row(xs + i * d, bs[i], ys, n, bs, out, out + (n + kPlanPad<T>), plan.runs.data() + plan.first[i],
+              plan.first[i + 1] - plan.first[i], scale, two);
+          sums[i] = two[0];
+          if (Abs) abs[i] = two[1];
+        }
+      });
+  const double phi0 = static_cast<double>(radial<Tag>(T(0)));  // the diagonal's term
+  parallelFor<int>(blocks, threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
+    for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
+      double s = sums[i] + phi0 * static_cast<double>(bs[i]);
+      for (const std::vector<T>& out : mirrors) s += static_cast<double>(out[i]);
+      sums[i] = s;
+      if (!Abs) continue;
+      double a = abs[i] + phi0 * std::fabs(static_cast<double>(bs[i]));
+      for (const std::vector<T>& out : mirrors) a += static_cast<double>(out[n + kPlanPad<T> + i]);
+      abs[i] = a;
+    }
+  });
+}
+
 // out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the columns within r1 of each row (every
 // term at least the cut-off, r1 its kernelReach; some beyond), by the plan, built here
 // where it does not fit. xs: the rows sorted by `rows` (row-major), ys: the columns
@@ -180,50 +235,25 @@ void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, dou
   const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
   const std::size_t m = p.m, n = p.n;
   const int threads = threadsFor(m, n, ctx);
-  const PlanRowFn<T> row = dv == 1 ? fixedPlanRow<Tag, T, false>(d) : nullptr;
-  const PlanRowFn<T> mirrored = dv == 1 ? fixedPlanRow<Tag, T, true>(d) : nullptr;
-  if (!plan.fits(r1, m) || (plan.half && !mirrored))
-    buildStripPlan(rows, xs, cols, ys, r1, mirrored && samePoints(rows, xs, cols, ys), threads, ctx, plan);
+  const PlanRowFn<T> row = dv == 1 ? fixedPlanRow<Tag, T, false, false>(d) : nullptr;
+  if (!plan.fits(r1, m) || (plan.half && !row))
+    buildStripPlan(rows, xs, cols, ys, r1, row && samePoints(rows, xs, cols, ys), threads, ctx, plan);
   std::vector<T> bs(n * dv + kPlanPad<T>, T(0));
   gatherColumns(cols.order, in.args[k.b], dv, bs.data());
   const T scale = in.params[k.scale].p[0];
   std::vector<double> sums(m * dv);
-  const int64_t blocks = static_cast<int64_t>((m + kPlanRows - 1) / kPlanRows);
-  auto rowsOf = [&](int64_t unit) {
-    const std::size_t i0 = static_cast<std::size_t>(unit) * kPlanRows;
-    return std::make_pair(i0, std::min(m, i0 + kPlanRows));
-  };
   if (plan.half) {
-    // Each thread adds its rows' terms for the columns to its own copy of the sums.
-    std::vector<std::vector<T>> mirrors;
-    mirrors.reserve(static_cast<std::size_t>(threads));
-    parallelFor<T*>(
-        blocks, threads, ctx, [&]() { return mirrors.emplace_back(n + kPlanPad<T>, T(0)).data(); },
-        [&](T* out, int64_t unit) {
-          const auto [from, to] = rowsOf(unit);
-          for (std::size_t i = from; i < to; ++i)
-            sums[i] = mirrored(xs + i * d, bs[i], ys, n, bs.data(), out, plan.runs.data() + plan.first[i],
-                               plan.first[i + 1] - plan.first[i], scale);
-        });
-    const double phi0 = static_cast<double>(radial<Tag>(T(0)));  // the diagonal's term
-    parallelFor<int>(blocks, threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
-      const auto [from, to] = rowsOf(unit);
-      for (std::size_t i = from; i < to; ++i) {
-        double s = sums[i] + phi0 * static_cast<double>(bs[i]);
-        for (const std::vector<T>& out : mirrors) s += static_cast<double>(out[i]);
-        sums[i] = s;
-      }
-    });
+    sumHalfPlan<Tag, T, false>(plan, xs, ys, bs.data(), n, d, scale, threads, ctx, sums.data(), nullptr);
   } else {
+    const int64_t blocks = static_cast<int64_t>((m + kPlanRows - 1) / kPlanRows);
     parallelFor<RadialSum<Tag, T>>(
         blocks, threads, ctx, [&]() { return RadialSum<Tag, T>(1, d, dv, in.plan.tile); },
         [&](RadialSum<Tag, T>& sum, int64_t unit) {
-          const auto [from, to] = rowsOf(unit);
-          for (std::size_t i = from; i < to; ++i) {
+          for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, m); ++i) {
             const PlanRun* runs = plan.runs.data() + plan.first[i];
             const std::size_t count = plan.first[i + 1] - plan.first[i];
             if (row) {
-              sums[i] = row(xs + i * d, T(0), ys, n, bs.data(), nullptr, runs, count, scale);
+              row(xs + i * d, T(0), ys, n, bs.data(), nullptr, nullptr, runs, count, scale, &sums[i]);
               continue;
             }
             sum.clear(1);

@@ -9,6 +9,7 @@
 
 #include "../maths/radial.h"
 #include "parallel.h"
+#include "radial_plan.h"
 #include "radial_sum.h"
 #include "strips.h"
 
@@ -41,17 +42,20 @@ struct StripWorker {
 
 // out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the strips' columns, within tol of each
 // row's Σ_j |K_ij b_j|. xs: the rows sorted by `rows` (row-major), ys: the columns
-// sorted by `cols` (component-major), b: the caller's (row-major, dv per column). Both
-// indexes share one grid. r1 = kernelReach(Tag, scale, tol).
+// sorted by `cols` (component-major, kStripPadBytes past its end), b: the caller's
+// (row-major, dv per column). Both indexes share one grid. r1 = kernelReach(Tag, scale,
+// tol). `plan`: where rows and columns are the same points, the half plan of a first
+// ball (kept for the next product).
 template <int Tag, typename T>
 void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, double r1,
-                        const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
+                        const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past,
+                        StripPlan* plan) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
   const std::size_t n = p.n;
   const StripGrid& grid = cols.grid;
-  std::vector<T> bs(n * dv);
+  std::vector<T> bs(n * dv + kPlanPad<T>);
   gatherColumns(cols.order, in.args[k.b], dv, bs.data());
   const std::vector<double> prefix = stripPrefixSums(bs.data(), n, dv);
   const T scale = in.params[k.scale].p[0];
@@ -87,108 +91,162 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
     history = &past->radius;
   }
   using W = StripWorker<Tag, T>;
-  parallelFor<W>(
-      static_cast<int64_t>(blocks.size()), threadsFor(p.m, p.n, ctx), ctx,
-      [&]() {
-        W w{RadialSum<Tag, T>(kStripRows, d, dv, in.plan.tile), {}, std::vector<double>(2 * dv)};
-        w.cells.reserve(grid.count());  // the walks must not allocate in the parallel region
-        return w;
-      },
-      [&](W& w, int64_t unit) {
-        const std::size_t i0 = blocks[unit].first;
-        const int count = static_cast<int>(blocks[unit].second - i0);
-        double lo[kStripMaxDim], hi[kStripMaxDim];
-        for (int c = 0; c < d; ++c) {
-          lo[c] = INFINITY;
-          hi[c] = -INFINITY;
-        }
-        for (int r = 0; r < count; ++r)
-          for (int c = 0; c < d; ++c) {
-            const double v = xs[(i0 + r) * d + c];
-            lo[c] = std::min(lo[c], v);
-            hi[c] = std::max(hi[c], v);
-          }
-        w.sum.clear(count);
-        uint64_t pairs = 0;
-        // Row r's terms for the columns [from, to), tile by tile (with abs: and Σ|K_ij b_j|).
-        auto add = [&](auto abs, int r, std::size_t from, std::size_t to) {
-          pairs += to > from ? to - from : 0;
-          const T* xi = xs + (i0 + r) * d;
-          const JRange run{from, to};
-          forEachTile(&run, 1, w.sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
-            w.sum.template span<decltype(abs)::value>(r, xi, ys, bs.data(), n, j0, len, scale);
-          });
-        };
-        // Adds every column at distance in [from, to) of a row (box-wise per strip: each
-        // row's run within `to`, less its run within `from`).
-        auto ring = [&](auto abs, double from, double to) {
-          cellsNear(grid, lo, hi, to, w.cells);
-          for (int cell : w.cells) {
-            const CellBox box(grid, cell);
-            if (!(box.gap(d, lo, hi) < to * to)) continue;
-            StripRuns<T> outer{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
-            StripRuns<T> core{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
-            for (int r = 0; r < count; ++r) {
-              const T* xi = xs + (i0 + r) * d;
-              const double gap = box.gap(d, xi, xi);
-              if (!(gap < to * to)) continue;
-              outer.seek(static_cast<double>(xi[0]), std::sqrt(to * to - gap));
-              if (!(gap < from * from)) {
-                add(abs, r, outer.lo, outer.hi);
-                continue;
-              }
-              core.seek(static_cast<double>(xi[0]), std::sqrt(from * from - gap));
-              add(abs, r, outer.lo, core.lo);
-              add(abs, r, core.hi, outer.hi);
-            }
-          }
-        };
-        // The radius whose dropped terms, bounded, fit each row's budget: tol times the
-        // row's Σ|K_ij b_j| over the columns computed (a row whose sum is already NaN is
-        // NaN whatever else is added: it sets no budget).
-        double* least = w.least.data();
-        double* near = least + dv;
-        auto fits = [&](double r) {
-          if (!std::isfinite(r)) return true;
-          const double phiNear = radialPhi<double>(Tag, s * r * r) * kMargin;
-          const double phiFar = radialPhi<double>(Tag, 4 * s * r * r) * kMargin;
-          sumNear(w.cells, lo, hi, 2 * r, near);
-          for (int c = 0; c < dv; ++c)
-            if (!(phiNear * near[c] + phiFar * prefix[c * (n + 1) + n] <= tol * least[c])) return false;
-          return true;
-        };
-        // First the radius this block needed in the previous product (a solve's products
-        // differ only in b), else r1; the block's rows computed within it give their
-        // budgets. Where they do not fit, the first radius of a geometric sequence that
-        // does, and one ring out to it (a pass per try, as this was, cost more than the
-        // pairs: reference problem, N = 1e6, the float64 residual's product).
-        const double tried = history && (*history)[unit] > 0 ? (*history)[unit] : r1;
-        ring(std::true_type{}, 0, tried);
-        for (int c = 0; c < dv; ++c) {
-          least[c] = INFINITY;
-          for (int r = 0; r < count; ++r) {
-            const double a = w.sum.absAcc[static_cast<std::size_t>(r) * dv + c];
-            if (a == a) least[c] = std::min(least[c], a);
-          }
-        }
-        double radius = tried;
-        if (!fits(radius)) {
-          double next = radius;
-          int t = 0;
-          do next = t++ < kTries ? next * kGrowth : INFINITY;
-          while (!fits(next));
-          ring(std::false_type{}, radius, next);
-          radius = next;
-        }
-        // The next product tries one step less where that would have fitted these rows'
-        // budgets too (they only shrink with the radius: a guess, checked then).
-        if (history) {
-          const double less = std::isfinite(radius) ? radius / kGrowth : r1 * std::pow(kGrowth, kTries);
-          (*history)[unit] = static_cast<float>(radius == tried && less >= r1 && fits(less) ? less : radius);
-        }
-        for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
-        countPairs(ctx, pairs);
+  const int threads = threadsFor(p.m, p.n, ctx);
+  auto make = [&]() {
+    W w{RadialSum<Tag, T>(kStripRows, d, dv, in.plan.tile), {}, std::vector<double>(2 * dv)};
+    w.cells.reserve(grid.count());  // the walks must not allocate in the parallel region
+    return w;
+  };
+  // Same points, one column of b: the terms within a first radius r0 go through a half
+  // plan (each pair evaluated once for both of its rows, its |term| too); a block whose
+  // bound does not hold from there starts over out to the radius it needs. r0: what one
+  // block in kSample needs from r1 (their 90th percentile); a plan from an earlier
+  // product of these points is kept while it reaches r1.
+  constexpr int64_t kSample = 16;
+  const bool planned = plan && dv == 1 && fixedPlanRow<Tag, T, true, true>(d) && samePoints(rows, xs, cols, ys);
+  std::vector<double> planSums, planAbs;
+  // A block's sum from `tried` (sample: from r1, returning the radius it needs only).
+  enum Mode { Full, Sample, Planned };
+  auto block = [&](W& w, int64_t unit, Mode mode, double tried) -> double {
+    const std::size_t i0 = blocks[unit].first;
+    const int count = static_cast<int>(blocks[unit].second - i0);
+    double lo[kStripMaxDim], hi[kStripMaxDim];
+    for (int c = 0; c < d; ++c) {
+      lo[c] = INFINITY;
+      hi[c] = -INFINITY;
+    }
+    for (int r = 0; r < count; ++r)
+      for (int c = 0; c < d; ++c) {
+        const double v = xs[(i0 + r) * d + c];
+        lo[c] = std::min(lo[c], v);
+        hi[c] = std::max(hi[c], v);
+      }
+    w.sum.clear(count);
+    uint64_t pairs = 0;
+    // Row r's terms for the columns [from, to), tile by tile (with abs: and Σ|K_ij b_j|).
+    auto add = [&](auto abs, int r, std::size_t from, std::size_t to) {
+      pairs += to > from ? to - from : 0;
+      const T* xi = xs + (i0 + r) * d;
+      const JRange run{from, to};
+      forEachTile(&run, 1, w.sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
+        w.sum.template span<decltype(abs)::value>(r, xi, ys, bs.data(), n, j0, len, scale);
       });
+    };
+    // Adds every column at distance in [from, to) of a row (box-wise per strip: each
+    // row's run within `to`, less its run within `from`).
+    auto ring = [&](auto abs, double from, double to) {
+      cellsNear(grid, lo, hi, to, w.cells);
+      for (int cell : w.cells) {
+        const CellBox box(grid, cell);
+        if (!(box.gap(d, lo, hi) < to * to)) continue;
+        StripRuns<T> outer{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+        StripRuns<T> core{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+        for (int r = 0; r < count; ++r) {
+          const T* xi = xs + (i0 + r) * d;
+          const double gap = box.gap(d, xi, xi);
+          if (!(gap < to * to)) continue;
+          outer.seek(static_cast<double>(xi[0]), std::sqrt(to * to - gap));
+          if (!(gap < from * from)) {
+            add(abs, r, outer.lo, outer.hi);
+            continue;
+          }
+          core.seek(static_cast<double>(xi[0]), std::sqrt(from * from - gap));
+          add(abs, r, outer.lo, core.lo);
+          add(abs, r, core.hi, outer.hi);
+        }
+      }
+    };
+    // The radius whose dropped terms, bounded, fit each row's budget: tol times the
+    // row's Σ|K_ij b_j| over the columns computed (a row whose sum is already NaN is
+    // NaN whatever else is added: it sets no budget).
+    double* least = w.least.data();
+    double* near = least + dv;
+    auto fits = [&](double r) {
+      if (!std::isfinite(r)) return true;
+      const double phiNear = radialPhi<double>(Tag, s * r * r) * kMargin;
+      const double phiFar = radialPhi<double>(Tag, 4 * s * r * r) * kMargin;
+      sumNear(w.cells, lo, hi, 2 * r, near);
+      for (int c = 0; c < dv; ++c)
+        if (!(phiNear * near[c] + phiFar * prefix[c * (n + 1) + n] <= tol * least[c])) return false;
+      return true;
+    };
+    // First the radius this block needed in the previous product (a solve's products
+    // differ only in b), else r1; the block's rows computed within it give their
+    // budgets. Where they do not fit, the first radius of a geometric sequence that
+    // does, and one ring out to it (a pass per try, as this was, cost more than the
+    // pairs: reference problem, N = 1e6, the float64 residual's product).
+    if (mode == Planned) {
+      for (int r = 0; r < count; ++r) {
+        w.sum.acc[r] = planSums[i0 + r];
+        w.sum.absAcc[r] = planAbs[i0 + r];
+      }
+    } else {
+      ring(std::true_type{}, 0, tried);
+    }
+    for (int c = 0; c < dv; ++c) {
+      least[c] = INFINITY;
+      for (int r = 0; r < count; ++r) {
+        const double a = w.sum.absAcc[static_cast<std::size_t>(r) * dv + c];
+        if (a == a) least[c] = std::min(least[c], a);
+      }
+    }
+    double radius = tried;
+    if (!fits(radius)) {
+      double next = radius;
+      int t = 0;
+      do next = t++ < kTries ? next * kGrowth : INFINITY;
+      while (!fits(next));
+      if (mode == Planned) {
+        // The plan's sums hold each pair inside either row's runs, not each row's own
+        // runs, which a ring would take away: these rows start over.
+        w.sum.clear(count);
+        ring(std::false_type{}, 0, next);
+      } else if (mode == Full) {
+        ring(std::false_type{}, radius, next);
+      }
+      radius = next;
+    }
+    if (mode == Sample) {
+      countPairs(ctx, pairs);
+      return radius;
+    }
+    // The next product tries one step less where that would have fitted these rows'
+    // budgets too (they only shrink with the radius: a guess, checked then).
+    if (history && mode == Full) {
+      const double less = std::isfinite(radius) ? radius / kGrowth : r1 * std::pow(kGrowth, kTries);
+      (*history)[unit] = static_cast<float>(radius == tried && less >= r1 && fits(less) ? less : radius);
+    }
+    for (int r = 0; r < count; ++r) w.sum.write(r, rows.order[i0 + r], values);
+    countPairs(ctx, pairs);
+    return radius;
+  };
+  double r0 = r1;
+  if (planned) {
+    if (!(plan->half && plan->first.size() == p.m + 1 && plan->reach >= r1)) {
+      const int64_t samples = (static_cast<int64_t>(blocks.size()) + kSample - 1) / kSample;
+      std::vector<double> needed(samples);
+      parallelFor<W>(samples, threads, ctx, make,
+                     [&](W& w, int64_t k) { needed[k] = block(w, k * kSample, Sample, r1); });
+      std::vector<double> finite;
+      for (double r : needed)
+        if (std::isfinite(r)) finite.push_back(r);
+      if (!finite.empty()) {
+        auto at = finite.begin() + static_cast<std::ptrdiff_t>(0.9 * static_cast<double>(finite.size() - 1));
+        std::nth_element(finite.begin(), at, finite.end());
+        r0 = std::max(r1, *at);
+      }
+      buildStripPlan(rows, xs, cols, ys, r0, true, threads, ctx, *plan);
+    }
+    r0 = plan->reach;
+    planSums.resize(p.m);
+    planAbs.resize(p.m);
+    sumHalfPlan<Tag, T, true>(*plan, xs, ys, bs.data(), n, d, scale, threads, ctx, planSums.data(), planAbs.data());
+    countPairs(ctx, plan->pairs);
+  }
+  parallelFor<W>(static_cast<int64_t>(blocks.size()), threads, ctx, make, [&](W& w, int64_t unit) {
+    if (planned) return static_cast<void>(block(w, unit, Planned, r0));
+    block(w, unit, Full, history && (*history)[unit] > 0 ? (*history)[unit] : r1);
+  });
 }
 
 }  // namespace LK_ISA_NS

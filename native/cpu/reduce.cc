@@ -229,7 +229,7 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         const T* ys = reinterpret_cast<const T*>(c->stripSortedY.data());
         if (cut) return reduceRadialPlan<Tag, T>(in, values, ctx, reach, c->stripRows, xs, c->stripCols, ys, c->stripPlan);
         return reduceRadialStrips<Tag, T>(in, values, ctx, tol, reach, c->stripRows, xs, c->stripCols, ys,
-                                          ctx.cache ? &ctx.cache->stripHistory : nullptr);
+                                          ctx.cache ? &ctx.cache->stripHistory : nullptr, &c->stripPlan);
       }
   }
   Clustered<T> clustered;
