@@ -99,10 +99,14 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   };
   // Same points, one column of b: the terms within a first radius r0 go through a half
   // plan (each pair evaluated once for both of its rows, its |term| too); a block whose
-  // bound does not hold from there starts over out to the radius it needs. r0: what one
-  // block in kSample needs from r1 (their 90th percentile); a plan from an earlier
-  // product of these points is kept while it reaches r1.
+  // bound does not hold from there starts over out to the radius it needs. Every row pays
+  // for the plan's ball and a block that starts over pays twice, so r0 is what most
+  // blocks need: the 90th percentile of what one block in kSample needs from r1 (a
+  // sample's cost is a sixteenth of a ball at r1), at most kPlanMost·r1, whose ball
+  // already holds 8 times the pairs (b zero near most rows would ask for far more). A
+  // plan from an earlier product of these points is kept while its reach is in range.
   constexpr int64_t kSample = 16;
+  constexpr double kPlanMost = 2;
   const bool planned = plan && dv == 1 && fixedPlanRow<Tag, T, true, true>(d) && samePoints(rows, xs, cols, ys);
   std::vector<double> planSums, planAbs;
   // A block's sum from `tried` (sample: from r1, returning the radius it needs only).
@@ -157,8 +161,9 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
       }
     };
     // The radius whose dropped terms, bounded, fit each row's budget: tol times the
-    // row's Σ|K_ij b_j| over the columns computed (a row whose sum is already NaN is
-    // NaN whatever else is added: it sets no budget).
+    // row's Σ_j |K_ij b_j| over the columns computed so far (at most the whole sum, so a
+    // budget that holds for it holds for the final one; a row whose sum is already NaN
+    // is NaN whatever else is added: it sets no budget).
     double* least = w.least.data();
     double* near = least + dv;
     auto fits = [&](double r) {
@@ -170,11 +175,11 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
         if (!(phiNear * near[c] + phiFar * prefix[c * (n + 1) + n] <= tol * least[c])) return false;
       return true;
     };
-    // First the radius this block needed in the previous product (a solve's products
-    // differ only in b), else r1; the block's rows computed within it give their
-    // budgets. Where they do not fit, the first radius of a geometric sequence that
-    // does, and one ring out to it (a pass per try, as this was, cost more than the
-    // pairs: reference problem, N = 1e6, the float64 residual's product).
+    // First the plan's ball, or the radius this block needed in the previous product (a
+    // solve's products differ only in b), else r1; the block's rows computed within it
+    // give their budgets. Where they do not fit, the first radius of a geometric
+    // sequence that does, and one ring out to it (a pass per try, as this was, cost more
+    // than the pairs: reference problem, N = 1e6, the float64 residual's product).
     if (mode == Planned) {
       for (int r = 0; r < count; ++r) {
         w.sum.acc[r] = planSums[i0 + r];
@@ -222,7 +227,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   };
   double r0 = r1;
   if (planned) {
-    if (!(plan->half && plan->first.size() == p.m + 1 && plan->reach >= r1)) {
+    if (!(plan->half && plan->first.size() == p.m + 1 && plan->reach >= r1 && plan->reach <= kPlanMost * r1)) {
       const int64_t samples = (static_cast<int64_t>(blocks.size()) + kSample - 1) / kSample;
       std::vector<double> needed(samples);
       parallelFor<W>(samples, threads, ctx, make,
@@ -233,7 +238,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
       if (!finite.empty()) {
         auto at = finite.begin() + static_cast<std::ptrdiff_t>(0.9 * static_cast<double>(finite.size() - 1));
         std::nth_element(finite.begin(), at, finite.end());
-        r0 = std::max(r1, *at);
+        r0 = std::clamp(*at, r1, kPlanMost * r1);
       }
       buildStripPlan(rows, xs, cols, ys, r0, true, threads, ctx, *plan);
     }

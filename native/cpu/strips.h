@@ -16,9 +16,11 @@
 // most phi(s·r²)·S(B + 2r), the rest to at most phi(4·s·r²)·S_all, S being Σ |b_j| over
 // the points named (per column of b, from prefix sums along the strips). A block of rows
 // first computes its terms within a radius r0 (r1, where phi(s·r1²) = tol, or the radius
-// the block needed in the solve's previous product), and so each row's partial
-// Σ_j |K_ij b_j|; while those two bounds add up to more than tol times the least such
-// partial sum of the block's rows, r grows by a ring at a time (the ring's terms added).
+// the block needed in the solve's previous product, or, where rows and columns are the
+// same points, a half StripPlan's ball), and so each row's partial Σ_j |K_ij b_j|; while
+// those two bounds add up to more than tol times the least such partial sum of the
+// block's rows, r grows (the terms out to it added, or, after a plan's ball, the rows
+// computed again out to it).
 // For every row i and column c the dropped terms add up to at most tol·Σ_j |K_ij b_jc|.
 // Where no radius fits (b = 0 around the rows and not far away), every column is kept.
 //
@@ -63,9 +65,10 @@ struct StripHistory {
   std::vector<float> radius;
 };
 
-// A cut-off sum's runs (RunContext::pruneCutoff), found once for all the products of a
-// solve, whose points do not change: for each row, in the rows' sorted order, the runs of
-// the columns' sorted order that hold every column within `reach` of it. Where rows and
+// A sum's runs within a reach (a cut-off's, RunContext::pruneCutoff, or a bounded sum's
+// first ball), found once for all the products of a solve, whose points do not change:
+// for each row, in the rows' sorted order, the runs of the columns' sorted order that
+// hold every column within `reach` of it. Where rows and
 // columns are the same points in the same order (`half`), each pair is kept once, by the
 // earlier of its two rows in that order: a row keeps the columns after it in its own
 // strip and those of the later strips only, and the product adds each kept term to both
