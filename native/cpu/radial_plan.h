@@ -122,13 +122,7 @@ void buildStripPlan(const StripIndex& rows, const T* xs, const StripIndex& cols,
     const std::size_t i0 = blocks[unit].i0;
     const int count = blocks[unit].count, own = blocks[unit].cell;
     double lo[kStripMaxDim], hi[kStripMaxDim];
-    std::fill(lo, lo + d, INFINITY);
-    std::fill(hi, hi + d, -INFINITY);
-    for (int r = 0; r < count; ++r)
-      for (int c = 0; c < d; ++c) {
-        lo[c] = std::min(lo[c], static_cast<double>(xs[(i0 + r) * d + c]));
-        hi[c] = std::max(hi[c], static_cast<double>(xs[(i0 + r) * d + c]));
-      }
+    boundingBox(xs + i0 * d, count, d, lo, hi);
     cellsNear(grid, lo, hi, reach, cells);
     for (int cell : cells) {
       if (half && cell < own) continue;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../maths/radial.h"
+#include "cluster.h"
 #include "parallel.h"
 #include "radial_plan.h"
 #include "radial_sum.h"
@@ -115,16 +116,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
     const std::size_t i0 = blocks[unit].first;
     const int count = static_cast<int>(blocks[unit].second - i0);
     double lo[kStripMaxDim], hi[kStripMaxDim];
-    for (int c = 0; c < d; ++c) {
-      lo[c] = INFINITY;
-      hi[c] = -INFINITY;
-    }
-    for (int r = 0; r < count; ++r)
-      for (int c = 0; c < d; ++c) {
-        const double v = xs[(i0 + r) * d + c];
-        lo[c] = std::min(lo[c], v);
-        hi[c] = std::max(hi[c], v);
-      }
+    boundingBox(xs + i0 * d, count, d, lo, hi);
     w.sum.clear(count);
     uint64_t pairs = 0;
     // Row r's terms for the columns [from, to), tile by tile (with abs: and Σ|K_ij b_j|).
