@@ -22,9 +22,9 @@ struct RunContext {
   // AUTO prunes where it is sound and the call is large enough to pay for clustering.
   enum Prune { OFF, ON, AUTO } prune = AUTO;
   double pruneTolerance = -1;  // negative: the unit roundoff of the data's type
-  // > 0, for sums: drop instead exactly the pairs whose kernel value phi(scale·d²) is
-  // below it, with no bound against the rows' sums (a solve's iteration, whose answer the
-  // accurate products judge).
+  // > 0, for sums: instead keep every pair whose kernel value phi(scale·d²) is at least
+  // this (and some below it) and drop the rest, with no bound against the rows' sums (a
+  // solve's iteration, whose answer the accurate products judge).
   double pruneCutoff = 0;
   // Clusters kept across the products of one solve; null: built per call.
   PruneCache* cache = nullptr;

@@ -654,6 +654,37 @@ describe('fused radial kernels', () => {
     expectSumClose(r.data, t, 1, dtype);
   });
 
+  // A kernel's value at infinite distance is 0. Where g·|x − y|² overflows the type, Matérn's
+  // polynomial times its exponential would be inf·0 = NaN; the fused kernels give 0 there,
+  // every kernel alike (a plan's run reads columns past the kernel's reach, which may be
+  // that far). The float64 reference takes phi(inf) = 0 for the same limit.
+  test.each(RADIAL_NAMES.flatMap((k) => DTYPES.map((dtype) => [k, dtype] as const)))(
+    '%s (%s) is 0, not NaN, where g·|x − y|² overflows the type',
+    async (k, dtype) => {
+      const rng = new Rng(620 + RADIAL_NAMES.indexOf(k));
+      const M = 7;
+      const N = 1003;
+      const far = 1e3;
+      // Rows near the origin; columns: the rows themselves (phi(0) = 1), others near, the rest far.
+      const xs = uniform(rng, M * 3, 0, 1);
+      const ys = uniform(rng, N * 3, 0, 1).map((v, q) => (q < M * 3 ? xs[q] : q >= 600 * 3 ? v + far : v));
+      const g = dtype === 'float32' ? 1e33 : 1e303;  // far pairs: g·|x − y|² ≈ 3e39 (float32), 3e309 (float64)
+      const x = dual(xs);
+      const y = dual(ys);
+      const b = dual(uniform(rng, N, -1, 1));
+      const phi = RADIAL[k].ref;
+      const t = tabulate(M, N, 1, (i, j) => {
+        const s = g * sqdist(row(x.f64, i, 3), row(y.f64, j, 3));
+        return [(s === Infinity ? 0 : phi(s)) * b.f64[j]];
+      });
+      const gen = new Genred(recognisedSpelling(k), ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'], { reduction: 'Sum', axis: 1 });
+      expect(Array.from(gen.compiled.lowered.kernel.slice(0, 1))).toEqual([Kernel[k]]);
+      const r = asTensor(await gen.run([pick(x, dtype), pick(y, dtype), pick(b, dtype), g]));
+      expect(Array.from(r.data).every(Number.isFinite)).toBe(true);
+      expectSumClose(r.data, t, 1, dtype);
+    },
+  );
+
   /** Near misses that must not be taken for a kernel, and still compute the right thing. */
   const NEAR_MISSES: { formula: string; aliases: string[]; ref: (x: number[], y: number[], b: number[], a: number[], w: number[]) => number[]; dim: number }[] = [
     {

@@ -219,7 +219,8 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   };
   double r0 = r1;
   if (planned) {
-    if (!(plan->half && plan->first.size() == p.m + 1 && plan->reach >= r1 && plan->reach <= kPlanMost * r1)) {
+    if (!(plan->half && plan->step == kPlanStep && plan->count.size() == p.m && plan->reach >= r1 &&
+          plan->reach <= kPlanMost * r1)) {
       const int64_t samples = (static_cast<int64_t>(blocks.size()) + kSample - 1) / kSample;
       std::vector<double> needed(samples);
       parallelFor<W>(samples, threads, ctx, make,

@@ -16,8 +16,8 @@ namespace {
 // at N = 1e6, 32 points and cells no narrower than reach / 2 took 9.8 s, twice the k-d
 // walk's 4.9 s; 64 points and cells no narrower than the reach, 4.3 s against 5.1.
 constexpr double kStripRun = 64;
-// The same for a cut-off sum's plan, which pays no search per run, only its ends.
-constexpr double kCutRun = 16, kCutNarrowest = 0.5;
+// The same for sums on a StripPlan, which pay no search per run, only its ends.
+constexpr double kPlanRun = 16, kPlanNarrowest = 0.5;
 
 // Cells per coordinate at most, and points per cell at least on average: a grid finer
 // than the points only adds empty strips to visit.
@@ -39,7 +39,7 @@ bool finitePoint(const T* point, int dim) {
 }  // namespace
 
 template <typename T>
-bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool cut, StripGrid& grid) {
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool fine, StripGrid& grid) {
   if (dim < 1 || dim > kStripMaxDim || !(reach > 0) || !std::isfinite(reach)) return false;
   double lo[kStripMaxDim], hi[kStripMaxDim];
   boundingBox(points, count, dim, lo, hi);
@@ -54,7 +54,7 @@ bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, 
   g.dim = dim;
   if (cross > 0 && count > 0) {
     const double density = static_cast<double>(count) / volume;
-    const double run = cut ? kCutRun : kStripRun, narrowest = cut ? kCutNarrowest : 1.0;
+    const double run = fine ? kPlanRun : kStripRun, narrowest = fine ? kPlanNarrowest : 1.0;
     double h = std::max(std::pow(run / (2 * reach * density), 1.0 / cross), narrowest * reach);
     auto cellsAlong = [&](int k, double side) {
       return std::clamp(std::ceil((hi[k + 1] - lo[k + 1]) / side), 1.0, kMaxCellsPerSide);

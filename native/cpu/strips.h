@@ -65,26 +65,38 @@ struct StripHistory {
   std::vector<float> radius;
 };
 
-// A sum's runs within a reach (a cut-off's, RunContext::pruneCutoff, or a bounded sum's
-// first ball), found once for all the products of a solve, whose points do not change:
-// for each row, in the rows' sorted order, the runs of the columns' sorted order that
-// hold every column within `reach` of it. Where rows and
-// columns are the same points in the same order (`half`), each pair is kept once, by the
-// earlier of its two rows in that order: a row keeps the columns after it in its own
-// strip and those of the later strips only, and the product adds each kept term to both
-// rows (K is symmetric). That halves the kernel evaluations, the products' whole cost.
+// A sum's columns within a reach (a cut-off's, RunContext::pruneCutoff, or a bounded
+// sum's first ball), found once for all the products of a solve, whose points do not
+// change: for each row, in the rows' sorted order, runs of the columns' sorted order that
+// cover every column within `reach` of it. A run is a whole number of steps of `step`
+// consecutive columns (one vector of the build's widest float registers), so a product
+// runs whole vectors with no masked ends; the columns a run adds past the reach are
+// terms too (farther ones), and the runs of a row do not overlap, so no term counts
+// twice. Where rows and columns are the same points in the same order (`half`), each
+// pair is kept once, by the earlier of its two rows in that order: a row's runs hold
+// only columns after it (those after it in its own strip, and those of later strips),
+// and the product adds each kept term to both rows (K is symmetric). That halves the
+// kernel evaluations, the products' whole cost. A run may reach past the last column
+// into the arrays' padding (kStripPadBytes), where b is 0.
 struct StripPlan {
+  struct Run {
+    uint32_t first, steps;  // columns [first, first + steps·step) of the sorted order
+  };
   double reach = 0;
   bool half = false;
-  std::vector<std::size_t> first;                    // row p's runs: runs[first[p] .. first[p + 1])
-  std::vector<std::pair<uint32_t, uint32_t>> runs;   // [lo, hi) in the columns' sorted order
-  uint64_t pairs = 0;                                // the (i, j) pairs a product covers
-  bool fits(double r, std::size_t rows) const { return reach == r && first.size() == rows + 1; }
+  int step = 0;                     // columns per step
+  std::vector<std::size_t> first;   // row p's runs: runs[first[p] .. first[p] + count[p])
+  std::vector<uint32_t> count;
+  std::vector<Run> runs;            // per row, slots for a run per cell its block visits
+  uint64_t pairs = 0;               // the (i, j) pairs a product covers
+  bool fits(double r, std::size_t rows, int columns) const {
+    return reach == r && step == columns && count.size() == rows;
+  }
 };
 
-// Bytes kept past the end of a sorted copy of the columns (and of b): a plan's loop runs
-// each run's last step as a whole vector (64 bytes in the widest build), lanes masked.
-constexpr std::size_t kStripPadBytes = 64;
+// Bytes kept past the end of a sorted copy of the columns (and of b, and of a plan's
+// output): a plan's step reads and writes whole steps, 16 values in the widest build.
+constexpr std::size_t kStripPadBytes = 16 * sizeof(double);
 
 // A strip's run for one row after another of a block: the columns whose first coordinate
 // is within w of the row's. Rows are close, so each run is found from the last by a short
@@ -120,12 +132,13 @@ constexpr int kStripMaxDim = 3;
 // A grid for `count` points of `dim` coordinates (row-major) and a kernel whose terms
 // matter within `reach`: cells about as wide as make a run of kStripRun points, and no
 // narrower than reach (each strip a row visits costs a search and a short loop's ends);
-// for a cut-off sum (`cut`), whose runs a StripPlan finds once per solve, runs of
-// kCutRun points and cells down to half the reach, which keep fewer pairs.
+// for sums that run on a StripPlan (`fine`: a cut-off's, and bounded ones over the same
+// points), whose runs are found once, runs of kPlanRun points and cells down to half the
+// reach, which keep fewer pairs.
 // Returns false, choosing nothing, where a coordinate is not finite (NaN, infinity):
 // such points are no distance from anything, and the k-d clusters handle them.
 template <typename T>
-bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool cut, StripGrid& grid);
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool fine, StripGrid& grid);
 
 // Sorts the points into the grid's strips; false where a coordinate is not finite.
 // Throws Cancelled once `cancel` is set.

@@ -17,6 +17,10 @@ LK_HD T radial(T s) {
   if (Tag == KERNEL_laplace) return fastExp(-sqrt(s));
   if (Tag == KERNEL_cauchy) return T(1) / (T(1) + s);
   if (Tag == KERNEL_imq) return T(1) / sqrt(T(1) + s);
+  // Matérn's polynomial times its exponential is inf·0 at s = inf (scale·|x - y|² past
+  // the type's range): s is held below where exp(-sqrt(s)) is already 0 in both types,
+  // so phi is 0 there as every other kernel's; NaN stays NaN.
+  s = s > T(640000) ? T(640000) : s;
   if (Tag == KERNEL_matern32) {
     T r = sqrt(s);
     return (T(1) + r) * fastExp(-r);
