@@ -24,8 +24,9 @@ namespace LK_ISA_NS {
 constexpr int kPlanStep = kVectorBytes / sizeof(float);
 using PlanRun = StripPlan::Run;
 
-// Elements past the end of each sorted array that a step may read (and, for `out`,
-// write: the lanes past the last column add terms of b = 0 there).
+// Elements past the end of each sorted array that a step may read (and, for the mirror
+// sums, write: the lanes past the last column add phi·0 to the row's sum, and to the
+// mirrors' padding, which is never read).
 template <typename T>
 constexpr std::size_t kPlanPad = kStripPadBytes / sizeof(T);
 static_assert(kPlanPad<double> >= kPlanStep, "a step past the last column stays in the padding");

@@ -102,11 +102,13 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   // plan (each pair evaluated once for both of its rows, its |term| too); a block whose
   // bound does not hold from there starts over out to the radius it needs. Every row pays
   // for the plan's ball and a block that starts over pays twice, so r0 is what most
-  // blocks need: the 90th percentile of what one block in kSample needs from r1 (a
-  // sample's cost is a sixteenth of a ball at r1), at most kPlanMost·r1, whose ball
-  // already holds 8 times the pairs (b zero near most rows would ask for far more). A
-  // plan from an earlier product of these points is kept while its reach is in range.
-  constexpr int64_t kSample = 16;
+  // blocks need: the 90th percentile of what one block in kSample needs from r1, or of
+  // kLeastSamples blocks where there are few (the samples cost a 64th of a ball at r1 by
+  // the tile loop, about 0.3 of the plan's product; a 16th cost 0.2 s of the reference
+  // solve at N = 1e6), at most kPlanMost·r1, whose ball already holds 8 times the pairs
+  // (b zero near most rows would ask for far more). A plan from an earlier product of
+  // these points is kept while its reach is in range.
+  constexpr int64_t kSample = 64, kLeastSamples = 64;
   constexpr double kPlanMost = 2;
   const bool planned = plan && dv == 1 && fixedPlanRow<Tag, T, true, true>(d) && samePoints(rows, xs, cols, ys);
   std::vector<double> planSums, planAbs;
@@ -221,10 +223,12 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   if (planned) {
     if (!(plan->half && plan->step == kPlanStep && plan->count.size() == p.m && plan->reach >= r1 &&
           plan->reach <= kPlanMost * r1)) {
-      const int64_t samples = (static_cast<int64_t>(blocks.size()) + kSample - 1) / kSample;
+      const auto count = static_cast<int64_t>(blocks.size());
+      const int64_t stride = std::clamp<int64_t>(count / kLeastSamples, 1, kSample);
+      const int64_t samples = (count + stride - 1) / stride;
       std::vector<double> needed(samples);
       parallelFor<W>(samples, threads, ctx, make,
-                     [&](W& w, int64_t k) { needed[k] = block(w, k * kSample, Sample, r1); });
+                     [&](W& w, int64_t k) { needed[k] = block(w, k * stride, Sample, r1); });
       std::vector<double> finite;
       for (double r : needed)
         if (std::isfinite(r)) finite.push_back(r);

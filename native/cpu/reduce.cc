@@ -182,12 +182,14 @@ bool samePointArrays(const Inputs<T>& in) {
 }
 
 // The strips of a pruned sum's points (strips.h), from the solve's cache or built into
-// `local`, sized for terms that matter within `reach` (`fine`: for a StripPlan's steps,
-// strips.h's chooseStripGrid). Null where strips do not apply:
+// `local`, sized for terms that matter within `reach`: finer for sums that run on a
+// StripPlan (strips.h's chooseStripGrid), a cut-off's (`cut`) and bounded ones over the
+// same points, which start from a half plan (reference problem, N = 1e6: the float64
+// residual's product 1668 -> 1187 pairs per row). Null where strips do not apply:
 // more than kStripMaxDim coordinates, held points (they keep k-d clusters, built once
 // for all their calls), a coordinate that is not finite.
 template <typename T>
-PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach, bool fine, PruneCache& local) {
+PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach, bool cut, PruneCache& local) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim;
@@ -200,6 +202,7 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
     cache.stripHistory = {};
     cache.stripPlan = {};
     StripGrid grid;
+    const bool fine = cut || (p.vars[k.b].dim == 1 && samePointArrays(in));
     if (!chooseStripGrid(y, p.n, d, reach, fine, grid) || !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
       return nullptr;
     cache.stripSortedY.assign(p.n * d * sizeof(T) + kStripPadBytes, 0);
@@ -234,14 +237,10 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
   if constexpr (F == Fused::Sum) {
     // A sum in few dimensions goes over strips, which follow the kernel's reach (the
     // clusters' leaves cannot where it is small against them).
-    // The cut-off's products, and bounded ones over the same points, which start from a
-    // half plan, run on a plan's steps: they take finer strips (reference problem,
-    // N = 1e6: the float64 residual's product 1668 -> 1187 pairs per row).
     PruneCache local;
     const double reach = kernelReach(Tag, static_cast<double>(in.params[k.scale].p[0]), cut ? ctx.pruneCutoff : tol);
-    const bool fine = cut || (dOut == 1 && samePointArrays(in));
     if (reach > 0 && std::isfinite(reach))
-      if (PruneCache* c = stripPoints(in, ctx, reach, fine, local)) {
+      if (PruneCache* c = stripPoints(in, ctx, reach, cut, local)) {
         const T* xs = reinterpret_cast<const T*>(c->stripSortedX.data());
         const T* ys = reinterpret_cast<const T*>(c->stripSortedY.data());
         if (cut) return reduceRadialPlan<Tag, T>(in, values, ctx, reach, c->stripRows, xs, c->stripCols, ys, c->stripPlan);

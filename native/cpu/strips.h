@@ -17,7 +17,8 @@
 // the points named (per column of b, from prefix sums along the strips). A block of rows
 // first computes its terms within a radius r0 (r1, where phi(s·r1²) = tol, or the radius
 // the block needed in the solve's previous product, or, where rows and columns are the
-// same points, a half StripPlan's ball), and so each row's partial Σ_j |K_ij b_j|; while
+// same points, a half StripPlan's ball and the columns its whole steps add beyond it),
+// and so each row's partial Σ_j |K_ij b_j|; while
 // those two bounds add up to more than tol times the least such partial sum of the
 // block's rows, r grows (the terms out to it added, or, after a plan's ball, the rows
 // computed again out to it).

@@ -25,20 +25,30 @@ class HostOps {
     else copy(z, r);
   }
   void copy(CgVec dst, CgVec src) { std::copy(at(src), at(src) + len_, at(dst)); }
+  // Rows of dv values, one per column: no k % dv per element (an integer division, a
+  // tenth of a KernelSolve's vector work at N = 1e6), and one column vectorises.
   void axpby(CgVec y, const std::vector<double>& a, CgVec x, const std::vector<double>& b) {
     double* yy = at(y);
     const double* xx = at(x);
-    for (std::size_t k = 0; k < len_; ++k) yy[k] = a[k % dv_] * xx[k] + b[k % dv_] * yy[k];
+    if (dv_ == 1) {
+      const double a0 = a[0], b0 = b[0];
+      for (std::size_t k = 0; k < len_; ++k) yy[k] = a0 * xx[k] + b0 * yy[k];
+      return;
+    }
+    for (std::size_t k = 0; k < len_; k += dv_)
+      for (int c = 0; c < dv_; ++c) yy[k + c] = a[c] * xx[k + c] + b[c] * yy[k + c];
   }
   void mask(CgVec y, const std::vector<char>& keep) {
     double* yy = at(y);
-    for (std::size_t k = 0; k < len_; ++k)
-      if (!keep[k % dv_]) yy[k] = 0;
+    for (int c = 0; c < dv_; ++c)
+      if (!keep[c])
+        for (std::size_t k = c; k < len_; k += dv_) yy[k] = 0;
   }
   std::vector<double> dots(CgVec u, CgVec v) {
     std::vector<double> out(dv_, 0.0);
     const double *uu = at(u), *vv = at(v);
-    for (std::size_t k = 0; k < len_; ++k) out[k % dv_] += uu[k] * vv[k];
+    for (std::size_t k = 0; k < len_; k += dv_)
+      for (int c = 0; c < dv_; ++c) out[c] += uu[k + c] * vv[k + c];
     return out;
   }
   bool allZero(CgVec v) { return std::all_of(at(v), at(v) + len_, [](double e) { return e == 0.0; }); }
