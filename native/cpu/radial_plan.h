@@ -31,6 +31,11 @@ template <typename T>
 constexpr std::size_t kPlanPad = kStripPadBytes / sizeof(T);
 static_assert(kPlanPad<double> >= kPlanStep, "a step past the last column stays in the padding");
 
+// A run's columns that exist: its steps, less any past the last of the n columns.
+inline JRange planColumns(const PlanRun& run, std::size_t n) {
+  return {run.first, std::min<std::size_t>(n, run.first + std::size_t(run.steps) * kPlanStep)};
+}
+
 // Σ over the runs of phi(scale·|xi - y_j|²)·b_j, for a fixed small D and one column of b
 // (y component-major, n per component), into sums[0]; with Abs, Σ phi·|b_j| into sums[1].
 // With Mirror, also out[j] += phi·bi for each j (the row's term in column j's sum), and
@@ -160,7 +165,7 @@ void buildStripPlan(const StripIndex& rows, const T* xs, const StripIndex& cols,
   uint64_t kept = 0;
   for (std::size_t p = 0; p < m; ++p)
     for (const PlanRun* r = runs.data() + first[p]; r < runs.data() + first[p] + count[p]; ++r)
-      kept += std::min<std::size_t>(std::size_t(r->steps) * kPlanStep, n - r->first);
+      kept += planColumns(*r, n).second - r->first;
   plan.pairs = half ? 2 * kept + m : kept;  // (i, j) and (j, i) for each kept pair, and the diagonal
   plan.first = std::move(first);
   plan.count = std::move(count);
@@ -252,10 +257,10 @@ void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, dou
               row(xs + i * d, T(0), ys, n, bs.data(), nullptr, nullptr, runs, count, scale, &sums[i]);
               continue;
             }
-            // Several columns of b lie one after another: the runs stop at the last column.
+            // Several columns of b lie one after another: each run stops at the last column.
             sum.clear(1);
             for (std::size_t r = 0; r < count; ++r) {
-              const JRange run{runs[r].first, std::min<std::size_t>(n, runs[r].first + std::size_t(runs[r].steps) * kPlanStep)};
+              const JRange run = planColumns(runs[r], n);
               forEachTile(&run, 1, sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
                 sum.template span<false>(0, xs + i * d, ys, bs.data(), n, j0, len, scale);
               });
