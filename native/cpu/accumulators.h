@@ -258,7 +258,7 @@ struct SoftmaxAcc {
     T* e = scratch.data();
     T ts = 0;
     for (int t = 0; t < len; ++t) {
-      e[t] = fastExp(p[t * step] - m);
+      e[t] = expNeg(m - p[t * step]);
       ts += e[t];
     }
     const auto [old, add] = mergeShift(mx[r], m);

@@ -28,8 +28,9 @@ void radialGradRow(const T* xi, const T* y, std::size_t n, const T* u, int len, 
 #pragma omp simd reduction(+ : g0, g1, g2, g3, asum)
   for (int t = 0; t < len; ++t) {
     T diff[4];
-    T q = 0;
-    for (int k = 0; k < D; ++k) {
+    diff[0] = xk[0] - y[t];
+    T q = diff[0] * diff[0];  // as radialAt's
+    for (int k = 1; k < D; ++k) {
       diff[k] = xk[k] - y[k * n + t];
       q = fmadd(diff[k], diff[k], q);
     }

@@ -57,7 +57,7 @@ struct RadialSoftmax {
       return;
     }
     if (m == -std::numeric_limits<T>::infinity()) return;  // every weight is exp(-inf) = 0
-    for (int t = 0; t < len; ++t) el[t] = fastExp(fl[t] - m);
+    for (int t = 0; t < len; ++t) el[t] = expNeg(m - fl[t]);
     const auto [old, add] = mergeShift(mx[r], m);
     for (int c = 0; c < dv; ++c) {
       const auto [sum, asum] = weightedSum<Abs>(el, b + c * n + j0, len);

@@ -31,8 +31,10 @@ constexpr int kVectorBytes = 16;
 // component), D fixed: the distance stays in registers. Inlined into each lane loop.
 template <int Tag, int D, typename T>
 inline __attribute__((always_inline)) T radialAt(const T* xk, const T* y, std::size_t stride, int t, T scale) {
-  T q = 0;
-  for (int k = 0; k < D; ++k) {
+  // The first square is a product, not an fma with 0: the same value, one operation less.
+  const T d0 = xk[0] - y[t];
+  T q = d0 * d0;
+  for (int k = 1; k < D; ++k) {
     const T diff = xk[k] - y[k * stride + t];
     q = fmadd(diff, diff, q);
   }

@@ -75,13 +75,13 @@ struct RowAcc {
         nan = true;
       } else if (x > tileMax) {
         // The new maximum: rescale what the tile holds so far.
-        const T scale = fastExp(tileMax - x);
+        const T scale = expNeg(x - tileMax);
         tileSum = tileSum * scale + T(1);
         if (hasWeights(reduction))
           for (int c = 0; c < dim; ++c) val[c] = val[c] * scale + w[c];
         tileMax = x;
       } else if (x != T(-INFINITY)) {
-        const T e = fastExp(x - tileMax);
+        const T e = expNeg(tileMax - x);
         tileSum += e;
         if (hasWeights(reduction))
           for (int c = 0; c < dim; ++c) val[c] = fmadd(e, w[c], val[c]);

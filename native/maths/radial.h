@@ -13,8 +13,8 @@ namespace lk {
 // Compile-time tag: the CPU loops are instantiated per kernel so the lane loop has no switch.
 template <int Tag, typename T>
 LK_HD T radial(T s) {
-  if (Tag == KERNEL_gaussian) return fastExp(-s);
-  if (Tag == KERNEL_laplace) return fastExp(-sqrt(s));
+  if (Tag == KERNEL_gaussian) return expNeg(s);
+  if (Tag == KERNEL_laplace) return expNeg(sqrt(s));
   if (Tag == KERNEL_cauchy) return T(1) / (T(1) + s);
   if (Tag == KERNEL_imq) return T(1) / sqrt(T(1) + s);
   // Matérn's polynomial times its exponential is inf·0 at s = inf (scale·|x - y|² past
@@ -23,11 +23,11 @@ LK_HD T radial(T s) {
   s = s > T(640000) ? T(640000) : s;
   if (Tag == KERNEL_matern32) {
     T r = sqrt(s);
-    return (T(1) + r) * fastExp(-r);
+    return (T(1) + r) * expNeg(r);
   }
   // matern52
   T r = sqrt(s);
-  return (T(1) + r + s / T(3)) * fastExp(-r);
+  return (T(1) + r + s / T(3)) * expNeg(r);
 }
 
 // phi'(s), for the fused gradient loops: ∇_x phi(scale·|x - y|²) = phi'(s)·2·scale·(x - y).
@@ -36,10 +36,10 @@ LK_HD T radial(T s) {
 // the factor x - y is 0 anyway.
 template <int Tag, typename T>
 LK_HD T radialSlope(T s) {
-  if (Tag == KERNEL_gaussian) return -fastExp(-s);
+  if (Tag == KERNEL_gaussian) return -expNeg(s);
   if (Tag == KERNEL_laplace) {
     T r = sqrt(s);
-    return r > T(0) ? -fastExp(-r) / (T(2) * r) : T(0);
+    return r > T(0) ? -expNeg(r) / (T(2) * r) : T(0);
   }
   if (Tag == KERNEL_cauchy) {
     T q = T(1) / (T(1) + s);
@@ -51,9 +51,9 @@ LK_HD T radialSlope(T s) {
   }
   // The Matérn slopes are smooth at 0: d/ds of (1 + r)e^-r is -e^-r / 2, of
   // (1 + r + r²/3)e^-r is -(1 + r)e^-r / 6.
-  if (Tag == KERNEL_matern32) return T(-0.5) * fastExp(-sqrt(s));
+  if (Tag == KERNEL_matern32) return T(-0.5) * expNeg(sqrt(s));
   T r = sqrt(s);
-  return -(T(1) + r) * fastExp(-r) / T(6);
+  return -(T(1) + r) * expNeg(r) / T(6);
 }
 
 // log phi(s) for the kernels that are exponentials of s: the log-weights of a
