@@ -23,7 +23,7 @@ import { Genred, info, LazyTensor, Pm, Vi, Vj } from '../lib/index';
 import { Kernel, KernelName, ReductionName } from '../lib/formula/program';
 import {
   asPair, asTensor, dot, DType, DTYPES, dual, Dual, expectClose, expectCloseElementwise, expectIndices, expectSumClose,
-  expectTensor, maxAbsFinite, refAbsSum, SUM_ATOL_FACTOR, pick, refKMin, refLogSumExp, refMax, refMin, refSum, refSumSoftMaxWeight, Rng, row,
+  expectTensor, maxAbsFinite, refAbsSum, SUM_ATOL_FACTOR, SUM_RTOL, pick, refKMin, refLogSumExp, refMax, refMin, refSum, refSumSoftMaxWeight, Rng, row,
   sqdist, Table, tableValueAt, tabulate, TensorLike, uniform, PairFn, makeSizeData, SizeData,
 } from './helpers/reference';
 
@@ -1194,6 +1194,39 @@ describe('NaN in one row of x', () => {
         .run([pick(d.x, dtype), pick(d.y, dtype), pick(d.b, dtype), g]));
       expectNaNRowOnly(r.data, 2);
       expectSumClose(r.data, t, 1, dtype);
+    },
+  );
+
+  // One column of b takes the fused loop's whole-vector body (1003 columns: 125 full
+  // AVX2 steps and a tail); NaN must come through exp's clamps, which keep it by their
+  // operand order only, whichever its sign (x86 arithmetic makes the negative one).
+  test.each(DTYPES.flatMap((dtype) => AXES.map((axis) => [dtype, axis] as const)))(
+    'a NaN of either sign in one row of the fused one-column Gaussian sum (%s, axis %i) is NaN there only',
+    async (dtype, axis) => {
+      const rows = 7;
+      const cols = 1003;
+      const rng = new Rng(903);
+      const x = dual(uniform(rng, rows * 3, 0, 1));
+      const y = dual(uniform(rng, cols * 3, 0, 1));
+      const b = dual(uniform(rng, cols, -1, 1));
+      const xs = pick(x, dtype).slice();
+      xs[3 * 2 + 1] = NaN;
+      xs[3 * 5] = NaN;
+      const high = new Uint32Array(xs.buffer);
+      if (dtype === 'float32') high[3 * 5] = 0xffc00000;
+      else high[2 * 3 * 5 + 1] = 0xfff80000;
+      const g = 3;
+      const aliases = axis === 1 ? ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'] : ['x = Vj(3)', 'y = Vi(3)', 'b = Vi(1)', 'g = Pm(1)'];
+      const fused = new Genred('Exp(-g*SqDist(x,y))*b', aliases, { reduction: 'Sum', axis });
+      expect(Array.from(fused.compiled.lowered.kernel.slice(0, 1))).toEqual([Kernel.gaussian]);
+      const r = asTensor(await fused.run([xs, pick(y, dtype), pick(b, dtype), g])).data;
+      const t = tabulate(rows, cols, 1, (i, j) => [math.exp(-g * sqdist(row(x.f64, i, 3), row(y.f64, j, 3))) * b.f64[j]]);
+      const expected = refSum(t, 1);
+      const scale = maxAbsFinite(refAbsSum(t, 1));
+      for (let i = 0; i < rows; i++) {
+        if (i === 2 || i === 5) expect(Number.isNaN(r[i])).toBe(true);
+        else expect(math.abs(r[i] - expected[i])).toBeLessThanOrEqual(SUM_RTOL[dtype] * math.abs(expected[i]) + SUM_ATOL_FACTOR[dtype] * scale);
+      }
     },
   );
 

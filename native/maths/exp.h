@@ -43,15 +43,14 @@ LK_HD int64_t doubleToBits(double d) {
 // into five operations), but against a value it cannot see into one minps or maxps,
 // whose IEEE rule (the second operand when either is NaN) keeps a NaN argument NaN with
 // no select at the end. A dense Gaussian product ran 31 vector operations per step,
-// now 24 (maths/exp.cc holds the values).
-struct ExpBounds {
-  float floatLow, floatHigh;
-  double doubleLow, doubleHigh;
-};
+// now 24 (maths/exp.cc holds the values). Device code may read a host constexpr of
+// scalar type only, so the plugin's are constexpr scalars.
 #if defined(__CUDACC__)
-constexpr ExpBounds kExpBounds = {-89.0f, 100.0f, -710.0, 800.0};
+constexpr float kExpFloatLow = -89.0f, kExpFloatHigh = 100.0f;
+constexpr double kExpDoubleLow = -710.0, kExpDoubleHigh = 800.0;
 #else
-extern const ExpBounds kExpBounds;
+__attribute__((visibility("hidden"))) extern const float kExpFloatLow, kExpFloatHigh;
+__attribute__((visibility("hidden"))) extern const double kExpDoubleLow, kExpDoubleHigh;
 #endif
 
 // exp(-s), the form every kernel needs (phi = exp(-scale·|x - y|²)), so that no lane
@@ -62,8 +61,8 @@ extern const ExpBounds kExpBounds;
 // and the lower bound sits past the overflow threshold so that overflow is the
 // multiply's own, to +inf.
 LK_HD float expNeg(float s) {
-  float sc = kExpBounds.floatHigh < s ? kExpBounds.floatHigh : s;
-  sc = kExpBounds.floatLow > sc ? kExpBounds.floatLow : sc;
+  float sc = kExpFloatHigh < s ? kExpFloatHigh : s;
+  sc = kExpFloatLow > sc ? kExpFloatLow : sc;
   // m = round(s / ln2): adding 1.5·2^23 rounds to an integer held in the low mantissa bits.
   const float shifted = fmadd(sc, 1.44269504088896341f, 12582912.0f);
   const float mf = shifted - 12582912.0f;
@@ -73,7 +72,7 @@ LK_HD float expNeg(float s) {
   // 2·exp(-u) on |u| <= 0.347: the degree-6 Chebyshev interpolant of 2·exp, its odd
   // coefficients negated. Within 1.07 ulp of exp on every third float in [-87, 88.7]
   // (measured against double exp), and bit for bit the value exp(x) had when it was
-  // written for x = -s.
+  // written for x = -s (a NaN's sign and payload aside).
   float p = 2.78823215e-3f;
   p = fmadd(p, u, -1.67503366e-2f);
   p = fmadd(p, u, 8.33327045e-2f);
@@ -83,12 +82,13 @@ LK_HD float expNeg(float s) {
   p = fmadd(p, u, 2.0f);
   int32_t e = (0x4B400000 + 126) - floatToBits(shifted);
   e = e > 0 ? e : 0;
-  return p * bitsToFloat(e << 23);
+  // Unsigned: a NaN's bits shift past the sign (the result is NaN whatever the scale).
+  return p * bitsToFloat(static_cast<int32_t>(static_cast<uint32_t>(e) << 23));
 }
 
 LK_HD double expNeg(double s) {
-  double sc = kExpBounds.doubleHigh < s ? kExpBounds.doubleHigh : s;
-  sc = kExpBounds.doubleLow > sc ? kExpBounds.doubleLow : sc;
+  double sc = kExpDoubleHigh < s ? kExpDoubleHigh : s;
+  sc = kExpDoubleLow > sc ? kExpDoubleLow : sc;
   const double shifted = fmadd(sc, 1.4426950408889634074, 6755399441055744.0);
   const double mf = shifted - 6755399441055744.0;
   double u = fmadd(mf, -6.93147180369123816490e-01, sc);
