@@ -5,9 +5,7 @@
 
 namespace lk {
 
-// float: exp(-s) is 0 past s = 100 (true values below 2^-125.5 already are) and +inf
-// before -89; double: 0 past 800, +inf before -710.
-const float kExpFloatLow = -89.0f, kExpFloatHigh = 100.0f;
-const double kExpDoubleLow = -710.0, kExpDoubleHigh = 800.0;
+const float kExpFloatLow = kExpFloatBounds[0], kExpFloatHigh = kExpFloatBounds[1];
+const double kExpDoubleLow = kExpDoubleBounds[0], kExpDoubleHigh = kExpDoubleBounds[1];
 
 }  // namespace lk

@@ -43,11 +43,15 @@ LK_HD int64_t doubleToBits(double d) {
 // into five operations), but against a value it cannot see into one minps or maxps,
 // whose IEEE rule (the second operand when either is NaN) keeps a NaN argument NaN with
 // no select at the end. A dense Gaussian product ran 31 vector operations per step,
-// now 24 (maths/exp.cc holds the values). Device code may read a host constexpr of
-// scalar type only, so the plugin's are constexpr scalars.
+// now 24 (maths/exp.cc defines the copies read). Device code may read a host constexpr
+// of scalar type only, so the plugin's are constexpr scalars. The values, once for both:
+// float: exp(-s) is 0 past s = 100 (true values below 2^-125.5 already are) and +inf
+// before -89; double: 0 past 800, +inf before -710.
+constexpr float kExpFloatBounds[2] = {-89.0f, 100.0f};
+constexpr double kExpDoubleBounds[2] = {-710.0, 800.0};
 #if defined(__CUDACC__)
-constexpr float kExpFloatLow = -89.0f, kExpFloatHigh = 100.0f;
-constexpr double kExpDoubleLow = -710.0, kExpDoubleHigh = 800.0;
+constexpr float kExpFloatLow = kExpFloatBounds[0], kExpFloatHigh = kExpFloatBounds[1];
+constexpr double kExpDoubleLow = kExpDoubleBounds[0], kExpDoubleHigh = kExpDoubleBounds[1];
 #else
 __attribute__((visibility("hidden"))) extern const float kExpFloatLow, kExpFloatHigh;
 __attribute__((visibility("hidden"))) extern const double kExpDoubleLow, kExpDoubleHigh;
