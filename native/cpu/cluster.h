@@ -169,6 +169,7 @@ struct PruneCache {
   std::vector<unsigned char> stripSortedX, stripSortedY;
   StripHistory stripHistory;
   StripPlan stripPlan;
+  PlanBuffers planBuffers;
 };
 
 }  // namespace lk

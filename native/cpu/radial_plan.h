@@ -190,17 +190,24 @@ bool samePoints(const StripIndex& rows, const T* xs, const StripIndex& cols, con
 // Per row i in the sorted order of a half plan's points (one column of b, sorted and
 // padded): sums[i] = Σ_j phi(scale·|x_i - x_j|²)·b_j over its pairs, both ways, and the
 // diagonal; with Abs, abs[i] = the same of |b_j|. Each thread adds its rows' terms for the
-// columns to its own copy of the sums, added up after.
+// columns to its own copy of the sums (in `mirrors`), added up after.
 template <int Tag, typename T, bool Abs>
 void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, std::size_t n, int d, T scale,
-                 int threads, const RunContext& ctx, double* sums, double* abs) {
+                 int threads, const RunContext& ctx, std::vector<std::vector<unsigned char>>& mirrors, double* sums,
+                 double* abs) {
   const PlanRowFn<T> row = fixedPlanRow<Tag, T, true, Abs>(d);
   const int64_t blocks = static_cast<int64_t>((n + kPlanRows - 1) / kPlanRows);
-  const int copies = Abs ? 2 : 1;
-  std::vector<std::vector<T>> mirrors;
-  mirrors.reserve(static_cast<std::size_t>(threads));
+  const std::size_t mirrorSize = (Abs ? 2 : 1) * (n + kPlanPad<T>);
+  if (mirrors.size() < static_cast<std::size_t>(std::max(threads, 1))) mirrors.resize(std::max(threads, 1));
+  std::vector<T*> outs;  // one per thread parallelFor starts
+  auto make = [&]() {
+    T* out = bufferOf<T>(mirrors[outs.size()], mirrorSize);
+    std::fill_n(out, mirrorSize, T(0));
+    outs.push_back(out);
+    return out;
+  };
   parallelFor<T*>(
-      blocks, threads, ctx, [&]() { return mirrors.emplace_back(copies * (n + kPlanPad<T>), T(0)).data(); },
+      blocks, threads, ctx, make,
       [&](T* out, int64_t unit) {
         double two[2];
         for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
@@ -214,11 +221,11 @@ void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, s
   parallelFor<int>(blocks, threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
     for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
       double s = sums[i] + phi0 * static_cast<double>(bs[i]);
-      for (const std::vector<T>& out : mirrors) s += static_cast<double>(out[i]);
+      for (const T* out : outs) s += static_cast<double>(out[i]);
       sums[i] = s;
       if (!Abs) continue;
       double a = abs[i] + phi0 * std::fabs(static_cast<double>(bs[i]));
-      for (const std::vector<T>& out : mirrors) a += static_cast<double>(out[n + kPlanPad<T> + i]);
+      for (const T* out : outs) a += static_cast<double>(out[n + kPlanPad<T> + i]);
       abs[i] = a;
     }
   });
@@ -230,7 +237,7 @@ void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, s
 // sorted by `cols` (component-major, kPlanPad values past its end); b: the caller's.
 template <int Tag, typename T>
 void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, double r1, const StripIndex& rows,
-                      const T* xs, const StripIndex& cols, const T* ys, StripPlan& plan) {
+                      const T* xs, const StripIndex& cols, const T* ys, StripPlan& plan, PlanBuffers& buffers) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
@@ -239,12 +246,13 @@ void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, dou
   const PlanRowFn<T> row = dv == 1 ? fixedPlanRow<Tag, T, false, false>(d) : nullptr;
   if (!plan.fits(r1, m, kPlanStep) || (plan.half && !row))
     buildStripPlan(rows, xs, cols, ys, r1, row && samePoints(rows, xs, cols, ys), threads, ctx, plan);
-  std::vector<T> bs(n * dv + kPlanPad<T>, T(0));
-  gatherColumns(cols.order, in.args[k.b], dv, bs.data());
+  T* bs = bufferOf<T>(buffers.b, n * dv + kPlanPad<T>);
+  gatherColumns(cols.order, in.args[k.b], dv, bs);
+  std::fill_n(bs + n * dv, kPlanPad<T>, T(0));  // steps past the last column add phi·0
   const T scale = in.params[k.scale].p[0];
-  std::vector<double> sums(m * dv);
+  double* sums = bufferOf<double>(buffers.sums, m * dv);  // every row's sums are written
   if (plan.half) {
-    sumHalfPlan<Tag, T, false>(plan, xs, ys, bs.data(), n, d, scale, threads, ctx, sums.data(), nullptr);
+    sumHalfPlan<Tag, T, false>(plan, xs, ys, bs, n, d, scale, threads, ctx, buffers.mirrors, sums, nullptr);
   } else {
     const int64_t blocks = static_cast<int64_t>((m + kPlanRows - 1) / kPlanRows);
     parallelFor<RadialSum<Tag, T>>(
@@ -254,7 +262,7 @@ void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, dou
             const PlanRun* runs = plan.runs.data() + plan.first[i];
             const std::size_t count = plan.count[i];
             if (row) {
-              row(xs + i * d, T(0), ys, n, bs.data(), nullptr, nullptr, runs, count, scale, &sums[i]);
+              row(xs + i * d, T(0), ys, n, bs, nullptr, nullptr, runs, count, scale, &sums[i]);
               continue;
             }
             // Several columns of b lie one after another: each run stops at the last column.
@@ -262,7 +270,7 @@ void reduceRadialPlan(const Inputs<T>& in, T* values, const RunContext& ctx, dou
             for (std::size_t r = 0; r < count; ++r) {
               const JRange run = planColumns(runs[r], n);
               forEachTile(&run, 1, sum.tile, ctx.cancel, [&](std::size_t j0, int len) {
-                sum.template span<false>(0, xs + i * d, ys, bs.data(), n, j0, len, scale);
+                sum.template span<false>(0, xs + i * d, ys, bs, n, j0, len, scale);
               });
             }
             for (int c = 0; c < dv; ++c) sums[i * dv + c] = sum.acc[c];

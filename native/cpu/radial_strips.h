@@ -242,7 +242,9 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
     r0 = plan->reach;
     planSums.resize(p.m);
     planAbs.resize(p.m);
-    sumHalfPlan<Tag, T, true>(*plan, xs, ys, bs.data(), n, d, scale, threads, ctx, planSums.data(), planAbs.data());
+    std::vector<std::vector<unsigned char>> mirrors;
+    sumHalfPlan<Tag, T, true>(*plan, xs, ys, bs.data(), n, d, scale, threads, ctx, mirrors, planSums.data(),
+                              planAbs.data());
     countPairs(ctx, plan->pairs);
   }
   parallelFor<W>(static_cast<int64_t>(blocks.size()), threads, ctx, make, [&](W& w, int64_t unit) {

@@ -202,8 +202,9 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
     cache.stripHistory = {};
     cache.stripPlan = {};
     StripGrid grid;
-    const bool fine = cut || (p.vars[k.b].dim == 1 && samePointArrays(in));
-    if (!chooseStripGrid(y, p.n, d, reach, fine, grid) || !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
+    const bool planned = cut || (p.vars[k.b].dim == 1 && samePointArrays(in));
+    if (!chooseStripGrid(y, p.n, d, reach, planned ? kPlanStep : 0, grid) ||
+        !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
       return nullptr;
     cache.stripSortedY.assign(p.n * d * sizeof(T) + kStripPadBytes, 0);
     gatherColumns(cache.stripCols.order, y, d, reinterpret_cast<T*>(cache.stripSortedY.data()));
@@ -243,7 +244,8 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
       if (PruneCache* c = stripPoints(in, ctx, reach, cut, local)) {
         const T* xs = reinterpret_cast<const T*>(c->stripSortedX.data());
         const T* ys = reinterpret_cast<const T*>(c->stripSortedY.data());
-        if (cut) return reduceRadialPlan<Tag, T>(in, values, ctx, reach, c->stripRows, xs, c->stripCols, ys, c->stripPlan);
+        if (cut) return reduceRadialPlan<Tag, T>(in, values, ctx, reach, c->stripRows, xs, c->stripCols, ys, c->stripPlan,
+                                                      c->planBuffers);
         return reduceRadialStrips<Tag, T>(in, values, ctx, tol, reach, c->stripRows, xs, c->stripCols, ys,
                                           ctx.cache ? &ctx.cache->stripHistory : nullptr, &c->stripPlan);
       }

@@ -16,8 +16,14 @@ namespace {
 // at N = 1e6, 32 points and cells no narrower than reach / 2 took 9.8 s, twice the k-d
 // walk's 4.9 s; 64 points and cells no narrower than the reach, 4.3 s against 5.1.
 constexpr double kStripRun = 64;
-// The same for sums on a StripPlan, which pay no search per run, only its ends.
-constexpr double kPlanRun = 16, kPlanNarrowest = 0.5;
+// The same for sums on a StripPlan, which pay no search per run, only its ends, and cells
+// no narrower than the reach times this many per column of a plan's step. A run ends in
+// half a step of padding on average, and each run costs about a step besides, so wider
+// steps want wider cells. Measured (reference problem, N = 1e6, 2-core AMD EPYC Zen 5):
+// AVX-512, 16 columns a step, cells of reach/2 took 5.46 s a solve, of reach/1.33
+// 4.98 s, of reach 4.60-4.88 s; AVX2 (8 a step) there 6.26, 6.04 and 6.20 s, and on Zen 3
+// reach/2 was best.
+constexpr double kPlanRun = 16, kPlanNarrowestPerColumn = 1.0 / 16;
 
 // Cells per coordinate at most, and points per cell at least on average: a grid finer
 // than the points only adds empty strips to visit.
@@ -39,7 +45,7 @@ bool finitePoint(const T* point, int dim) {
 }  // namespace
 
 template <typename T>
-bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool fine, StripGrid& grid) {
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, int planStep, StripGrid& grid) {
   if (dim < 1 || dim > kStripMaxDim || !(reach > 0) || !std::isfinite(reach)) return false;
   double lo[kStripMaxDim], hi[kStripMaxDim];
   boundingBox(points, count, dim, lo, hi);
@@ -54,7 +60,8 @@ bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, 
   g.dim = dim;
   if (cross > 0 && count > 0) {
     const double density = static_cast<double>(count) / volume;
-    const double run = fine ? kPlanRun : kStripRun, narrowest = fine ? kPlanNarrowest : 1.0;
+    const double run = planStep > 0 ? kPlanRun : kStripRun;
+    const double narrowest = planStep > 0 ? kPlanNarrowestPerColumn * planStep : 1.0;
     double h = std::max(std::pow(run / (2 * reach * density), 1.0 / cross), narrowest * reach);
     auto cellsAlong = [&](int k, double side) {
       return std::clamp(std::ceil((hi[k + 1] - lo[k + 1]) / side), 1.0, kMaxCellsPerSide);
@@ -135,8 +142,8 @@ void cellsNear(const StripGrid& g, const double* lo, const double* hi, double re
     for (int b = first[1]; b <= last[1]; ++b) out.push_back(a * g.cells[1] + b);
 }
 
-template bool chooseStripGrid<float>(const float*, std::size_t, int, double, bool, StripGrid&);
-template bool chooseStripGrid<double>(const double*, std::size_t, int, double, bool, StripGrid&);
+template bool chooseStripGrid<float>(const float*, std::size_t, int, double, int, StripGrid&);
+template bool chooseStripGrid<double>(const double*, std::size_t, int, double, int, StripGrid&);
 template bool buildStrips<float>(const float*, std::size_t, const StripGrid&, const int32_t*, StripIndex&);
 template bool buildStrips<double>(const double*, std::size_t, const StripGrid&, const int32_t*, StripIndex&);
 template std::vector<double> stripPrefixSums<float>(const float*, std::size_t, int);

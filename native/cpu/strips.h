@@ -99,6 +99,22 @@ struct StripPlan {
 // output): a plan's step reads and writes whole steps, 16 values in the widest build.
 constexpr std::size_t kStripPadBytes = 16 * sizeof(double);
 
+// A plan product's working arrays, kept from one product of a solve to the next. Freed,
+// arrays this large may go back to the kernel (glibc does so until its thresholds have
+// grown), and the next product faults every page in again.
+struct PlanBuffers {
+  std::vector<unsigned char> b;                     // b in the columns' order, padded with zeros
+  std::vector<unsigned char> sums;                  // per row, in the rows' order
+  std::vector<std::vector<unsigned char>> mirrors;  // per thread, a half plan's column sums
+};
+
+// `count` values of T in `bytes`, grown as needed; values it held stay, new ones are 0.
+template <typename T>
+T* bufferOf(std::vector<unsigned char>& bytes, std::size_t count) {
+  if (bytes.size() < count * sizeof(T)) bytes.resize(count * sizeof(T));
+  return reinterpret_cast<T*>(bytes.data());
+}
+
 // A strip's run for one row after another of a block: the columns whose first coordinate
 // is within w of the row's. Rows are close, so each run is found from the last by a short
 // walk (a binary search for the first).
@@ -133,13 +149,14 @@ constexpr int kStripMaxDim = 3;
 // A grid for `count` points of `dim` coordinates (row-major) and a kernel whose terms
 // matter within `reach`: cells about as wide as make a run of kStripRun points, and no
 // narrower than reach (each strip a row visits costs a search and a short loop's ends);
-// for sums that run on a StripPlan (`fine`: a cut-off's, and bounded ones over the same
-// points), whose runs are found once, runs of kPlanRun points and cells down to half the
-// reach, which keep fewer pairs.
+// for sums that run on a StripPlan (planStep > 0, its columns per step: a cut-off's, and
+// bounded ones over the same points), whose runs are found once, runs of kPlanRun points
+// and cells down to planStep/16 of the reach (half of it with AVX2's 8 columns a step),
+// which keep fewer pairs.
 // Returns false, choosing nothing, where a coordinate is not finite (NaN, infinity):
 // such points are no distance from anything, and the k-d clusters handle them.
 template <typename T>
-bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, bool fine, StripGrid& grid);
+bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, int planStep, StripGrid& grid);
 
 // Sorts the points into the grid's strips; false where a coordinate is not finite.
 // Throws Cancelled once `cancel` is set.
