@@ -22,7 +22,9 @@ constexpr double kStripRun = 64;
 // steps want wider cells. Measured (reference problem, N = 1e6, 2-core AMD EPYC Zen 5):
 // AVX-512, 16 columns a step, cells of reach/2 took 5.46 s a solve, of reach/1.33
 // 4.98 s, of reach 4.60-4.88 s; AVX2 (8 a step) there 6.26, 6.04 and 6.20 s, and on Zen 3
-// reach/2 was best.
+// reach/2 was best. The baseline x86-64 build (4 a step, reach/4) took 96.7 and 98.1 s
+// against 100.0 and 94.8 s with reach/2: its libm fma is the cost there. The arm64 build,
+// also 4 a step, has not been measured.
 constexpr double kPlanRun = 16, kPlanNarrowestPerColumn = 1.0 / 16;
 
 // Cells per coordinate at most, and points per cell at least on average: a grid finer

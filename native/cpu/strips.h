@@ -151,7 +151,8 @@ constexpr int kStripMaxDim = 3;
 // narrower than reach (each strip a row visits costs a search and a short loop's ends);
 // for sums that run on a StripPlan (planStep > 0, its columns per step: a cut-off's, and
 // bounded ones over the same points), whose runs are found once, runs of kPlanRun points
-// and cells down to planStep/16 of the reach (half of it with AVX2's 8 columns a step),
+// and cells down to planStep/16 of the reach (half of it with AVX2's 8 columns a step,
+// the reach with AVX-512's 16, a quarter with the 4 of the baseline and arm64 builds),
 // which keep fewer pairs.
 // Returns false, choosing nothing, where a coordinate is not finite (NaN, infinity):
 // such points are no distance from anything, and the k-d clusters handle them.
