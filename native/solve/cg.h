@@ -31,6 +31,7 @@ struct CgOptions {
   // iteration falls back to 0 before it calls the solve stagnated.
   double innerCutoff = 0;
   const Preconditioner* preconditioner = nullptr;  // null: none
+  int threads = 1;  // for the host's vector operations
   // True when K's entries are >= 0 (the recognised radial kernels): then |K||x| <= K's
   // largest eigenvalue · |x|, which lets a true residual's product drop terms within a
   // sound bound (see BlockProduct).

@@ -25,6 +25,8 @@ constexpr double kSolvePrunePairs = 2.0 * 1024 * 1024;
 // they dropped terms within 1e-4 of each row's Σ|K_ij v_j|, whose bound kept a radius
 // 1.5 times the kernel's at that tolerance; the same 17 iterations.)
 constexpr double kInnerCutoff = 0x1p-24;
+// Values from which a product's conversions to and from float32 run on the solve's threads.
+constexpr int64_t kParallelCopy = int64_t(1) << 16;
 
 // K·v through the engine for one program and its arrays: v (float64) goes into the
 // unknown's slot in the program's type, the product comes back widened to float64. The
@@ -55,45 +57,57 @@ class EngineProduct {
     ctx.pruneCutoff = cutoff;
     if (p_.dtype == F32) {
       float* vf = reinterpret_cast<float*>(v_.data());
-      for (std::size_t k = 0; k < len_; ++k) vf[k] = static_cast<float>(v[k]);
-    } else {
-      std::memcpy(v_.data(), v, len_ * sizeof(double));
-    }
-    reduce(p_, args_.data(), out_.data(), nullptr, ctx);
-    if (p_.dtype == F32) {
+      const int64_t len = static_cast<int64_t>(len_);
+#pragma omp parallel for num_threads(std::max(1, ctx.threads)) schedule(static) if (len >= kParallelCopy)
+      for (int64_t k = 0; k < len; ++k) vf[k] = static_cast<float>(v[k]);
+      reduce(p_, args_.data(), out_.data(), nullptr, ctx);
       const float* of = reinterpret_cast<const float*>(out_.data());
-      for (std::size_t k = 0; k < len_; ++k) out[k] = of[k];
-    } else {
-      std::memcpy(out, out_.data(), len_ * sizeof(double));
+#pragma omp parallel for num_threads(std::max(1, ctx.threads)) schedule(static) if (len >= kParallelCopy)
+      for (int64_t k = 0; k < len; ++k) out[k] = of[k];
+      return;
     }
+    std::memcpy(v_.data(), v, len_ * sizeof(double));
+    reduce(p_, args_.data(), out_.data(), nullptr, ctx);
+    std::memcpy(out, out_.data(), len_ * sizeof(double));
   }
 
-  // Takes the other product's k-d clusters (the same points, in another type): its trees,
-  // and sorted copies of the points in this product's type. Saves rebuilding them. Not
-  // its strips: their cells follow the float32 cut-off's reach, the accurate product's
-  // follow its own (when it adopted them, it took 6.9 s against 5.6 s a solve at
-  // N = 5e5, before its plan).
+  // Takes the other product's indexes of the same points (in another type): its k-d
+  // trees and its strips, with sorted copies of the points in this product's type. Saves
+  // building them again (reference problem, N = 1e6: the strips took 0.34 s of the
+  // float64 residual's 1.54 s). The strips' cells then follow the float32 cut-off's reach,
+  // a little under the accurate product's; its plan's cells are chosen no narrower than
+  // the reach anyway (strips.h). Before the accurate product had a plan, sharing the
+  // strips cost it time (6.9 s against 5.6 s a solve at N = 5e5).
   void adoptClusters(const EngineProduct& from) {
     if (!ctx_.cache || !from.ctx_.cache) return;
     const PruneCache& c = from.cache_;
+    const FusedKernel& k = p_.kernel;
     if (c.x != nullptr && cache_.x == nullptr) {
       cache_.rows = c.rows;
       cache_.cols = c.cols;
-      sortPoints(cache_.rows.order, cache_.cols.order, cache_.sortedX, cache_.sortedY);
-      cache_.x = args_[p_.kernel.x];
-      cache_.y = args_[p_.kernel.y];
+      sortPoints(c.rows.order, c.cols.order, cache_.sortedX, cache_.sortedY, 0);
+      cache_.x = args_[k.x];
+      cache_.y = args_[k.y];
+    }
+    if (c.stripX != nullptr && c.stripY != nullptr && cache_.stripY == nullptr) {
+      cache_.stripRows = c.stripRows;
+      cache_.stripCols = c.stripCols;
+      sortPoints(c.stripRows.order, c.stripCols.order, cache_.stripSortedX, cache_.stripSortedY, kStripPadBytes);
+      cache_.stripX = args_[k.x];
+      cache_.stripY = args_[k.y];
     }
   }
 
  private:
   std::size_t width() const { return p_.dtype == F32 ? 4 : 8; }
-  // This product's points in the given orders: x row-major, y component-major.
+  // This product's points in the given orders: x row-major, y component-major and
+  // followed by `pad` zero bytes.
   void sortPoints(const std::vector<uint32_t>& rows, const std::vector<uint32_t>& cols, std::vector<unsigned char>& x,
-                  std::vector<unsigned char>& y) const {
+                  std::vector<unsigned char>& y, std::size_t pad) const {
     const FusedKernel& k = p_.kernel;
     const int d = p_.vars[k.x].dim;
     x.resize(p_.m * d * width());
-    y.resize(p_.n * d * width());
+    y.assign(p_.n * d * width() + pad, 0);
     if (p_.dtype == F64) {
       gatherRows(rows, static_cast<const double*>(args_[k.x]), d, reinterpret_cast<double*>(x.data()));
       gatherColumns(cols, static_cast<const double*>(args_[k.y]), d, reinterpret_cast<double*>(y.data()));
@@ -270,6 +284,7 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
   SolveOutcome out;
   CgOptions cg = r.cg;
   cg.cancel = r.run.cancel;
+  cg.threads = r.run.threads;
   const Program& p = *r.program;
   // On a GPU the whole iteration stays there (no preconditioner is built there yet).
   if (r.run.device == RunContext::CUDA) {
