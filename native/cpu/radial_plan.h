@@ -5,6 +5,7 @@
 // namespace.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -98,74 +99,109 @@ inline std::size_t rowsFrom(int64_t unit, std::size_t rows = SIZE_MAX) {
   return std::min(rows, static_cast<std::size_t>(unit) * kPlanRows);
 }
 
-// Finds each row's runs within `reach` (StripPlan): per block of rows of one cell, the
-// cells near the block, and for each row its run in each of them, rounded up to whole
-// steps and begun where the row's last run ended (a row's runs come in the columns'
-// order, cell by cell, so none overlap). A row has at most one run per cell its block
-// visits, so each row's slots are reserved before the walk, which then runs once and
-// allocates nothing in the parallel region (counting first, then walking again to
-// write, took twice the time: reference problem, N = 1e6, 0.7 s the float32 plan).
-template <typename T>
-void buildStripPlan(const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, double reach, bool half,
-                    int threads, const RunContext& ctx, StripPlan& plan) {
-  const StripGrid& grid = cols.grid;
-  const int d = grid.dim;
-  const std::size_t m = rows.count, n = cols.count;
-  plan = StripPlan();
-  // Per block of rows: its cells, blockCells[cellsFrom[b] .. cellsFrom[b + 1]). With half,
-  // its own cell's runs start after each row, and the earlier cells are left to their own
-  // rows.
+// The blocks of rows a plan's walk takes (up to kPlanRows rows of one cell each) and the
+// cells each visits: those within `reach` of its rows' box, blockCells[from[b] ..
+// from[b + 1]). With half, a block's own cell's runs start after each row, and the
+// earlier cells are left to their own rows.
+struct PlanWalk {
   struct Block {
     std::size_t i0;
     int count, cell;
   };
   std::vector<Block> blocks;
+  std::vector<int> blockCells;
+  std::vector<std::size_t> from{0};
+  double reach = 0;
+  bool half = false;
+  int visits(std::size_t b) const { return static_cast<int>(from[b + 1] - from[b]); }
+};
+
+template <typename T>
+PlanWalk planWalk(const StripIndex& rows, const T* xs, const StripGrid& grid, double reach, bool half) {
+  PlanWalk walk;
+  walk.reach = reach;
+  walk.half = half;
+  const int d = grid.dim;
   for (int c = 0; c < grid.count(); ++c)
     for (std::size_t b = rows.start[c]; b < rows.start[c + 1]; b += kPlanRows)
-      blocks.push_back({b, static_cast<int>(std::min<std::size_t>(kPlanRows, rows.start[c + 1] - b)), c});
-  std::vector<int> blockCells, near;
-  std::vector<std::size_t> cellsFrom{0};
-  std::vector<std::size_t> first(m);
-  std::size_t slots = 0;
-  for (const Block& block : blocks) {
+      walk.blocks.push_back({b, static_cast<int>(std::min<std::size_t>(kPlanRows, rows.start[c + 1] - b)), c});
+  std::vector<int> near;
+  for (const PlanWalk::Block& block : walk.blocks) {
     double lo[kStripMaxDim], hi[kStripMaxDim];
     boundingBox(xs + block.i0 * d, block.count, d, lo, hi);
     cellsNear(grid, lo, hi, reach, near);
     for (int cell : near)
-      if (!(half && cell < block.cell) && CellBox(grid, cell).gap(d, lo, hi) < reach * reach) blockCells.push_back(cell);
-    const std::size_t visits = blockCells.size() - cellsFrom.back();
-    cellsFrom.push_back(blockCells.size());
-    for (int r = 0; r < block.count; ++r) first[block.i0 + r] = slots + r * visits;
-    slots += block.count * visits;
+      if (!(half && cell < block.cell) && CellBox(grid, cell).gap(d, lo, hi) < reach * reach)
+        walk.blockCells.push_back(cell);
+    walk.from.push_back(walk.blockCells.size());
+  }
+  return walk;
+}
+
+// Block b's runs: for each of its rows, its run in each cell the block visits, rounded up
+// to whole steps and begun where the row's last run ended (a row's runs come in the
+// columns' order, cell by cell, so none overlap), by emit(r, run) for the block's r-th
+// row. At most one run per row and visit.
+template <typename T, typename Emit>
+void walkBlock(const PlanWalk& walk, std::size_t b, const T* xs, const StripIndex& cols, const T* ys, Emit emit) {
+  const StripGrid& grid = cols.grid;
+  const int d = grid.dim;
+  const double reach = walk.reach;
+  const std::size_t i0 = walk.blocks[b].i0;
+  const int rowsHere = walk.blocks[b].count, own = walk.blocks[b].cell;
+  std::size_t covered[kPlanRows] = {};
+  for (std::size_t k = walk.from[b]; k < walk.from[b + 1]; ++k) {
+    const int cell = walk.blockCells[k];
+    const CellBox box(grid, cell);
+    StripRuns<T> run{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
+    for (int r = 0; r < rowsHere; ++r) {
+      const T* xi = xs + (i0 + r) * d;
+      const double gap = box.gap(d, xi, xi);
+      if (!(gap < reach * reach)) continue;
+      run.seek(static_cast<double>(xi[0]), std::sqrt(reach * reach - gap));
+      std::size_t from = std::max(run.lo, covered[r]);
+      if (walk.half && cell == own) from = std::max(from, i0 + r + 1);
+      if (!(from < run.hi)) continue;
+      const std::size_t steps = (run.hi - from + kPlanStep - 1) / kPlanStep;
+      emit(r, PlanRun(static_cast<uint32_t>(from), static_cast<uint32_t>(steps)));
+      covered[r] = from + steps * kPlanStep;
+    }
+  }
+}
+
+// The pairs a row's runs cover.
+inline uint64_t runPairs(const PlanRun* runs, std::size_t count, std::size_t n) {
+  uint64_t kept = 0;
+  for (std::size_t r = 0; r < count; ++r) kept += planColumns(runs[r], n).second - runs[r].first;
+  return kept;
+}
+
+// Finds each row's runs within `reach` (StripPlan) by a walk over blocks of rows. A row
+// has at most one run per cell its block visits, so each row's slots are reserved before
+// the walk, which then runs once and allocates nothing in the parallel region (counting
+// first, then walking again to write, took twice the time: reference problem, N = 1e6,
+// 0.7 s the float32 plan).
+template <typename T>
+void buildStripPlan(const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, double reach, bool half,
+                    int threads, const RunContext& ctx, StripPlan& plan) {
+  const std::size_t m = rows.count, n = cols.count;
+  plan = StripPlan();
+  const PlanWalk walk = planWalk(rows, xs, cols.grid, reach, half);
+  std::vector<std::size_t> first(m);
+  std::size_t slots = 0;
+  for (std::size_t b = 0; b < walk.blocks.size(); ++b) {
+    const int visits = walk.visits(b);
+    for (int r = 0; r < walk.blocks[b].count; ++r) first[walk.blocks[b].i0 + r] = slots + r * visits;
+    slots += walk.blocks[b].count * visits;
   }
   std::vector<PlanRun> runs(slots);
   std::vector<uint32_t> count(m, 0);
-  parallelFor<int>(static_cast<int64_t>(blocks.size()), threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
-    const std::size_t i0 = blocks[unit].i0;
-    const int rowsHere = blocks[unit].count, own = blocks[unit].cell;
-    std::size_t covered[kPlanRows] = {};
-    for (std::size_t k = cellsFrom[unit]; k < cellsFrom[unit + 1]; ++k) {
-      const int cell = blockCells[k];
-      const CellBox box(grid, cell);
-      StripRuns<T> run{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
-      for (int r = 0; r < rowsHere; ++r) {
-        const T* xi = xs + (i0 + r) * d;
-        const double gap = box.gap(d, xi, xi);
-        if (!(gap < reach * reach)) continue;
-        run.seek(static_cast<double>(xi[0]), std::sqrt(reach * reach - gap));
-        std::size_t from = std::max(run.lo, covered[r]);
-        if (half && cell == own) from = std::max(from, i0 + r + 1);
-        if (!(from < run.hi)) continue;
-        const std::size_t steps = (run.hi - from + kPlanStep - 1) / kPlanStep;
-        runs[first[i0 + r] + count[i0 + r]++] = {static_cast<uint32_t>(from), static_cast<uint32_t>(steps)};
-        covered[r] = from + steps * kPlanStep;
-      }
-    }
+  parallelFor<int>(static_cast<int64_t>(walk.blocks.size()), threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
+    const std::size_t i0 = walk.blocks[unit].i0;
+    walkBlock(walk, unit, xs, cols, ys, [&](int r, PlanRun run) { runs[first[i0 + r] + count[i0 + r]++] = run; });
   });
   uint64_t kept = 0;
-  for (std::size_t p = 0; p < m; ++p)
-    for (const PlanRun* r = runs.data() + first[p]; r < runs.data() + first[p] + count[p]; ++r)
-      kept += planColumns(*r, n).second - r->first;
+  for (std::size_t p = 0; p < m; ++p) kept += runPairs(runs.data() + first[p], count[p], n);
   plan.pairs = half ? 2 * kept + m : kept;  // (i, j) and (j, i) for each kept pair, and the diagonal
   plan.first = std::move(first);
   plan.count = std::move(count);
@@ -190,34 +226,41 @@ bool samePoints(const StripIndex& rows, const T* xs, const StripIndex& cols, con
 // Per row i in the sorted order of a half plan's points (one column of b, sorted and
 // padded): sums[i] = Σ_j phi(scale·|x_i - x_j|²)·b_j over its pairs, both ways, and the
 // diagonal; with Abs, abs[i] = the same of |b_j|. Each thread adds its rows' terms for the
-// columns to its own copy of the sums (in `mirrors`), added up after.
-template <int Tag, typename T, bool Abs>
-void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, std::size_t n, int d, T scale,
-                 int threads, const RunContext& ctx, std::vector<std::vector<unsigned char>>& mirrors, double* sums,
-                 double* abs) {
+// columns to its own copy of the sums (in `mirrors`), added up after. The rows' runs come
+// from eachRow(scratch, unit, f), which calls f(i, runs, count) for each row i of one of
+// `units` units of work; scratch: `scratchRuns` runs of the thread's own.
+template <int Tag, typename T, bool Abs, typename EachRow>
+void sumHalf(int64_t units, std::size_t scratchRuns, const T* xs, const T* ys, const T* bs, std::size_t n, int d,
+             T scale, int threads, const RunContext& ctx, std::vector<std::vector<unsigned char>>& mirrors,
+             double* sums, double* abs, EachRow eachRow) {
   const PlanRowFn<T> row = fixedPlanRow<Tag, T, true, Abs>(d);
-  const int64_t blocks = static_cast<int64_t>((n + kPlanRows - 1) / kPlanRows);
   const std::size_t mirrorSize = (Abs ? 2 : 1) * (n + kPlanPad<T>);
-  if (mirrors.size() < static_cast<std::size_t>(std::max(threads, 1))) mirrors.resize(std::max(threads, 1));
+  const std::size_t made = static_cast<std::size_t>(std::max(threads, 1));
+  if (mirrors.size() < made) mirrors.resize(made);
+  std::vector<std::vector<PlanRun>> scratch(made);
   std::vector<T*> outs;  // one per thread parallelFor starts
+  struct Worker {
+    T* out;
+    PlanRun* scratch;
+  };
   auto make = [&]() {
     T* out = bufferOf<T>(mirrors[outs.size()], mirrorSize);
     std::fill_n(out, mirrorSize, T(0));
+    scratch[outs.size()].resize(scratchRuns);
+    Worker w{out, scratch[outs.size()].data()};
     outs.push_back(out);
-    return out;
+    return w;
   };
-  parallelFor<T*>(
-      blocks, threads, ctx, make,
-      [&](T* out, int64_t unit) {
-        double two[2];
-        for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
-          row(xs + i * d, bs[i], ys, n, bs, out, out + (n + kPlanPad<T>), plan.runs.data() + plan.first[i],
-              plan.count[i], scale, two);
-          sums[i] = two[0];
-          if (Abs) abs[i] = two[1];
-        }
-      });
+  parallelFor<Worker>(units, threads, ctx, make, [&](Worker& w, int64_t unit) {
+    eachRow(w.scratch, unit, [&](std::size_t i, const PlanRun* runs, std::size_t count) {
+      double two[2];
+      row(xs + i * d, bs[i], ys, n, bs, w.out, w.out + (n + kPlanPad<T>), runs, count, scale, two);
+      sums[i] = two[0];
+      if (Abs) abs[i] = two[1];
+    });
+  });
   const double phi0 = static_cast<double>(radial<Tag>(T(0)));  // the diagonal's term
+  const int64_t blocks = static_cast<int64_t>((n + kPlanRows - 1) / kPlanRows);
   parallelFor<int>(blocks, threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
     for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
       double s = sums[i] + phi0 * static_cast<double>(bs[i]);
@@ -229,6 +272,47 @@ void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, s
       abs[i] = a;
     }
   });
+}
+
+// sumHalf over a stored half plan.
+template <int Tag, typename T, bool Abs>
+void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, std::size_t n, int d, T scale,
+                 int threads, const RunContext& ctx, std::vector<std::vector<unsigned char>>& mirrors, double* sums,
+                 double* abs) {
+  const int64_t blocks = static_cast<int64_t>((n + kPlanRows - 1) / kPlanRows);
+  sumHalf<Tag, T, Abs>(blocks, 0, xs, ys, bs, n, d, scale, threads, ctx, mirrors, sums, abs,
+                       [&](PlanRun*, int64_t unit, auto f) {
+                         for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i)
+                           f(i, plan.runs.data() + plan.first[i], plan.count[i]);
+                       });
+}
+
+// sumHalf over the half plan of `reach`, each block's runs found and summed at once
+// rather than stored: for a product made once, as a solve's float64 residual mostly is
+// (reference problem, N = 1e6: its stored plan took 83 MB, and 0.23 s to fault in on a
+// 2-core AMD EPYC VM). Returns the pairs it covered, as StripPlan::pairs counts them.
+template <int Tag, typename T, bool Abs>
+uint64_t sumHalfWalk(const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, double reach,
+                     const T* bs, int d, T scale, int threads, const RunContext& ctx,
+                     std::vector<std::vector<unsigned char>>& mirrors, double* sums, double* abs) {
+  const std::size_t n = cols.count;
+  const PlanWalk walk = planWalk(rows, xs, cols.grid, reach, true);
+  int most = 0;
+  for (std::size_t b = 0; b < walk.blocks.size(); ++b) most = std::max(most, walk.visits(b));
+  std::atomic<uint64_t> kept{0};
+  sumHalf<Tag, T, Abs>(static_cast<int64_t>(walk.blocks.size()), static_cast<std::size_t>(kPlanRows) * most, xs, ys,
+                       bs, n, d, scale, threads, ctx, mirrors, sums, abs, [&](PlanRun* scratch, int64_t unit, auto f) {
+                         uint32_t count[kPlanRows] = {};
+                         walkBlock(walk, unit, xs, cols, ys,
+                                   [&](int r, PlanRun run) { scratch[r * most + count[r]++] = run; });
+                         uint64_t pairs = 0;
+                         for (int r = 0; r < walk.blocks[unit].count; ++r) {
+                           f(walk.blocks[unit].i0 + r, scratch + r * most, count[r]);
+                           pairs += runPairs(scratch + r * most, count[r], n);
+                         }
+                         kept.fetch_add(pairs, std::memory_order_relaxed);
+                       });
+  return 2 * kept.load() + rows.count;
 }
 
 // out = Σ_j phi(scale·|x_i - y_j|²)·b_j over the columns within r1 of each row (every
