@@ -188,6 +188,28 @@ describe('KernelSolve against a dense float64 solve', () => {
     }
   }
 
+  // One array passed as both x and y is copied (and widened to float64) once for the
+  // job; the answer must solve the system (dense float64 residual) and match the one two
+  // equal arrays give. Not bit for bit: the half plan's per-thread sums follow the
+  // threads' dynamic share of the rows, so two runs of one call differ in the last bits
+  // too (about 3e-8 here).
+  it('seed kernel, 2003 points, float32: x passed twice gives the answer of x and a copy', async () => {
+    const rng = new Rng(2203);
+    const n = 2003;
+    const x = dual(uniform(rng, n * 3));
+    const b = dual(normal(rng, n));
+    const K = gram(x.f64, n, gaussian(SEED_GAMMA));
+    const solver = solverFor(1);
+    const opts = { alpha: SEED_ALPHA, preconditioner: 'none' as const };
+    const twice = await solver.run([x.f32, x.f32, b.f32, SEED_GAMMA], opts);
+    const copy = await solver.run([x.f32, Float32Array.from(x.f32), b.f32, SEED_GAMMA], opts);
+    expect(twice.converged).toBe(true);
+    expect(trueResidual(K, n, SEED_ALPHA, twice.x.data, b.f64, 1)).toBeLessThanOrEqual(1.05e-6);
+    expect(copy.converged).toBe(true);
+    expect(columnError(twice.x.data, Float64Array.from(copy.x.data), n, 1)).toBeLessThanOrEqual(1e-5);
+    expect(twice.iterations).toBe(copy.iterations);
+  });
+
   // The iteration's products themselves: three steps of CG (maxIter 3, no preconditioner)
   // move x as textbook CG does with the dense float64 matrix K(x, y), up to the float32
   // products' rounding and the cut-off's dropped terms (each below 2^-24). Clouds dense

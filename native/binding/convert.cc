@@ -112,8 +112,18 @@ std::size_t argumentBytes(const Args& a, bool all) {
 
 void ownArguments(Args& a, bool all) {
   a.owned.reserve(a.ptrs.size());
+  const std::vector<const void*> given = a.ptrs;
   for (std::size_t s = 0; s < a.ptrs.size(); ++s) {
     if ((!all || a.held[s]) && !a.shared[s]) continue;
+    // One array passed twice (a solve's points as both x and y) is copied once.
+    std::size_t same = 0;
+    while (same < s && !(given[same] == given[s] && a.info[same].dtype == a.info[s].dtype &&
+                         a.info[same].length == a.info[s].length && a.ptrs[same] != given[same]))
+      ++same;
+    if (same < s) {
+      a.ptrs[s] = a.ptrs[same];
+      continue;
+    }
     const auto* data = static_cast<const unsigned char*>(a.ptrs[s]);
     a.owned.emplace_back(data, data + a.info[s].length * (a.info[s].dtype == F32 ? 4 : 8));
     a.ptrs[s] = a.owned.back().data();

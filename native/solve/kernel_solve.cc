@@ -139,6 +139,10 @@ struct Widened {
       const std::size_t rows = p.vars[v].cat == CAT_I ? p.m : p.vars[v].cat == CAT_J ? p.n : 1;
       const std::size_t len = rows * static_cast<std::size_t>(p.vars[v].dim);
       const float* src = static_cast<const float*>(args32[v]);
+      // One array passed twice (a solve's x as both points) is widened once.
+      for (std::size_t u = 0; u < v && !args[v]; ++u)
+        if (static_cast<int>(u) != slot && args32[u] == args32[v] && arrays[u].size() == len) args[v] = arrays[u].data();
+      if (args[v]) continue;
       arrays[v].assign(src, src + len);
       args[v] = arrays[v].data();
     }
