@@ -204,7 +204,7 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
     StripGrid grid;
     const bool planned = cut || (p.vars[k.b].dim == 1 && samePointArrays(in));
     if (!chooseStripGrid(y, p.n, d, reach, planned ? kPlanStep : 0, grid) ||
-        !buildStrips(y, p.n, grid, ctx.cancel, cache.stripCols))
+        !buildStrips(y, p.n, grid, ctx.threads, ctx.cancel, cache.stripCols))
       return nullptr;
     cache.stripSortedY.assign(p.n * d * sizeof(T) + kStripPadBytes, 0);
     gatherColumns(cache.stripCols.order, y, d, reinterpret_cast<T*>(cache.stripSortedY.data()));
@@ -216,7 +216,7 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
     cache.stripPlan = {};
     if (samePointArrays(in))  // a solve's x and y are often two equal arrays: no second sort
       cache.stripRows = cache.stripCols;
-    else if (!buildStrips(x, p.m, cache.stripCols.grid, ctx.cancel, cache.stripRows))
+    else if (!buildStrips(x, p.m, cache.stripCols.grid, ctx.threads, ctx.cancel, cache.stripRows))
       return nullptr;
     cache.stripSortedX.resize(p.m * d * sizeof(T));
     gatherRows(cache.stripRows.order, x, d, reinterpret_cast<T*>(cache.stripSortedX.data()));

@@ -1,5 +1,7 @@
 #include "strips.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -16,6 +18,8 @@ namespace {
 // at N = 1e6, 32 points and cells no narrower than reach / 2 took 9.8 s, twice the k-d
 // walk's 4.9 s; 64 points and cells no narrower than the reach, 4.3 s against 5.1.
 constexpr double kStripRun = 64;
+// Points from which a strip index is sorted on several threads.
+constexpr std::size_t kParallelStrips = std::size_t(1) << 15;
 // The same for sums on a StripPlan, which pay no search per run, only its ends, and cells
 // no narrower than the reach times this many per column of a plan's step. A run ends in
 // half a step of padding on average, and each run costs about a step besides, so wider
@@ -86,7 +90,8 @@ bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, 
 }
 
 template <typename T>
-bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, const int32_t* cancel, StripIndex& out) {
+bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, int threads, const int32_t* cancel,
+                 StripIndex& out) {
   const int dim = grid.dim, cross = dim - 1, cells = grid.count();
   std::vector<int> cellOf(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -105,15 +110,28 @@ bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, cons
   s.order.resize(count);
   std::vector<std::size_t> next(s.start.begin(), s.start.end() - 1);
   for (std::size_t i = 0; i < count; ++i) s.order[next[cellOf[i]]++] = static_cast<uint32_t>(i);
-  std::vector<std::pair<T, uint32_t>> keys;
+  // The strips are sorted on the call's threads, each with its own keys, reserved here:
+  // nothing in the parallel region allocates or throws (N = 1e6: 0.1 s on one thread).
+  std::size_t widest = 0;
+  for (int c = 0; c < cells; ++c) widest = std::max(widest, s.start[c + 1] - s.start[c]);
+  threads = count >= kParallelStrips ? std::max(1, threads) : 1;
+  std::vector<std::vector<std::pair<T, uint32_t>>> keys(threads);
+  for (auto& k : keys) k.reserve(widest);
+  bool stopped = false;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 16) if (threads > 1)
   for (int c = 0; c < cells; ++c) {
-    if ((c & 1023) == 0 && cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) throw Cancelled();
+    if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+      __atomic_store_n(&stopped, true, __ATOMIC_RELAXED);
+      continue;
+    }
+    std::vector<std::pair<T, uint32_t>>& mine = keys[omp_get_thread_num()];
     const std::size_t b = s.start[c], e = s.start[c + 1];
-    keys.clear();
-    for (std::size_t k = b; k < e; ++k) keys.emplace_back(points[static_cast<std::size_t>(s.order[k]) * dim], s.order[k]);
-    std::sort(keys.begin(), keys.end());  // ties by row: the same order on every run
-    for (std::size_t k = b; k < e; ++k) s.order[k] = keys[k - b].second;
+    mine.clear();
+    for (std::size_t k = b; k < e; ++k) mine.emplace_back(points[static_cast<std::size_t>(s.order[k]) * dim], s.order[k]);
+    std::sort(mine.begin(), mine.end());  // ties by row: the same order on every run
+    for (std::size_t k = b; k < e; ++k) s.order[k] = mine[k - b].second;
   }
+  if (stopped) throw Cancelled();
   out = std::move(s);
   return true;
 }
@@ -146,8 +164,8 @@ void cellsNear(const StripGrid& g, const double* lo, const double* hi, double re
 
 template bool chooseStripGrid<float>(const float*, std::size_t, int, double, int, StripGrid&);
 template bool chooseStripGrid<double>(const double*, std::size_t, int, double, int, StripGrid&);
-template bool buildStrips<float>(const float*, std::size_t, const StripGrid&, const int32_t*, StripIndex&);
-template bool buildStrips<double>(const double*, std::size_t, const StripGrid&, const int32_t*, StripIndex&);
+template bool buildStrips<float>(const float*, std::size_t, const StripGrid&, int, const int32_t*, StripIndex&);
+template bool buildStrips<double>(const double*, std::size_t, const StripGrid&, int, const int32_t*, StripIndex&);
 template std::vector<double> stripPrefixSums<float>(const float*, std::size_t, int);
 template std::vector<double> stripPrefixSums<double>(const double*, std::size_t, int);
 

@@ -165,10 +165,11 @@ constexpr int kStripMaxDim = 3;
 template <typename T>
 bool chooseStripGrid(const T* points, std::size_t count, int dim, double reach, int planStep, StripGrid& grid);
 
-// Sorts the points into the grid's strips; false where a coordinate is not finite.
-// Throws Cancelled once `cancel` is set.
+// Sorts the points into the grid's strips, on up to `threads` threads; false where a
+// coordinate is not finite. Throws Cancelled once `cancel` is set.
 template <typename T>
-bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, const int32_t* cancel, StripIndex& out);
+bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, int threads, const int32_t* cancel,
+                 StripIndex& out);
 
 // Per column c of b (sorted, component-major, `count` per column), prefix sums of |b|
 // along the sorted order, NaN left out: out[c·(count + 1) + k] = Σ_{k' < k} |b_k'c|.
