@@ -66,8 +66,9 @@ struct StripHistory {
   std::vector<float> radius;
 };
 
-// A sum's columns within a reach (a cut-off's, RunContext::pruneCutoff, or a bounded
-// sum's first ball), found once for all the products of a solve, whose points do not
+// A sum's columns within a reach (a cut-off's, RunContext::pruneCutoff; a bounded sum's
+// first ball walks the same runs block by block without keeping them, radial_plan.h's
+// sumHalfWalk), found once for all the products of a solve, whose points do not
 // change: for each row, in the rows' sorted order, runs of the columns' sorted order that
 // cover every column within `reach` of it. A run is a whole number of steps of `step`
 // consecutive columns (one vector of the build's widest float registers), so a product
