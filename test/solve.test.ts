@@ -207,7 +207,6 @@ describe('KernelSolve against a dense float64 solve', () => {
     expect(trueResidual(K, n, SEED_ALPHA, twice.x.data, b.f64, 1)).toBeLessThanOrEqual(1.05e-6);
     expect(copy.converged).toBe(true);
     expect(columnError(twice.x.data, Float64Array.from(copy.x.data), n, 1)).toBeLessThanOrEqual(1e-5);
-    expect(twice.iterations).toBe(copy.iterations);
   });
 
   // The iteration's products themselves: three steps of CG (maxIter 3, no preconditioner)

@@ -45,10 +45,12 @@ struct StripWorker {
 // row's Σ_j |K_ij b_j|. xs: the rows sorted by `rows` (row-major), ys: the columns
 // sorted by `cols` (component-major, kStripPadBytes past its end), b: the caller's
 // (row-major, dv per column). Both indexes share one grid. r1 = kernelReach(Tag, scale,
-// tol).
+// tol). `plan`: where rows and columns are the same points, the half plan of a first
+// ball, or the mark of one walked (kept for the next product; may be null).
 template <int Tag, typename T>
 void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, double tol, double r1,
-                        const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past) {
+                        const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, StripHistory* past,
+                        StripPlan* plan) {
   const Program& p = in.p;
   const FusedKernel& k = p.kernel;
   const int d = p.vars[k.x].dim, dv = p.vars[k.b].dim;
@@ -104,8 +106,12 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   // kLeastSamples blocks where there are few (the samples cost a 64th of a ball at r1 by
   // the tile loop, about 0.3 of the plan's product; a 16th cost 0.2 s of the reference
   // solve at N = 1e6), at most kPlanMost·r1, whose ball already holds 8 times the pairs
-  // (b zero near most rows would ask for far more). The plan is walked block by block and
-  // not kept (sumHalfWalk): a solve makes this product about once.
+  // (b zero near most rows would ask for far more). A first product walks the plan block
+  // by block without keeping it (sumHalfWalk), as a float32 solve's float64 residual,
+  // made about once a solve, mostly is (N = 1e6: its kept plan took 83 MB, and 0.23 s to
+  // fault in on a 2-core AMD EPYC VM); a second product on the same points keeps the
+  // plan of the first one's radius, and the next ones run on it while its reach is in
+  // range (a float64 solve's iteration).
   constexpr int64_t kSample = 64, kLeastSamples = 64;
   constexpr double kPlanMost = 2;
   const bool planned = dv == 1 && fixedPlanRow<Tag, T, true, true>(d) && samePoints(rows, xs, cols, ys);
@@ -219,24 +225,42 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
   };
   double r0 = r1;
   if (planned) {
-    const auto count = static_cast<int64_t>(blocks.size());
-    const int64_t stride = std::clamp<int64_t>(count / kLeastSamples, 1, kSample);
-    const int64_t samples = (count + stride - 1) / stride;
-    std::vector<double> needed(samples);
-    parallelFor<W>(samples, threads, ctx, make, [&](W& w, int64_t k) { needed[k] = block(w, k * stride, Sample, r1); });
-    std::vector<double> finite;
-    for (double r : needed)
-      if (std::isfinite(r)) finite.push_back(r);
-    if (!finite.empty()) {
-      auto at = finite.begin() + static_cast<std::ptrdiff_t>(0.9 * static_cast<double>(finite.size() - 1));
-      std::nth_element(finite.begin(), at, finite.end());
-      r0 = std::clamp(*at, r1, kPlanMost * r1);
+    auto inRange = [&](double r) { return r >= r1 && r <= kPlanMost * r1; };
+    const bool kept = plan && plan->half && plan->step == kPlanStep && plan->count.size() == p.m && inRange(plan->reach);
+    const bool again = plan && !kept && inRange(plan->walked);
+    if (kept) {
+      r0 = plan->reach;
+    } else if (again) {
+      r0 = plan->walked;
+    } else {
+      const auto count = static_cast<int64_t>(blocks.size());
+      const int64_t stride = std::clamp<int64_t>(count / kLeastSamples, 1, kSample);
+      const int64_t samples = (count + stride - 1) / stride;
+      std::vector<double> needed(samples);
+      parallelFor<W>(samples, threads, ctx, make, [&](W& w, int64_t k) { needed[k] = block(w, k * stride, Sample, r1); });
+      std::vector<double> finite;
+      for (double r : needed)
+        if (std::isfinite(r)) finite.push_back(r);
+      if (!finite.empty()) {
+        auto at = finite.begin() + static_cast<std::ptrdiff_t>(0.9 * static_cast<double>(finite.size() - 1));
+        std::nth_element(finite.begin(), at, finite.end());
+        r0 = std::clamp(*at, r1, kPlanMost * r1);
+      }
     }
     planSums.resize(p.m);
     planAbs.resize(p.m);
     std::vector<std::vector<unsigned char>> mirrors;
-    countPairs(ctx, sumHalfWalk<Tag, T, true>(rows, xs, cols, ys, r0, bs.data(), d, scale, threads, ctx, mirrors,
-                                              planSums.data(), planAbs.data()));
+    if (kept || again) {
+      if (again) buildStripPlan(rows, xs, cols, ys, r0, true, threads, ctx, *plan);
+      sumHalfPlan<Tag, T, true>(*plan, xs, ys, bs.data(), n, d, scale, threads, ctx, mirrors, planSums.data(),
+                                planAbs.data());
+      countPairs(ctx, plan->pairs);
+    } else {
+      if (plan) *plan = StripPlan();
+      countPairs(ctx, sumHalfWalk<Tag, T, true>(rows, xs, cols, ys, r0, bs.data(), d, scale, threads, ctx, mirrors,
+                                                planSums.data(), planAbs.data()));
+      if (plan) plan->walked = r0;  // last: a cancelled walk leaves no mark
+    }
   }
   parallelFor<W>(static_cast<int64_t>(blocks.size()), threads, ctx, make, [&](W& w, int64_t unit) {
     if (planned) return static_cast<void>(block(w, unit, Planned, r0));

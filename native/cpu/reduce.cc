@@ -247,7 +247,8 @@ void reduceRadialPruned(const Inputs<T>& in, T* values, const RunContext& ctx, d
         if (cut) return reduceRadialPlan<Tag, T>(in, values, ctx, reach, c->stripRows, xs, c->stripCols, ys, c->stripPlan,
                                                       c->planBuffers);
         return reduceRadialStrips<Tag, T>(in, values, ctx, tol, reach, c->stripRows, xs, c->stripCols, ys,
-                                          ctx.cache ? &ctx.cache->stripHistory : nullptr);
+                                          ctx.cache ? &ctx.cache->stripHistory : nullptr,
+                                          ctx.cache ? &ctx.cache->stripPlan : nullptr);
       }
   }
   Clustered<T> clustered;

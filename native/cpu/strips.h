@@ -97,6 +97,7 @@ struct StripPlan {
   std::vector<uint32_t> count;
   std::vector<Run> runs;            // per row, slots for a run per cell its block visits
   uint64_t pairs = 0;               // the (i, j) pairs a product covers
+  double walked = 0;                // no runs kept: a bounded sum walked a half plan of this reach
   bool fits(double r, std::size_t rows, int columns) const {
     return reach == r && step == columns && count.size() == rows;
   }

@@ -12,7 +12,8 @@ namespace lk {
 namespace {
 
 // Rows per chunk of the host's vector operations. Partial dot products are added chunk
-// by chunk in order, so a solve's answer does not depend on the thread count.
+// by chunk in order, so these operations' results do not depend on the thread count (a
+// product's may: a half plan's per-thread sums follow the threads' share of the rows).
 constexpr std::size_t kChunkRows = 8192;
 // Below this many values a vector operation stays on one thread (a team's start costs more).
 constexpr std::size_t kParallelValues = std::size_t(1) << 16;

@@ -2,7 +2,8 @@
 // backend so that the CPU (cg.cc: host vectors) and the CUDA plugin (device vectors, only
 // scalars come back to the host) run the same algorithm. No N-API, no CUDA here.
 //
-// Ops holds six n × dv float64 blocks, named by CgVec, and offers:
+// Ops holds six n × dv float64 blocks, named by CgVec (z may be r itself where there is
+// no preconditioner), and offers:
 //   product(v, out, t)     out = K v, the iteration's (fast) product, dropping the pairs
 //                          whose kernel value is below t (0: the product's default)
 //   trueProduct(v, out, t) out = K v, the accurate product true residuals are measured

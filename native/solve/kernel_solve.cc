@@ -72,12 +72,14 @@ class EngineProduct {
   }
 
   // Takes the other product's indexes of the same points (in another type): its k-d
-  // trees and its strips, with sorted copies of the points in this product's type. Saves
-  // building them again (reference problem, N = 1e6: the strips took 0.34 s of the
-  // float64 residual's 1.54 s). The strips' cells then follow the float32 cut-off's reach,
-  // a little under the accurate product's; its plan's cells are chosen no narrower than
-  // the reach anyway (strips.h). Before the accurate product had a plan, sharing the
-  // strips cost it time (6.9 s against 5.6 s a solve at N = 5e5).
+  // trees, and its strips where one column of b makes this product's sum run on a half
+  // plan too, with sorted copies of the points in this product's type. Saves building
+  // them again (reference problem, N = 1e6: the strips took 0.34 s of the float64
+  // residual's 1.54 s). The strips' cells then follow the float32 cut-off's reach, a
+  // little under the accurate product's, on the same rule for plans (strips.h's
+  // chooseStripGrid). Before the accurate product had a plan, sharing the strips cost it
+  // time (6.9 s against 5.6 s a solve at N = 5e5); sums with several columns of b still
+  // run without one, so they keep their own.
   void adoptClusters(const EngineProduct& from) {
     if (!ctx_.cache || !from.ctx_.cache) return;
     const PruneCache& c = from.cache_;
@@ -89,7 +91,7 @@ class EngineProduct {
       cache_.x = args_[k.x];
       cache_.y = args_[k.y];
     }
-    if (c.stripX != nullptr && c.stripY != nullptr && cache_.stripY == nullptr) {
+    if (c.stripX != nullptr && c.stripY != nullptr && cache_.stripY == nullptr && p_.vars[k.b].dim == 1) {
       cache_.stripRows = c.stripRows;
       cache_.stripCols = c.stripCols;
       sortPoints(c.stripRows.order, c.stripCols.order, cache_.stripSortedX, cache_.stripSortedY, kStripPadBytes);
