@@ -49,6 +49,7 @@ void planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* _
              T* __restrict outAbs, const PlanRun* runs, std::size_t count, T scale, double* sums) {
   T xk[D];
   for (int k = 0; k < D; ++k) xk[k] = xi[k];
+  const T factor = radialFactor<Tag>(scale);
   const T ai = std::fabs(bi);
   alignas(64) T acc[kPlanStep] = {}, accAbs[kPlanStep] = {};
   for (std::size_t r = 0; r < count; ++r) {
@@ -60,7 +61,7 @@ void planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* _
       T* __restrict oa = Mirror && Abs ? outAbs + j : nullptr;
 #pragma omp simd
       for (int t = 0; t < kPlanStep; ++t) {
-        const T phi = radialAt<Tag, D>(xk, yv, n, t, scale);
+        const T phi = radialAt<Tag, D>(xk, yv, n, t, factor);
         acc[t] = fmadd(phi, bv[t], acc[t]);
         if (Abs) accAbs[t] = fmadd(phi, std::fabs(bv[t]), accAbs[t]);
         if (Mirror) ov[t] = fmadd(phi, bi, ov[t]);

@@ -28,9 +28,10 @@ constexpr int kVectorBytes = 16;
 #endif
 
 // phi(scale·|xk - y_t|²) for column t of component-major y (`stride` values per
-// component), D fixed: the distance stays in registers. Inlined into each lane loop.
+// component), D fixed, factor = radialFactor<Tag>(scale): the distance stays in
+// registers. Inlined into each lane loop.
 template <int Tag, int D, typename T>
-inline __attribute__((always_inline)) T radialAt(const T* xk, const T* y, std::size_t stride, int t, T scale) {
+inline __attribute__((always_inline)) T radialAt(const T* xk, const T* y, std::size_t stride, int t, T factor) {
   // The first square is a product, not an fma with 0: the same value, one operation less.
   const T d0 = xk[0] - y[t];
   T q = d0 * d0;
@@ -38,13 +39,14 @@ inline __attribute__((always_inline)) T radialAt(const T* xk, const T* y, std::s
     const T diff = xk[k] - y[k * stride + t];
     q = fmadd(diff, diff, q);
   }
-  return radial<Tag>(scale * q);
+  return radialScaled<Tag>(factor * q);
 }
 
 template <int Tag, int D, typename T, bool Abs>
 T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale, T* absSum) {
   T xk[D];
   for (int k = 0; k < D; ++k) xk[k] = xi[k];
+  const T factor = radialFactor<Tag>(scale);
   constexpr int kRowTail = kVectorBytes / sizeof(T);
   T sum = 0, asum = 0;
   const int body = len - len % kRowTail;
@@ -53,7 +55,7 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
     // Fused: a tiny kernel value times a small b would round to a subnormal first, and
     // subnormal arithmetic runs many times slower (a KernelSolve's late directions are
     // small: its 1e5 solve took 1.0 s instead of 0.7). phi >= 0, so |phi·b| = phi·|b|.
-    const T phi = radialAt<Tag, D>(xk, y, n, t, scale);
+    const T phi = radialAt<Tag, D>(xk, y, n, t, factor);
     sum = fmadd(phi, b[t], sum);
     if (Abs) asum = fmadd(phi, std::fabs(b[t]), asum);
   }
@@ -70,7 +72,7 @@ T radialRow(const T* xi, const T* y, std::size_t n, const T* b, int len, T scale
     }
 #pragma omp simd reduction(+ : sum, asum)
     for (int t = 0; t < kRowTail; ++t) {
-      const T phi = radialAt<Tag, D>(xk, &ty[0][0], kRowTail, t, scale);
+      const T phi = radialAt<Tag, D>(xk, &ty[0][0], kRowTail, t, factor);
       sum = real[t] ? fmadd(phi, tb[t], sum) : sum;
       if (Abs) asum = real[t] ? fmadd(phi, std::fabs(tb[t]), asum) : asum;
     }
@@ -180,7 +182,8 @@ struct RadialSum {
     T* __restrict s = dist.data();
     T* __restrict f = phi.data();
     squaredDistances(xi, y, n, j0, len, d, s);
-    for (int t = 0; t < len; ++t) f[t] = radial<Tag>(scale * s[t]);
+    const T factor = radialFactor<Tag>(scale);
+    for (int t = 0; t < len; ++t) f[t] = radialScaled<Tag>(factor * s[t]);
     for (int c = 0; c < dv; ++c) {
       const auto [sum, asum] = weightedSum<Abs>(f, b + c * n + j0, len);
       acc[r * dv + c] += sum;

@@ -83,7 +83,7 @@ struct TileKernel {
     const T* xi = args[p.kernelX] + th.i * d;
     T x[LK_DEV_MAX_DIM];
     for (int c = 0; c < d; ++c) x[c] = xi[c];
-    const T scale = th.reg[p.code[p.kernelScale].offset];
+    const T factor = radialFactorOf<T>(p.kernelTag, th.reg[p.code[p.kernelScale].offset]);
     for (int t = 0; t < len; ++t) {
       const T* row = tile + t * p.jWidth;
       const T* y = row + p.jOffset[p.kernelY];
@@ -92,7 +92,7 @@ struct TileKernel {
         const T diff = x[c] - y[c];
         s = fmadd(diff, diff, s);
       }
-      th.acc.addScaled(radialPhi<T>(p.kernelTag, scale * s), row + p.jOffset[p.kernelB]);
+      th.acc.addScaled(radialScaledOf<T>(p.kernelTag, factor * s), row + p.jOffset[p.kernelB]);
     }
   }
 };

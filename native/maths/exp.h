@@ -49,13 +49,43 @@ LK_HD int64_t doubleToBits(double d) {
 // before -89; double: 0 past 800, +inf before -710.
 constexpr float kExpFloatBounds[2] = {-89.0f, 100.0f};
 constexpr double kExpDoubleBounds[2] = {-710.0, 800.0};
+// exp2Neg's (2^-t), by the same rules: 0 past t = 150 (true values below 2^-125.5, or
+// 2^-1021.5, already are), +inf before -128.25 (-1024.25), where the rounded exponent
+// still has a field.
+constexpr float kExp2FloatBounds[2] = {-128.25f, 150.0f};
+constexpr double kExp2DoubleBounds[2] = {-1024.25, 1100.0};
 #if defined(__CUDACC__)
 constexpr float kExpFloatLow = kExpFloatBounds[0], kExpFloatHigh = kExpFloatBounds[1];
 constexpr double kExpDoubleLow = kExpDoubleBounds[0], kExpDoubleHigh = kExpDoubleBounds[1];
+constexpr float kExp2FloatLow = kExp2FloatBounds[0], kExp2FloatHigh = kExp2FloatBounds[1];
+constexpr double kExp2DoubleLow = kExp2DoubleBounds[0], kExp2DoubleHigh = kExp2DoubleBounds[1];
 #else
-__attribute__((visibility("hidden"))) extern const float kExpFloatLow, kExpFloatHigh;
-__attribute__((visibility("hidden"))) extern const double kExpDoubleLow, kExpDoubleHigh;
+__attribute__((visibility("hidden"))) extern const float kExpFloatLow, kExpFloatHigh, kExp2FloatLow, kExp2FloatHigh;
+__attribute__((visibility("hidden"))) extern const double kExpDoubleLow, kExpDoubleHigh, kExp2DoubleLow, kExp2DoubleHigh;
 #endif
+
+// s clamped to [low, high], a NaN passing through (the comparisons are false for it).
+template <typename T>
+LK_HD T clampArgument(T s, T low, T high) {
+  const T c = high < s ? high : s;
+  return low > c ? low : c;
+}
+
+// p·2^(-m-1) for the integer m that `shifted` = m + 1.5·2^23 holds in its low mantissa
+// bits; 0 for m >= 126, from an integer max at 0. Unsigned shift: a NaN's bits shift
+// past the sign (the result is NaN whatever the scale).
+LK_HD float timesPow2(float p, float shifted) {
+  int32_t e = (0x4B400000 + 126) - floatToBits(shifted);
+  e = e > 0 ? e : 0;
+  return p * bitsToFloat(static_cast<int32_t>(static_cast<uint32_t>(e) << 23));
+}
+
+// The same with m + 1.5·2^52, 0 for m >= 1022.
+LK_HD double timesPow2(double p, double shifted) {
+  int64_t e = (0x4338000000000000LL + 1022) - doubleToBits(shifted);
+  e = e > 0 ? e : 0;
+  return p * bitsToDouble(static_cast<int64_t>(static_cast<uint64_t>(e) << 52));
+}
 
 // exp(-s), the form every kernel needs (phi = exp(-scale·|x - y|²)), so that no lane
 // negates its argument. The argument is clamped to [low, high] (NaN passes); the scale
@@ -65,8 +95,7 @@ __attribute__((visibility("hidden"))) extern const double kExpDoubleLow, kExpDou
 // and the lower bound sits past the overflow threshold so that overflow is the
 // multiply's own, to +inf.
 LK_HD float expNeg(float s) {
-  float sc = kExpFloatHigh < s ? kExpFloatHigh : s;
-  sc = kExpFloatLow > sc ? kExpFloatLow : sc;
+  const float sc = clampArgument(s, kExpFloatLow, kExpFloatHigh);
   // m = round(s / ln2): adding 1.5·2^23 rounds to an integer held in the low mantissa bits.
   const float shifted = fmadd(sc, 1.44269504088896341f, 12582912.0f);
   const float mf = shifted - 12582912.0f;
@@ -84,15 +113,11 @@ LK_HD float expNeg(float s) {
   p = fmadd(p, u, 1.00000001f);
   p = fmadd(p, u, -2.0f);
   p = fmadd(p, u, 2.0f);
-  int32_t e = (0x4B400000 + 126) - floatToBits(shifted);
-  e = e > 0 ? e : 0;
-  // Unsigned: a NaN's bits shift past the sign (the result is NaN whatever the scale).
-  return p * bitsToFloat(static_cast<int32_t>(static_cast<uint32_t>(e) << 23));
+  return timesPow2(p, shifted);
 }
 
 LK_HD double expNeg(double s) {
-  double sc = kExpDoubleHigh < s ? kExpDoubleHigh : s;
-  sc = kExpDoubleLow > sc ? kExpDoubleLow : sc;
+  const double sc = clampArgument(s, kExpDoubleLow, kExpDoubleHigh);
   const double shifted = fmadd(sc, 1.4426950408889634074, 6755399441055744.0);
   const double mf = shifted - 6755399441055744.0;
   double u = fmadd(mf, -6.93147180369123816490e-01, sc);
@@ -111,10 +136,52 @@ LK_HD double expNeg(double s) {
   p = fmadd(p, u, 1.00000000000000366851e+00);
   p = fmadd(p, u, -2.0);
   p = fmadd(p, u, 2.0);
-  int64_t e = (0x4338000000000000LL + 1022) - doubleToBits(shifted);
-  e = e > 0 ? e : 0;
-  // Unsigned: a NaN's bits shift past the sign (the result is NaN whatever the scale).
-  return p * bitsToDouble(static_cast<int64_t>(static_cast<uint64_t>(e) << 52));
+  return timesPow2(p, shifted);
+}
+
+// 2^-t, for the fused Gaussian loops, which fold log2(e) into their scale
+// (radial.h's radialFactor): exp(-s) as 2^-t with t = s·log2(e) needs no Cody–Waite
+// reduction, since f = t - round(t) is exact, and so two multiply-adds fewer per pair
+// than expNeg (a third, s·log2(e) itself, goes into the factor). The rounding of t adds
+// a relative error of at most |s|·2^-24 (double: 2^-53), the size of the rounding already
+// in s = scale·|x - y|².
+// Same clamp, flush and overflow rules as expNeg, in powers of 2.
+LK_HD float exp2Neg(float t) {
+  const float tc = clampArgument(t, kExp2FloatLow, kExp2FloatHigh);
+  const float shifted = tc + 12582912.0f;
+  const float mf = shifted - 12582912.0f;
+  const float f = tc - mf;
+  // 2·2^-f on |f| <= 1/2: the degree-6 Chebyshev interpolant, within 0.98 ulp of 2^-t on
+  // every third float t in [-128, 125.5] (measured against long double exp2).
+  float p = 3.0922889709472656e-4f;
+  p = fmadd(p, f, -2.6800855994224548e-3f);
+  p = fmadd(p, f, 1.9236113876104355e-2f);
+  p = fmadd(p, f, -1.1100654304027557e-1f);
+  p = fmadd(p, f, 4.804530143737793e-1f);
+  p = fmadd(p, f, -1.3862943649291992f);
+  p = fmadd(p, f, 2.0f);
+  return timesPow2(p, shifted);
+}
+
+LK_HD double exp2Neg(double t) {
+  const double tc = clampArgument(t, kExp2DoubleLow, kExp2DoubleHigh);
+  const double shifted = tc + 6755399441055744.0;
+  const double mf = shifted - 6755399441055744.0;
+  const double f = tc - mf;
+  // Degree 11; within 0.90 ulp of long double exp2 on 2e7 random t in [-1020, 1020] and [-1, 1].
+  double p = -8.911635816672129e-10;
+  p = fmadd(p, f, 1.4148388594577042e-08);
+  p = fmadd(p, f, -2.0356114175467881e-07);
+  p = fmadd(p, f, 2.6430865071824751e-06);
+  p = fmadd(p, f, -3.0505467683113547e-05);
+  p = fmadd(p, f, 3.0807060927448706e-04);
+  p = fmadd(p, f, -2.6667116292812942e-03);
+  p = fmadd(p, f, 1.9236258215174513e-02);
+  p = fmadd(p, f, -1.1100821732964325e-01);
+  p = fmadd(p, f, 4.8045301391820316e-01);
+  p = fmadd(p, f, -1.3862943611198906);
+  p = fmadd(p, f, 2.0);
+  return timesPow2(p, shifted);
 }
 
 // exp(x), for the formulas' Exp.

@@ -30,6 +30,26 @@ LK_HD T radial(T s) {
   return (T(1) + r + s / T(3)) * expNeg(r);
 }
 
+// The fused sums' split of phi(scale·q), q = |x - y|²: radialFactor(scale) once per
+// call, radialScaled(factor·q) per pair. The Gaussian's factor carries log2(e), so that
+// its pairs run exp2Neg: three multiplies fewer than expNeg(scale·q) on the two FMA
+// pipes that bound a dense product (AVX-512 float: 15 of 24 vector operations per step
+// ran there, now 12 of 23; N = 20000, 2 Zen 5 cores: 0.048 -> 0.040 s).
+// The factor is rounded once, from double, and held finite: an infinite one would make
+// the diagonal's 0·inf NaN where scale·0 is 0.
+template <int Tag, typename T>
+LK_HD T radialFactor(T scale) {
+  if (Tag != KERNEL_gaussian) return scale;
+  const T largest = sizeof(T) == sizeof(float) ? T(3.4028234663852886e38) : T(1.7976931348623157e308);
+  const T f = static_cast<T>(static_cast<double>(scale) * 1.4426950408889634074);
+  return f > largest ? largest : f < -largest ? -largest : f;
+}
+
+template <int Tag, typename T>
+LK_HD T radialScaled(T t) {
+  return Tag == KERNEL_gaussian ? exp2Neg(t) : radial<Tag>(t);
+}
+
 // phi'(s), for the fused gradient loops: ∇_x phi(scale·|x - y|²) = phi'(s)·2·scale·(x - y).
 // Laplace's slope is infinite at s = 0, where its gradient is undefined; it is 0 there, as
 // the symbolic derivative gives it (Sqrt's derivative at 0 is 0, KeOps' convention), and
@@ -65,7 +85,7 @@ LK_HD T logRadial(T s) {
   return Tag == KERNEL_gaussian ? -s : -sqrt(s);
 }
 
-// Run-time tag, for code that picks the kernel per call (the CUDA plugin).
+// Run-time tags, for code that picks the kernel per call (the CUDA plugin).
 template <typename T>
 LK_HD T radialPhi(int tag, T s) {
   switch (tag) {
@@ -76,6 +96,16 @@ LK_HD T radialPhi(int tag, T s) {
     case KERNEL_matern32: return radial<KERNEL_matern32>(s);
     default: return radial<KERNEL_matern52>(s);
   }
+}
+
+template <typename T>
+LK_HD T radialFactorOf(int tag, T scale) {
+  return tag == KERNEL_gaussian ? radialFactor<KERNEL_gaussian>(scale) : scale;
+}
+
+template <typename T>
+LK_HD T radialScaledOf(int tag, T t) {
+  return tag == KERNEL_gaussian ? radialScaled<KERNEL_gaussian>(t) : radialPhi(tag, t);
 }
 
 }  // namespace lk
