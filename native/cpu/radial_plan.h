@@ -37,6 +37,18 @@ inline JRange planColumns(const PlanRun& run, std::size_t n) {
   return {run.first, std::min<std::size_t>(n, run.first + std::size_t(run.steps) * kPlanStep)};
 }
 
+// The kPlanStep lanes of a row's accumulator added in double, pairwise: a few vector
+// additions, where a chain of one addition per lane had every row wait on its latency
+// (5% of a plan's product in a microbenchmark of 27 steps a row, AVX-512).
+template <typename T>
+inline double laneSum(const T* lanes) {
+  double h[kPlanStep / 2];
+  for (int t = 0; t < kPlanStep / 2; ++t) h[t] = static_cast<double>(lanes[t]) + static_cast<double>(lanes[t + kPlanStep / 2]);
+  for (int w = kPlanStep / 4; w > 0; w /= 2)
+    for (int t = 0; t < w; ++t) h[t] += h[t + w];
+  return h[0];
+}
+
 // Σ over the runs of phi(scale·|xi - y_j|²)·b_j, for a fixed small D and one column of b
 // (y component-major, n per component), into sums[0]; with Abs, Σ phi·|b_j| into sums[1].
 // With Mirror, also out[j] += phi·bi for each j (the row's term in column j's sum), and
@@ -69,13 +81,8 @@ void planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* _
       }
     }
   }
-  double total = 0, totalAbs = 0;
-  for (int t = 0; t < kPlanStep; ++t) {
-    total += static_cast<double>(acc[t]);
-    totalAbs += static_cast<double>(accAbs[t]);
-  }
-  sums[0] = total;
-  if (Abs) sums[1] = totalAbs;
+  sums[0] = laneSum(acc);
+  if (Abs) sums[1] = laneSum(accAbs);
 }
 
 template <typename T>
@@ -227,12 +234,13 @@ bool samePoints(const StripIndex& rows, const T* xs, const StripIndex& cols, con
 // Per row i in the sorted order of a half plan's points (one column of b, sorted and
 // padded): sums[i] = Σ_j phi(scale·|x_i - x_j|²)·b_j over its pairs, both ways, and the
 // diagonal; with Abs, abs[i] = the same of |b_j|. Each thread adds its rows' terms for the
-// columns to its own copy of the sums (in `mirrors`), added up after. The rows' runs come
+// columns to its own copy of the sums (in `mirrors`, zeroed by the thread at its first
+// unit, in parallel), added up after. The rows' runs come
 // from eachRow(scratch, unit, f), which calls f(i, runs, count) for each row i of one of
 // `units` units of work; scratch: `scratchRuns` runs of the thread's own.
 template <int Tag, typename T, bool Abs, typename EachRow>
 void sumHalf(int64_t units, std::size_t scratchRuns, const T* xs, const T* ys, const T* bs, std::size_t n, int d,
-             T scale, int threads, const RunContext& ctx, std::vector<std::vector<unsigned char>>& mirrors,
+             T scale, int threads, const RunContext& ctx, std::vector<Scratch>& mirrors,
              double* sums, double* abs, EachRow eachRow) {
   const PlanRowFn<T> row = fixedPlanRow<Tag, T, true, Abs>(d);
   const std::size_t mirrorSize = (Abs ? 2 : 1) * (n + kPlanPad<T>);
@@ -240,19 +248,24 @@ void sumHalf(int64_t units, std::size_t scratchRuns, const T* xs, const T* ys, c
   if (mirrors.size() < made) mirrors.resize(made);
   std::vector<std::vector<PlanRun>> scratch(made);
   std::vector<T*> outs;  // one per thread parallelFor starts
+  std::vector<char> ran(made, 0);  // whether that thread ran a unit (and zeroed its sums)
   struct Worker {
     T* out;
     PlanRun* scratch;
+    char* ran;
   };
   auto make = [&]() {
     T* out = bufferOf<T>(mirrors[outs.size()], mirrorSize);
-    std::fill_n(out, mirrorSize, T(0));
     scratch[outs.size()].resize(scratchRuns);
-    Worker w{out, scratch[outs.size()].data()};
+    Worker w{out, scratch[outs.size()].data(), &ran[outs.size()]};
     outs.push_back(out);
     return w;
   };
   parallelFor<Worker>(units, threads, ctx, make, [&](Worker& w, int64_t unit) {
+    if (!*w.ran) {
+      std::fill_n(w.out, mirrorSize, T(0));
+      *w.ran = 1;
+    }
     eachRow(w.scratch, unit, [&](std::size_t i, const PlanRun* runs, std::size_t count) {
       double two[2];
       row(xs + i * d, bs[i], ys, n, bs, w.out, w.out + (n + kPlanPad<T>), runs, count, scale, two);
@@ -265,11 +278,13 @@ void sumHalf(int64_t units, std::size_t scratchRuns, const T* xs, const T* ys, c
   parallelFor<int>(blocks, threads, ctx, [] { return 0; }, [&](int, int64_t unit) {
     for (std::size_t i = rowsFrom(unit); i < rowsFrom(unit + 1, n); ++i) {
       double s = sums[i] + phi0 * static_cast<double>(bs[i]);
-      for (const T* out : outs) s += static_cast<double>(out[i]);
+      for (std::size_t k = 0; k < outs.size(); ++k)
+        if (ran[k]) s += static_cast<double>(outs[k][i]);
       sums[i] = s;
       if (!Abs) continue;
       double a = abs[i] + phi0 * std::fabs(static_cast<double>(bs[i]));
-      for (const T* out : outs) a += static_cast<double>(out[n + kPlanPad<T> + i]);
+      for (std::size_t k = 0; k < outs.size(); ++k)
+        if (ran[k]) a += static_cast<double>(outs[k][n + kPlanPad<T> + i]);
       abs[i] = a;
     }
   });
@@ -278,7 +293,7 @@ void sumHalf(int64_t units, std::size_t scratchRuns, const T* xs, const T* ys, c
 // sumHalf over a stored half plan.
 template <int Tag, typename T, bool Abs>
 void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, std::size_t n, int d, T scale,
-                 int threads, const RunContext& ctx, std::vector<std::vector<unsigned char>>& mirrors, double* sums,
+                 int threads, const RunContext& ctx, std::vector<Scratch>& mirrors, double* sums,
                  double* abs) {
   const int64_t blocks = static_cast<int64_t>((n + kPlanRows - 1) / kPlanRows);
   sumHalf<Tag, T, Abs>(blocks, 0, xs, ys, bs, n, d, scale, threads, ctx, mirrors, sums, abs,
@@ -295,7 +310,7 @@ void sumHalfPlan(const StripPlan& plan, const T* xs, const T* ys, const T* bs, s
 template <int Tag, typename T, bool Abs>
 uint64_t sumHalfWalk(const StripIndex& rows, const T* xs, const StripIndex& cols, const T* ys, double reach,
                      const T* bs, int d, T scale, int threads, const RunContext& ctx,
-                     std::vector<std::vector<unsigned char>>& mirrors, double* sums, double* abs) {
+                     std::vector<Scratch>& mirrors, double* sums, double* abs) {
   const std::size_t n = cols.count;
   const PlanWalk walk = planWalk(rows, xs, cols.grid, reach, true);
   int most = 0;

@@ -249,7 +249,7 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
     }
     planSums.resize(p.m);
     planAbs.resize(p.m);
-    std::vector<std::vector<unsigned char>> mirrors;
+    std::vector<Scratch> mirrors;
     if (kept || again) {
       if (again) buildStripPlan(rows, xs, cols, ys, r0, true, threads, ctx, *plan);
       sumHalfPlan<Tag, T, true>(*plan, xs, ys, bs.data(), n, d, scale, threads, ctx, mirrors, planSums.data(),

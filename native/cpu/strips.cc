@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <utility>
 
 #include "../errors.h"
@@ -110,8 +111,14 @@ bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, int 
   for (std::size_t i = 0; i < count; ++i) s.order[next[cellOf[i]]++] = static_cast<uint32_t>(i);
   // The strips are sorted on the call's threads, each cell in its own slice of one array
   // of keys: nothing in the parallel region allocates or throws (N = 1e6: 0.1 s on one
-  // thread).
-  std::vector<std::pair<T, uint32_t>> keys(count);
+  // thread). The keys are left unset until then, so that their pages fault in on the
+  // threads that fill them, not on one thread zeroing them first.
+  struct Key {
+    T x;
+    uint32_t row;
+    bool operator<(const Key& o) const { return x < o.x || (x == o.x && row < o.row); }  // ties by row
+  };
+  const std::unique_ptr<Key[]> keys(new Key[count]);
   threads = count >= kParallelStrips ? std::max(1, std::min(threads, cells)) : 1;
   bool stopped = false;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 16) if (threads > 1)
@@ -122,8 +129,8 @@ bool buildStrips(const T* points, std::size_t count, const StripGrid& grid, int 
     }
     const std::size_t b = s.start[c], e = s.start[c + 1];
     for (std::size_t k = b; k < e; ++k) keys[k] = {points[static_cast<std::size_t>(s.order[k]) * dim], s.order[k]};
-    std::sort(keys.begin() + b, keys.begin() + e);  // ties by row: the same order on every run
-    for (std::size_t k = b; k < e; ++k) s.order[k] = keys[k].second;
+    std::sort(keys.get() + b, keys.get() + e);  // ties by row: the same order on every run
+    for (std::size_t k = b; k < e; ++k) s.order[k] = keys[k].row;
   }
   if (stopped) throw Cancelled();
   out = std::move(s);
