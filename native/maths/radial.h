@@ -35,14 +35,17 @@ LK_HD T radial(T s) {
 // its pairs run exp2Neg: three multiplies fewer than expNeg(scale·q) on the two FMA
 // pipes that bound a dense product (AVX-512 float: 15 of 24 vector operations per step
 // ran there, now 12 of 23; N = 20000, 2 Zen 5 cores: 0.048 -> 0.040 s).
-// The factor is rounded once, from double, and held finite: an infinite one would make
-// the diagonal's 0·inf NaN where scale·0 is 0.
+// The factor is rounded once, from double. A finite scale whose factor would overflow
+// (|scale| > 2.36e38 in float) is held at the largest finite value, so that the diagonal
+// stays scale·0 = 0 and phi = 1 rather than 0·inf = NaN (off only where t < 150, that is
+// for |x - y|² < 6e-37); an infinite or NaN scale passes through, as in expNeg(scale·q).
 template <int Tag, typename T>
 LK_HD T radialFactor(T scale) {
   if (Tag != KERNEL_gaussian) return scale;
-  const T largest = sizeof(T) == sizeof(float) ? T(3.4028234663852886e38) : T(1.7976931348623157e308);
-  const T f = static_cast<T>(static_cast<double>(scale) * 1.4426950408889634074);
-  return f > largest ? largest : f < -largest ? -largest : f;
+  const double largest = sizeof(T) == sizeof(float) ? 3.4028234663852886e38 : 1.7976931348623157e308;
+  double f = static_cast<double>(scale) * 1.4426950408889634074;
+  if (scale - scale == 0) f = f > largest ? largest : f < -largest ? -largest : f;  // finite scale
+  return static_cast<T>(f);
 }
 
 template <int Tag, typename T>
