@@ -164,9 +164,7 @@ void walkBlock(const PlanWalk& walk, std::size_t b, const T* xs, const StripInde
     StripRuns<T> run{ys, cols.start[cell], cols.start[cell + 1], 0, 0};
     for (int r = 0; r < rowsHere; ++r) {
       const T* xi = xs + (i0 + r) * d;
-      const double gap = box.gap(d, xi, xi);
-      if (!(gap < reach * reach)) continue;
-      run.seek(static_cast<double>(xi[0]), std::sqrt(reach * reach - gap));
+      if (!run.seekWithin(static_cast<double>(xi[0]), box.gap(d, xi, xi), reach)) continue;
       std::size_t from = std::max(run.lo, covered[r]);
       if (walk.half && cell == own) from = std::max(from, i0 + r + 1);
       if (!(from < run.hi)) continue;

@@ -146,13 +146,11 @@ void reduceRadialStrips(const Inputs<T>& in, T* values, const RunContext& ctx, d
         for (int r = 0; r < count; ++r) {
           const T* xi = xs + (i0 + r) * d;
           const double gap = box.gap(d, xi, xi);
-          if (!(gap < to * to)) continue;
-          outer.seek(static_cast<double>(xi[0]), std::sqrt(to * to - gap));
-          if (!(gap < from * from)) {
+          if (!outer.seekWithin(static_cast<double>(xi[0]), gap, to)) continue;
+          if (!core.seekWithin(static_cast<double>(xi[0]), gap, from)) {
             add(abs, r, outer.lo, outer.hi);
             continue;
           }
-          core.seek(static_cast<double>(xi[0]), std::sqrt(from * from - gap));
           add(abs, r, outer.lo, core.lo);
           add(abs, r, core.hi, outer.hi);
         }

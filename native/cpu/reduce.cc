@@ -197,12 +197,19 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
   const T* y = in.args[k.y];
   if (d > kStripMaxDim || heldPoints(ctx, k.x, x) || heldPoints(ctx, k.y, y)) return nullptr;
   PruneCache& cache = ctx.cache ? *ctx.cache : local;
+  // Whether rows and columns are the same points, compared once and only where a rebuild
+  // asks (the comparison reads both arrays whole).
+  int same = -1;
+  auto samePointsHere = [&] {
+    if (same < 0) same = samePointArrays(in) ? 1 : 0;
+    return same == 1;
+  };
   if (cache.stripY != y || cache.stripCols.count != p.n || cache.stripCols.grid.dim != d) {
     cache.stripX = cache.stripY = nullptr;  // an abort while building leaves no half-built cache behind
     cache.stripHistory = {};
     cache.stripPlan = {};
     StripGrid grid;
-    const bool planned = cut || (p.vars[k.b].dim == 1 && samePointArrays(in));
+    const bool planned = cut || (p.vars[k.b].dim == 1 && samePointsHere());
     if (!chooseStripGrid(y, p.n, d, reach, planned ? kPlanStep : 0, grid) ||
         !buildStrips(y, p.n, grid, ctx.threads, ctx.cancel, cache.stripCols))
       return nullptr;
@@ -214,7 +221,7 @@ PruneCache* stripPoints(const Inputs<T>& in, const RunContext& ctx, double reach
     cache.stripX = nullptr;
     cache.stripHistory = {};
     cache.stripPlan = {};
-    if (samePointArrays(in))  // a solve's x and y are often two equal arrays: no second sort
+    if (samePointsHere())  // a solve's x and y are often two equal arrays: no second sort
       cache.stripRows = cache.stripCols;
     else if (!buildStrips(x, p.m, cache.stripCols.grid, ctx.threads, ctx.cancel, cache.stripRows))
       return nullptr;

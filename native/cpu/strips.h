@@ -152,6 +152,15 @@ struct StripRuns {
   std::size_t lo, hi;       // the current row's run [lo, hi)
   bool started = false;
 
+  // The run of a row at first coordinate x whose squared cross distance to the strip is
+  // `gap`: the columns within `reach` of it. False, the run left as it was, where the
+  // whole strip is out of reach.
+  bool seekWithin(double x, double gap, double reach) {
+    if (!(gap < reach * reach)) return false;
+    seek(x, std::sqrt(reach * reach - gap));
+    return true;
+  }
+
   void seek(double x, double w) {
     const double a = x - w, b = x + w;
     if (!started) {
