@@ -31,11 +31,11 @@ export type PreconditionerKind = 'none' | 'nystrom' | 'jacobi' | 'auto';
 /**
  * Options of a solve. Everything of {@link RunOptions} applies to the products
  * K·v the solver makes. Without a `pruneTolerance`, a solve of float32 data lets its
- * iteration's products drop the pairs whose kernel value is below 2^-20 (2^-24 for the
- * Cauchy and inverse multiquadric kernels, whose tails are algebraic; a refinement pass
- * needs a 1e-3 decrease; a pass that fails to halve the residual switches back to the
- * products' own pruning), while the float64 products that measure the residual drop far
- * less (README, "KernelSolve").
+ * iteration's products drop the pairs whose kernel value is below 2^-20, or 2^-24 for the
+ * Cauchy and inverse multiquadric kernels, whose tails are algebraic. The float64
+ * products that measure the residual drop far less; a refinement pass needs a 1e-3
+ * decrease, and a pass that fails to halve the residual switches back to the products'
+ * own pruning (README, "KernelSolve").
  */
 export interface SolveOptions extends RunOptions {
   /** The ridge α of (αI + K) x = b: a finite number ≥ 0. Required. */

@@ -128,7 +128,7 @@ describe('KernelSolve against a dense float64 solve', () => {
 
   // 2003² pairs: a single product would not prune (2^24 pairs), a solve does (from 2^21,
   // its clusters serve every product; with float32 data the iteration's products drop
-  // terms within 1e-4, the true residuals far less). Checked against the float64 residual
+  // pairs below 2^-20, the true residuals far less). Checked against the float64 residual
   // of the dense matrix, and against the same solve computing every pair. The wide kernel
   // with a tight tol takes several refinement passes.
   const cases = [
@@ -194,8 +194,8 @@ describe('KernelSolve against a dense float64 solve', () => {
   }
 
   // A wide kernel with a small ridge (cond(αI + K) about 1e5) and a smooth b: the dropped
-  // terms of the float32 products add up coherently rather than cancel, so the first pass
-  // stops short of tol and refinement passes finish the job. Checked against the float64
+  // terms of the float32 products add up rather than cancel, so the first pass may stop
+  // short of tol and leave the rest to refinement passes. Checked against the float64
   // dense residual.
   it('wide kernel, alpha 1e-4, smooth b, 3003 points, float32: converges to the float64 residual 1e-6', async () => {
     const rng = new Rng(3003);

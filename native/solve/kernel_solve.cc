@@ -20,9 +20,9 @@ namespace {
 
 constexpr double kSolvePrunePairs = 2.0 * 1024 * 1024;
 // The float32 iteration's products keep the pairs whose kernel value is at least 2^-20,
-// about the default tol (1e-6), and drop the rest, no bound asked: the float64 true
-// residuals judge the answer. Against 2^-24, float32's resolution against the diagonal's
-// 1 (2-core AMD EPYC VM, Zen 4): reference problem, N = 1e6, 3.11–3.17 s against
+// about the default tol (1e-6), and drop most of the rest, no bound asked: the float64
+// true residuals judge the answer. Against 2^-24, float32's resolution against the
+// diagonal's 1 (2-core AMD EPYC VM, Zen 4): reference problem, N = 1e6, 3.11–3.17 s against
 // 3.47–3.69 s, the same 27 iterations; 1/(1e-4·I + K) on 3003 points of a smooth b,
 // 0.52 s against 0.54 s. A cut-off relaxed as the residual falls (inexact Krylov) saved
 // little more and cost refinement passes where alpha is small against K. (Earlier, N =
