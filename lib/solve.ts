@@ -31,8 +31,8 @@ export type PreconditionerKind = 'none' | 'nystrom' | 'jacobi' | 'auto';
 /**
  * Options of a solve. Everything of {@link RunOptions} applies to the products
  * K·v the solver makes. Without a `pruneTolerance`, a solve of float32 data lets its
- * iteration's products drop the pairs whose kernel value is below 2^-20, or 2^-24 for the
- * Cauchy and inverse multiquadric kernels, whose tails are algebraic. The float64
+ * iteration's products drop the pairs whose kernel value is below 2^-20 for a Gaussian in
+ * 1 to 3 dimensions, 2^-24 for other kernels and dimensions. The float64
  * products that measure the residual drop far less; a refinement pass needs a 1e-3
  * decrease, and a pass that fails to halve the residual switches back to the products'
  * own pruning (README, "KernelSolve").

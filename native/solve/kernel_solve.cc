@@ -19,19 +19,24 @@ namespace lk {
 namespace {
 
 constexpr double kSolvePrunePairs = 2.0 * 1024 * 1024;
-// The float32 iteration's products keep the pairs whose kernel value is at least 2^-20,
-// about the default tol (1e-6), and drop most of the rest, no bound asked: the float64
-// true residuals judge the answer. Against 2^-24, float32's resolution against the
-// diagonal's 1 (2-core AMD EPYC VM, Zen 4): reference problem, N = 1e6, 3.11–3.17 s against
-// 3.47–3.69 s, the same 27 iterations; 1/(1e-4·I + K) on 3003 points of a smooth b,
-// 0.52 s against 0.54 s. A cut-off relaxed as the residual falls (inexact Krylov) saved
-// little more and cost refinement passes where alpha is small against K. (Earlier, N =
-// 2e5: 1.8 s against 2.5 s when they dropped terms within 1e-4 of each row's
-// Σ|K_ij v_j|, whose bound kept a radius 1.5 times the kernel's at that tolerance.)
-// Kernels with algebraic tails (Cauchy, inverse multiquadric) drop terms that add up over
-// far more pairs: theirs keep 2^-24 (three CG steps in 3 dimensions moved x 2.5e-6 and
-// 4.3e-6 from textbook CG's at 2^-20, under 1e-6 at 2^-24).
-double innerCutoff(int tag) { return tag == KERNEL_cauchy || tag == KERNEL_imq ? 0x1p-24 : 0x1p-20; }
+// The float32 iteration's products keep the pairs whose kernel value is at least a
+// cut-off and drop most of the rest, no bound asked: the float64 true residuals judge
+// the answer. The cut-off is 2^-24, float32's resolution against the diagonal's 1,
+// except for a Gaussian in 1 to 3 dimensions: 2^-20, about the default tol. Over points
+// spread evenly at the kernel's scale, what a cut-off drops is a fraction of each row's
+// sum fixed by the kernel and the dimension, Γ(D/2, ln(1/c))/Γ(D/2) for the Gaussian: 4e-6
+// at 2^-20 in 3 dimensions, less in 1 and 2; in 4 it is 1.4e-5, in 10 2e-3, and the
+// exponential profiles of Laplace and Matérn drop 1e-5 to 1e-4 in 3 dimensions, the
+// algebraic tails of Cauchy and the inverse multiquadric more still (three CG steps in 3
+// dimensions moved x 2.5e-6 and 4.3e-6 from textbook CG's at 2^-20, under 1e-6 at
+// 2^-24). Against 2^-24 (2-core AMD EPYC VM, Zen 4): reference problem, N = 1e6,
+// 3.11–3.17 s against 3.47–3.69 s, the same 27 iterations; 1/(1e-4·I + K) on 3003 points
+// of a smooth b, 0.52 s against 0.54 s. A cut-off relaxed as the residual falls (inexact
+// Krylov) saved little more and cost refinement passes where alpha is small against K.
+// (Earlier, N = 2e5: 2^-24 took 1.8 s against 2.5 s when the products dropped terms
+// within 1e-4 of each row's Σ|K_ij v_j|, whose bound kept a radius 1.5 times the
+// kernel's at that tolerance.)
+double innerCutoff(int tag, int dim) { return tag == KERNEL_gaussian && dim <= 3 ? 0x1p-20 : 0x1p-24; }
 // Values from which a product's conversions to and from float32 run on the solve's threads.
 constexpr int64_t kParallelCopy = int64_t(1) << 16;
 
@@ -319,7 +324,7 @@ SolveOutcome solveKernelSystem(const SolveRequest& r, const Progress& progress) 
     accurate = std::make_unique<EngineProduct>(wide->program, wide->args, r.slot, len, r.run);
     cg.innerFloor = 1e-3;
     // A caller's pruneTolerance holds for every product.
-    if (r.run.pruneTolerance < 0) cg.innerCutoff = innerCutoff(p.kernel.tag);
+    if (r.run.pruneTolerance < 0) cg.innerCutoff = innerCutoff(p.kernel.tag, p.vars[p.kernel.x].dim);
   }
 
   std::shared_ptr<const Preconditioner> precond;
