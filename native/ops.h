@@ -3,6 +3,8 @@
 // agree through the addon's opCodes(), so a renumbering here cannot go unnoticed.
 #pragma once
 
+#include "maths/hd.h"
+
 namespace lk {
 
 // X(name, code, arity). Arity counts register operands (a, b, c); `imm` is separate.
@@ -97,15 +99,16 @@ enum Reduction : int {
   RED_COUNT
 };
 
+// LK_HD: these three also run in the device's row state (device/row_acc.h).
 // The max-shifted exponential sums (one state: max, Σ exp(f - max), Σ exp(f - max)·V).
-constexpr bool isSoftmaxFamily(int r) { return r >= RED_LogSumExp && r <= RED_Max_SumShiftExpWeight; }
+LK_HD constexpr bool isSoftmaxFamily(int r) { return r >= RED_LogSumExp && r <= RED_Max_SumShiftExpWeight; }
 // Those with a weights formula V (formula2).
-constexpr bool hasWeights(int r) {
+LK_HD constexpr bool hasWeights(int r) {
   return r == RED_SumSoftMaxWeight || r == RED_LogSumExpWeight || r == RED_Max_SumShiftExpWeight;
 }
 
 // Whether a reduction keeps the k smallest (KMin and its pairs) rather than one value.
-constexpr bool keepsK(int r) { return r == RED_KMin || r == RED_ArgKMin || r == RED_KMin_ArgKMin; }
+LK_HD constexpr bool keepsK(int r) { return r == RED_KMin || r == RED_ArgKMin || r == RED_KMin_ArgKMin; }
 
 // Fused radial kernels: F = phi(s) * b_j with s = scale * |x_i - y_j|^2; and sqdist,
 // F = s reduced by Min, KMin or their pairs (cpu/nearest.h).
