@@ -130,11 +130,11 @@ type NodeGypBuild = ((dir: string) => unknown) & { resolve(dir: string): string 
 /**
  * OpenMP's idle threads spin before they sleep: libgomp for 300,000 turns by default.
  * On a busy machine that spinning takes cores from other processes and from this job's
- * own threads that wait to run: with two other busy processes on 2 cores, reference
- * solves at N = 500 / 5000 / 50000 took 16-96 / 104-244 / 490-500 ms against 0.7 / 5 / 50
- * alone; with 10,000 turns 3.6-3.9 / 19-20 / 280 ms, and no slower alone (bench/busy.ts).
- * libgomp reads this once, when the addon loads it; a value the user set wins, and so
- * does any OMP_WAIT_POLICY.
+ * own threads that wait to run: with two other busy processes on 2 cores, async reference
+ * solves at N = 500 / 5000 / 50000 took 100-120x / 12-20x / 8-13x their time alone; with
+ * 10,000 turns 4-18x / 4-5x / 4.5-5x, and no slower alone (bench/busy.ts). libgomp reads
+ * this once, when the addon loads it; a value the user set wins, and so does any
+ * OMP_WAIT_POLICY. (LLVM's libomp, in clang builds, has its own KMP_BLOCKTIME: not set.)
  */
 function defaultWaitPolicy(): void {
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
