@@ -135,6 +135,8 @@ type NodeGypBuild = ((dir: string) => unknown) & { resolve(dir: string): string 
  * 10,000 turns 4-18x / 4-5x / 4.5-5x, and no slower alone (bench/busy.ts). libgomp reads
  * this once, when the addon loads it; a value the user set wins, and so does any
  * OMP_WAIT_POLICY. (LLVM's libomp, in clang builds, has its own KMP_BLOCKTIME: not set.)
+ * In a worker thread process.env is the worker's own copy, which native code never
+ * sees: loaded first there, lazykernel leaves libgomp's default (docs/services.md).
  */
 function defaultWaitPolicy(): void {
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
