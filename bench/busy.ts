@@ -5,8 +5,8 @@
  * before an idle thread sleeps). Each measurement runs in a fresh process, since OpenMP
  * reads its settings once. A fair share of a machine with as many busy processes as
  * cores is half of it: a job slowed by more than 2x loses more than its share. Both
- * calls are timed: `run` (the queue's foreground lane, whose threads run at nice 5 so that
- * the event loop keeps its core: native/queue.cc) and `runSync` (the calling thread).
+ * calls are timed: `run` (the queue's foreground lane: native/queue.cc) and `runSync`
+ * (the calling thread).
  *
  *   npx ts-node --transpile-only bench/busy.ts [--sizes 500,5000,50000] [--reps 15] [--busy 2]
  */

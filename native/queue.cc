@@ -42,20 +42,21 @@ Queue& queue() {
   return *q;
 }
 
-// Workers run below the event loop's thread, and so do the OpenMP threads they start
-// (created by them, they inherit it). The foreground's at nice 5: when the event loop
-// wakes while a job keeps every core busy, the kernel gives it a core soon (10^7 held
-// points, 2 cores, bench/service.ts: event-loop delay p99 22 ms and max 57 ms at the
-// same priority, 14 ms and 40 ms at nice 5, the same requests/s). The background's under
-// SCHED_IDLE (or, refused that, nice 19): it gets the cores only while nothing else
-// wants them (2e5 points, a refit in the background lane, request p99 against no
-// refit: 2.5x at the same priority, 2.2x at nice 19, 1.1-1.4x under SCHED_IDLE).
+// The background's worker, and the OpenMP threads it starts (created by it, they inherit
+// it), run under SCHED_IDLE (or, refused that, nice 19): they get the cores only while
+// nothing else wants them (2e5 points, a refit in the background lane, request p99
+// against no refit: 2.5x at the same priority, 2.2x at nice 19, 1.1-1.4x under
+// SCHED_IDLE). The foreground's keep the process's priority. At nice 5 they once kept
+// the event loop's delay lower while a job held every core, but on a 2-core Zen 4 VM
+// (bench/service.ts, 10^7 held points) that gain was 13.4-14.0 against 14.4-14.7 ms p99
+// with equal requests/s, while beside other busy processes nice 5 gave away half the
+// job's share: async solves ran 4-5x their time alone against 2.1-2.4x (bench/busy.ts).
 // Linux only: elsewhere a thread's nice value is the process's.
 void lowerPriority(Lane lane) {
 #ifdef __linux__
   sched_param none{};
-  if (lane == BACKGROUND && pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) return;
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), lane == BACKGROUND ? 19 : 5);
+  if (lane != BACKGROUND || pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) return;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
 #endif
 }
 
