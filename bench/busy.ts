@@ -21,9 +21,9 @@ const busy = Number(option('busy', String(os.cpus().length)));
 // The child: medians of `reps` solves per N, as JSON on stdout.
 const child = (sync: boolean): string => `
 const { KernelSolve } = require(${JSON.stringify(require.resolve('../lib'))});
-const { makeProblem } = require(${JSON.stringify(require.resolve('./problem'))});
+const { ALIASES, FORMULA, makeProblem } = require(${JSON.stringify(require.resolve('./problem'))});
 (async () => {
-  const solver = new KernelSolve('Exp(-g*SqDist(x,y))*a', ['x = Vi(3)', 'y = Vj(3)', 'a = Vj(1)', 'g = Pm(1)'], 'a', { axis: 1 });
+  const solver = new KernelSolve(FORMULA, ALIASES, 'a', { axis: 1 });
   const medians = [];
   for (const n of ${JSON.stringify(sizes)}.split(',').map(Number)) {
     const p = makeProblem(n);

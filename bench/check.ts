@@ -4,7 +4,7 @@
  * the run: a fast wrong solver must never show up on the plot.
  */
 import { runDense } from './dense-thread';
-import type { Problem } from './problem';
+import { kernelEntry, Problem } from './problem';
 import { WrongAnswer } from './timing';
 
 /** Largest N whose answers are checked. */
@@ -47,12 +47,7 @@ export function sampledResidual(p: Problem, answer: ArrayLike<number>): number {
   for (let s = 0; s < SAMPLED_ROWS; s++) {
     const i = Math.floor(((s + 0.5) * n) / SAMPLED_ROWS);
     let ka = 0;
-    for (let j = 0; j < n; j++) {
-      const d0 = x[3 * i] - x[3 * j];
-      const d1 = x[3 * i + 1] - x[3 * j + 1];
-      const d2 = x[3 * i + 2] - x[3 * j + 2];
-      ka += Math.exp(-gamma * (d0 * d0 + d1 * d1 + d2 * d2)) * answer[j];
-    }
+    for (let j = 0; j < n; j++) ka += kernelEntry(x, i, j, gamma) * answer[j];
     const r = b[i] - alpha * answer[i] - ka;
     rr += r * r;
     bb += b[i] * b[i];

@@ -5,7 +5,7 @@
  */
 import * as os from 'os';
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
-import type { Problem } from './problem';
+import { kernelEntry as kernel, Problem } from './problem';
 import { MemoryOverflow } from './timing';
 
 /**
@@ -25,14 +25,6 @@ export function checkDenseMemory(n: number, matrices: number): void {
   if (bytes > MEMORY_BUDGET) {
     throw new MemoryOverflow(`${matrices} dense ${n}×${n} float64 matrices need ${formatBytes(bytes)}, over the budget of ${formatBytes(MEMORY_BUDGET)}`);
   }
-}
-
-/** K_ij = exp(-γ‖x_i − x_j‖²) in float64 from the float32 points. */
-function kernel(x: Float32Array, i: number, j: number, gamma: number): number {
-  const dx = x[3 * i] - x[3 * j];
-  const dy = x[3 * i + 1] - x[3 * j + 1];
-  const dz = x[3 * i + 2] - x[3 * j + 2];
-  return Math.exp(-gamma * (dx * dx + dy * dy + dz * dz));
 }
 
 /**

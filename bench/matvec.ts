@@ -15,12 +15,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { Genred, info } from '../lib/index';
 import { median, option } from './option';
+import { ALIASES, FORMULA as FUSED, GENERIC_FORMULA as GENERIC } from './problem';
 import { buildReference, findNumpy, timeProcess, yardsticks } from './yardstick';
 
-const ALIASES = ['x = Vi(3)', 'y = Vj(3)', 'b = Vj(1)', 'g = Pm(1)'];
-const FUSED = 'Exp(-g*SqDist(x,y))*b';
-// The same per-pair maths; the added Zero(1) inside Exp keeps the recogniser out.
-const GENERIC = 'Exp(-g*SqDist(x,y)+Zero(1))*b';
 
 const sizes = option('sizes', '1000,10000,20000,50000').split(',').map(Number);
 const reps = Number(option('reps', '5'));

@@ -15,6 +15,16 @@ export const TOL = 1e-6;
 /** The formula and aliases of the reference benchmark, for KernelSolve and KeOps. */
 export const FORMULA = 'Exp(-g*SqDist(x,y))*a';
 export const ALIASES = [`x = Vi(${DIM})`, `y = Vj(${DIM})`, 'a = Vj(1)', 'g = Pm(1)'];
+/** The same per-pair maths; the added Zero(1) inside Exp keeps the fused-kernel recogniser out. */
+export const GENERIC_FORMULA = 'Exp(-g*SqDist(x,y)+Zero(1))*a';
+
+/** K_ij = exp(-γ‖x_i − x_j‖²) in float64 from the float32 points (N×3, row-major). */
+export function kernelEntry(x: Float32Array, i: number, j: number, gamma: number): number {
+  const dx = x[3 * i] - x[3 * j];
+  const dy = x[3 * i + 1] - x[3 * j + 1];
+  const dz = x[3 * i + 2] - x[3 * j + 2];
+  return Math.exp(-gamma * (dx * dx + dy * dy + dz * dz));
+}
 
 /** The reference's problem sizes, 10 to 1e6. */
 export const SIZES: readonly number[] = [

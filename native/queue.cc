@@ -54,8 +54,9 @@ Queue& queue() {
 // Linux only: elsewhere a thread's nice value is the process's.
 void lowerPriority(Lane lane) {
 #ifdef __linux__
+  if (lane != BACKGROUND) return;
   sched_param none{};
-  if (lane != BACKGROUND || pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) return;
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0) return;
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
 #endif
 }
