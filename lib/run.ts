@@ -11,8 +11,8 @@ export interface RunOptions {
   /**
    * Where the call runs. 'cuda' runs it on device 0 through the CUDA plugin (every pair:
    * no pruning, no explicit ranges yet) and is an OptionError where no device is usable;
-   * 'auto' (default) and 'cpu' run on the CPU ('auto' will pick a GPU once the CUDA path
-   * has been run on one: README says what has been checked).
+   * 'auto' (default) and 'cpu' run on the CPU: choosing the dense device over the pruned
+   * CPU path needs a cost model, not built (README says what has run on a GPU).
    *
    * @example
    * if (info().cuda.available) await gauss.run(args, { backend: 'cuda' });

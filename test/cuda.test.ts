@@ -11,7 +11,7 @@ delete process.env.LAZYKERNEL_CUDA;
 const cuda = info().cuda;
 
 if (cuda.available) {
-  deviceSuite([[1, 1], [7, 5], [303, 207], [5, 4003], [2000, 3001]], [{}, { block: 32 }, { block: 64, splits: 5 }]);
+  deviceSuite([[1, 1], [7, 5], [303, 207], [5, 4003], [1003, 2001]], [{}, { block: 32 }, { block: 64, splits: 5 }]);
   deviceOpSuite([{}]);
   deviceSolveSuite();
 } else {
