@@ -18,7 +18,6 @@ import { median, option } from './option';
 import { ALIASES, FORMULA as FUSED, GENERIC_FORMULA as GENERIC } from './problem';
 import { buildReference, findNumpy, timeProcess, yardsticks } from './yardstick';
 
-
 const sizes = option('sizes', '1000,10000,20000,50000').split(',').map(Number);
 const reps = Number(option('reps', '5'));
 const outDir = path.resolve(option('out', path.join(__dirname, 'output')));

@@ -134,7 +134,8 @@ type NodeGypBuild = ((dir: string) => unknown) & { resolve(dir: string): string 
  * solves at N = 500 / 5000 / 50000 took 100-120x / 12-20x / 8-13x their time alone; with
  * 10,000 turns 4-18x / 4-5x / 4.5-5x (with the foreground lane at the process's priority
  * too, 1.0-2.4x), and no slower alone (bench/busy.ts). libgomp reads this once, when the
- * addon loads it; a value the user set wins, and so does any OMP_WAIT_POLICY. (LLVM's libomp, in clang builds, has its own KMP_BLOCKTIME: not set.)
+ * addon loads it; a value the user set wins, and so does any OMP_WAIT_POLICY. (LLVM's
+ * libomp, in clang builds, has its own KMP_BLOCKTIME: not set.)
  * In a worker thread process.env is the worker's own copy, which native code never
  * sees: loaded first there, lazykernel leaves libgomp's default (docs/services.md).
  */

@@ -547,11 +547,19 @@ export function maxAbsFinite(a: ArrayLike<number>): number {
 export const SUM_RTOL: Record<DType, number> = { float32: 2e-5, float64: 1e-10 };
 export const SUM_ATOL_FACTOR: Record<DType, number> = { float32: 1e-7, float64: 1e-13 };
 
-/** Checks a sum over `axis` of the tabulated F against its float64 reference, at the stated tolerances. */
-export function expectSumClose(actual: ArrayLike<number>, t: Table, axis: 0 | 1, dtype: DType, label = ''): void {
+/**
+ * The check of a sum over `axis` of the tabulated F against its float64 reference, at the
+ * stated tolerances, for results in either dtype: the reference is computed once.
+ */
+export function sumExpectation(t: Table, axis: 0 | 1): (actual: ArrayLike<number>, dtype: DType, label?: string) => void {
   const expected = refSum(t, axis);
   const scaleOfTerms = maxAbsFinite(refAbsSum(t, axis));
-  expectClose(actual, expected, SUM_RTOL[dtype], SUM_ATOL_FACTOR[dtype] * scaleOfTerms, label);
+  return (actual, dtype, label = '') => expectClose(actual, expected, SUM_RTOL[dtype], SUM_ATOL_FACTOR[dtype] * scaleOfTerms, label);
+}
+
+/** Checks a sum over `axis` of the tabulated F against its float64 reference, at the stated tolerances. */
+export function expectSumClose(actual: ArrayLike<number>, t: Table, axis: 0 | 1, dtype: DType, label = ''): void {
+  sumExpectation(t, axis)(actual, dtype, label);
 }
 
 /**
