@@ -16,6 +16,9 @@
 #include "parallel.h"
 #include "radial_sum.h"
 #include "strips.h"
+#if defined(__AVX512F__)
+#include "exp2_avx512.h"
+#endif
 
 namespace lk {
 namespace LK_ISA_NS {
@@ -85,12 +88,75 @@ void planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* _
   if (Abs) sums[1] = laneSum(accAbs);
 }
 
+#if defined(__AVX512F__)
+// planRow for the Gaussian, with exp2_avx512.h's exponential: the same values, with 5
+// vector operations of a float step's 24 fewer. Positive: the scale is (t >= 0 or NaN).
+template <typename T, int D, bool Mirror, bool Abs, bool Positive>
+void planRowGaussAvx512(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* __restrict b,
+                        T* __restrict out, T* __restrict outAbs, const PlanRun* runs, std::size_t count, T factor,
+                        double* sums) {
+  using A = Avx512<T>;
+  using V = typename A::V;
+  constexpr int kRegs = kPlanStep / A::kLanes;
+  V xk[D];
+  for (int k = 0; k < D; ++k) xk[k] = A::set1(xi[k]);
+  const V nfactor = A::set1(-factor);
+  const V vbi = A::set1(bi), vai = A::set1(std::fabs(bi));
+  V acc[kRegs], accAbs[kRegs];
+  for (int h = 0; h < kRegs; ++h) acc[h] = accAbs[h] = A::set1(0);
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::size_t end = runs[r].first + std::size_t(runs[r].steps) * kPlanStep;
+    for (std::size_t j = runs[r].first; j < end; j += kPlanStep) {
+      for (int h = 0; h < kRegs; ++h) {
+        const std::size_t at = j + h * A::kLanes;
+        const V d0 = A::sub(xk[0], A::load(y + at));
+        V q = A::mul(d0, d0);  // radialAt's order, so the same q
+        for (int k = 1; k < D; ++k) {
+          const V dk = A::sub(xk[k], A::load(y + k * n + at));
+          q = A::fmadd(dk, dk, q);
+        }
+        const V phi = exp2NegNegated<T, Positive>(A::mul(nfactor, q));
+        const V bv = A::load(b + at);
+        acc[h] = A::fmadd(phi, bv, acc[h]);
+        if (Abs) accAbs[h] = A::fmadd(phi, A::abs(bv), accAbs[h]);
+        if (Mirror) A::store(out + at, A::fmadd(phi, vbi, A::load(out + at)));
+        if (Mirror && Abs) A::store(outAbs + at, A::fmadd(phi, vai, A::load(outAbs + at)));
+      }
+    }
+  }
+  alignas(64) T lanes[kPlanStep];
+  for (int h = 0; h < kRegs; ++h) A::spill(lanes + h * A::kLanes, acc[h]);
+  sums[0] = laneSum(lanes);
+  if (!Abs) return;
+  for (int h = 0; h < kRegs; ++h) A::spill(lanes + h * A::kLanes, accAbs[h]);
+  sums[1] = laneSum(lanes);
+}
+
+template <typename T, int D, bool Mirror, bool Abs>
+void planRowGaussAvx512(const T* xi, T bi, const T* y, std::size_t n, const T* b, T* out, T* outAbs,
+                        const PlanRun* runs, std::size_t count, T scale, double* sums) {
+  const T factor = radialFactor<KERNEL_gaussian>(scale);
+  (factor >= 0 ? planRowGaussAvx512<T, D, Mirror, Abs, true> : planRowGaussAvx512<T, D, Mirror, Abs, false>)(
+      xi, bi, y, n, b, out, outAbs, runs, count, factor, sums);
+}
+#endif
+
 template <typename T>
 using PlanRowFn = void (*)(const T*, T, const T*, std::size_t, const T*, T*, T*, const PlanRun*, std::size_t, T,
                            double*);
 
 template <int Tag, typename T, bool Mirror, bool Abs>
 PlanRowFn<T> fixedPlanRow(int d) {
+#if defined(__AVX512F__)
+  if constexpr (Tag == KERNEL_gaussian) {
+    switch (d) {
+      case 1: return planRowGaussAvx512<T, 1, Mirror, Abs>;
+      case 2: return planRowGaussAvx512<T, 2, Mirror, Abs>;
+      case 3: return planRowGaussAvx512<T, 3, Mirror, Abs>;
+    }
+    return nullptr;
+  }
+#endif
   switch (d) {
     case 1: return planRow<Tag, 1, T, Mirror, Abs>;
     case 2: return planRow<Tag, 2, T, Mirror, Abs>;

@@ -139,6 +139,37 @@ LK_HD double expNeg(double s) {
   return timesPow2(p, shifted);
 }
 
+// exp2Neg's polynomials, 2·2^-f on |f| <= 1/2, by degree k: named once for the scalar
+// form and the AVX-512 one (cpu/exp2_avx512.h). A function, not an array, because device
+// code reads only scalar constexprs.
+// float: the degree-6 Chebyshev interpolant, within 0.98 ulp of 2^-t on every third float
+// t in [-128, 125.5] (measured against long double exp2).
+LK_HD constexpr float exp2NegFloatCoefficient(int k) {
+  return k == 6 ? 3.0922889709472656e-4f
+       : k == 5 ? -2.6800855994224548e-3f
+       : k == 4 ? 1.9236113876104355e-2f
+       : k == 3 ? -1.1100654304027557e-1f
+       : k == 2 ? 4.804530143737793e-1f
+       : k == 1 ? -1.3862943649291992f
+                : 2.0f;
+}
+// double: degree 11; within 0.90 ulp of long double exp2 on 2e7 random t in [-1020, 1020]
+// and [-1, 1].
+LK_HD constexpr double exp2NegDoubleCoefficient(int k) {
+  return k == 11 ? -8.911635816672129e-10
+       : k == 10 ? 1.4148388594577042e-08
+       : k == 9 ? -2.0356114175467881e-07
+       : k == 8 ? 2.6430865071824751e-06
+       : k == 7 ? -3.0505467683113547e-05
+       : k == 6 ? 3.0807060927448706e-04
+       : k == 5 ? -2.6667116292812942e-03
+       : k == 4 ? 1.9236258215174513e-02
+       : k == 3 ? -1.1100821732964325e-01
+       : k == 2 ? 4.8045301391820316e-01
+       : k == 1 ? -1.3862943611198906
+                : 2.0;
+}
+
 // 2^-t, for the fused Gaussian loops, which fold log2(e) into their scale
 // (radial.h's radialFactor): exp(-s) as 2^-t with t = s·log2(e) needs no Cody–Waite
 // reduction, since f = t - round(t) is exact, and so two multiply-adds fewer per pair
@@ -151,15 +182,13 @@ LK_HD float exp2Neg(float t) {
   const float shifted = tc + 12582912.0f;
   const float mf = shifted - 12582912.0f;
   const float f = tc - mf;
-  // 2·2^-f on |f| <= 1/2: the degree-6 Chebyshev interpolant, within 0.98 ulp of 2^-t on
-  // every third float t in [-128, 125.5] (measured against long double exp2).
-  float p = 3.0922889709472656e-4f;
-  p = fmadd(p, f, -2.6800855994224548e-3f);
-  p = fmadd(p, f, 1.9236113876104355e-2f);
-  p = fmadd(p, f, -1.1100654304027557e-1f);
-  p = fmadd(p, f, 4.804530143737793e-1f);
-  p = fmadd(p, f, -1.3862943649291992f);
-  p = fmadd(p, f, 2.0f);
+  float p = exp2NegFloatCoefficient(6);
+  p = fmadd(p, f, exp2NegFloatCoefficient(5));
+  p = fmadd(p, f, exp2NegFloatCoefficient(4));
+  p = fmadd(p, f, exp2NegFloatCoefficient(3));
+  p = fmadd(p, f, exp2NegFloatCoefficient(2));
+  p = fmadd(p, f, exp2NegFloatCoefficient(1));
+  p = fmadd(p, f, exp2NegFloatCoefficient(0));
   return timesPow2(p, shifted);
 }
 
@@ -168,19 +197,18 @@ LK_HD double exp2Neg(double t) {
   const double shifted = tc + 6755399441055744.0;
   const double mf = shifted - 6755399441055744.0;
   const double f = tc - mf;
-  // Degree 11; within 0.90 ulp of long double exp2 on 2e7 random t in [-1020, 1020] and [-1, 1].
-  double p = -8.911635816672129e-10;
-  p = fmadd(p, f, 1.4148388594577042e-08);
-  p = fmadd(p, f, -2.0356114175467881e-07);
-  p = fmadd(p, f, 2.6430865071824751e-06);
-  p = fmadd(p, f, -3.0505467683113547e-05);
-  p = fmadd(p, f, 3.0807060927448706e-04);
-  p = fmadd(p, f, -2.6667116292812942e-03);
-  p = fmadd(p, f, 1.9236258215174513e-02);
-  p = fmadd(p, f, -1.1100821732964325e-01);
-  p = fmadd(p, f, 4.8045301391820316e-01);
-  p = fmadd(p, f, -1.3862943611198906);
-  p = fmadd(p, f, 2.0);
+  double p = exp2NegDoubleCoefficient(11);
+  p = fmadd(p, f, exp2NegDoubleCoefficient(10));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(9));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(8));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(7));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(6));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(5));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(4));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(3));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(2));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(1));
+  p = fmadd(p, f, exp2NegDoubleCoefficient(0));
   return timesPow2(p, shifted);
 }
 
