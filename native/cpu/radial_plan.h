@@ -90,7 +90,8 @@ void planRow(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* _
 
 #if defined(__AVX512F__)
 // planRow for the Gaussian, with exp2_avx512.h's exponential: the same values, with 5
-// vector operations of a float step's 24 fewer. Positive: the scale is (t >= 0 or NaN).
+// vector operations of a float step's 24 fewer. Positive: the factor is at least 0, so
+// every t = factor·|x - y|² is too (or NaN).
 template <typename T, int D, bool Mirror, bool Abs, bool Positive>
 void planRowGaussAvx512(const T* xi, T bi, const T* __restrict y, std::size_t n, const T* __restrict b,
                         T* __restrict out, T* __restrict outAbs, const PlanRun* runs, std::size_t count, T factor,
