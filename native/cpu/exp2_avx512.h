@@ -7,9 +7,9 @@
 // or 11. Used by the Gaussian plan rows (radial_plan.h), the loop a solve spends most
 // of its time in, whose products it made 12-19% faster (reference problem, N = 1e6,
 // float32 half plan, medians of 21 products alternated in one process: 0.81 of the time
-// on 2 threads, 0.875 on 1; AMD EPYC Zen 4). The dense fused
-// row (radial_sum.h) keeps the scalar form: it is bound by its two FMA pipes, which this
-// does not unload, and measured the same (3.6 G pairs/s a core either way).
+// on 2 threads, 0.875 on 1; AMD EPYC Zen 4). The dense fused row (radial_sum.h) keeps
+// the scalar form: it is bound by its two FMA pipes, which this does not unload, and
+// measured the same (3.6 G pairs/s a core either way).
 // Included only by the AVX-512 build.
 #pragma once
 #include <immintrin.h>
@@ -25,7 +25,7 @@ struct Avx512;
 template <>
 struct Avx512<float> {
   using V = __m512;
-  static constexpr int kLanes = 16, kDegree = 6;
+  static constexpr int kLanes = 16, kDegree = kExp2NegFloatDegree;
   // The scalar form's bounds for tn = -t: tn held at or below -kExp2FloatBounds[0], and
   // m = -round(tn) at 126 and beyond flushed to 0.
   static constexpr float kHigh = -kExp2FloatBounds[0], kFlush = -126.0f;
@@ -44,13 +44,12 @@ struct Avx512<float> {
     return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(mn, set1(kFlush), _CMP_NLE_UQ), p, mn);
   }
   static constexpr float coefficient(int k) { return exp2NegFloatCoefficient(k); }
-  static void spill(float* lanes, V v) { _mm512_storeu_ps(lanes, v); }
 };
 
 template <>
 struct Avx512<double> {
   using V = __m512d;
-  static constexpr int kLanes = 8, kDegree = 11;
+  static constexpr int kLanes = 8, kDegree = kExp2NegDoubleDegree;
   static constexpr double kHigh = -kExp2DoubleBounds[0], kFlush = -1022.0;
   static V set1(double v) { return _mm512_set1_pd(v); }
   static V load(const double* p) { return _mm512_loadu_pd(p); }
@@ -65,7 +64,6 @@ struct Avx512<double> {
     return _mm512_maskz_scalef_pd(_mm512_cmp_pd_mask(mn, set1(kFlush), _CMP_NLE_UQ), p, mn);
   }
   static constexpr double coefficient(int k) { return exp2NegDoubleCoefficient(k); }
-  static void spill(double* lanes, V v) { _mm512_storeu_pd(lanes, v); }
 };
 
 // exp2Neg(t) from tn = -t (a negated factor gives tn at no cost). Why the same bits:
@@ -84,9 +82,11 @@ inline typename Avx512<T>::V exp2NegNegated(typename Avx512<T>::V tn) {
   if (!Positive) tn = A::min(A::set1(A::kHigh), tn);
   const typename A::V mn = A::round(tn);
   const typename A::V fn = A::sub(tn, mn);
-  typename A::V p = A::set1(A::coefficient(A::kDegree) / 2 * (A::kDegree % 2 ? -1 : 1));
+  // Coefficient k halved, and negated where k is odd.
+  auto c = [](int k) { return A::set1(A::coefficient(k) / 2 * (k % 2 ? -1 : 1)); };
+  typename A::V p = c(A::kDegree);
 #pragma GCC unroll 16
-  for (int k = A::kDegree - 1; k >= 0; --k) p = A::fmadd(p, fn, A::set1(A::coefficient(k) / 2 * (k % 2 ? -1 : 1)));
+  for (int k = A::kDegree - 1; k >= 0; --k) p = A::fmadd(p, fn, c(k));
   return A::scaleUnless(p, mn);
 }
 

@@ -126,10 +126,10 @@ void planRowGaussAvx512(const T* xi, T bi, const T* __restrict y, std::size_t n,
     }
   }
   alignas(64) T lanes[kPlanStep];
-  for (int h = 0; h < kRegs; ++h) A::spill(lanes + h * A::kLanes, acc[h]);
+  for (int h = 0; h < kRegs; ++h) A::store(lanes + h * A::kLanes, acc[h]);
   sums[0] = laneSum(lanes);
   if (!Abs) return;
-  for (int h = 0; h < kRegs; ++h) A::spill(lanes + h * A::kLanes, accAbs[h]);
+  for (int h = 0; h < kRegs; ++h) A::store(lanes + h * A::kLanes, accAbs[h]);
   sums[1] = laneSum(lanes);
 }
 

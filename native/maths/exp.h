@@ -144,6 +144,7 @@ LK_HD double expNeg(double s) {
 // code reads only scalar constexprs.
 // float: the degree-6 Chebyshev interpolant, within 0.98 ulp of 2^-t on every third float
 // t in [-128, 125.5] (measured against long double exp2).
+constexpr int kExp2NegFloatDegree = 6;
 LK_HD constexpr float exp2NegFloatCoefficient(int k) {
   return k == 6 ? 3.0922889709472656e-4f
        : k == 5 ? -2.6800855994224548e-3f
@@ -155,6 +156,7 @@ LK_HD constexpr float exp2NegFloatCoefficient(int k) {
 }
 // double: degree 11; within 0.90 ulp of long double exp2 on 2e7 random t in [-1020, 1020]
 // and [-1, 1].
+constexpr int kExp2NegDoubleDegree = 11;
 LK_HD constexpr double exp2NegDoubleCoefficient(int k) {
   return k == 11 ? -8.911635816672129e-10
        : k == 10 ? 1.4148388594577042e-08
@@ -182,6 +184,7 @@ LK_HD float exp2Neg(float t) {
   const float shifted = tc + 12582912.0f;
   const float mf = shifted - 12582912.0f;
   const float f = tc - mf;
+  static_assert(kExp2NegFloatDegree == 6, "the Horner chain below has degree 6");
   float p = exp2NegFloatCoefficient(6);
   p = fmadd(p, f, exp2NegFloatCoefficient(5));
   p = fmadd(p, f, exp2NegFloatCoefficient(4));
@@ -197,6 +200,7 @@ LK_HD double exp2Neg(double t) {
   const double shifted = tc + 6755399441055744.0;
   const double mf = shifted - 6755399441055744.0;
   const double f = tc - mf;
+  static_assert(kExp2NegDoubleDegree == 11, "the Horner chain below has degree 11");
   double p = exp2NegDoubleCoefficient(11);
   p = fmadd(p, f, exp2NegDoubleCoefficient(10));
   p = fmadd(p, f, exp2NegDoubleCoefficient(9));

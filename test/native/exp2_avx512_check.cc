@@ -1,8 +1,8 @@
 // Checks cpu/exp2_avx512.h against maths/exp.h's exp2Neg bit for bit (both its forms, the
 // Positive one where t >= 0 or NaN): every float, and double arguments drawn over and
 // past the whole range, the edges and the special values. NaN must stay NaN (its sign
-// may differ: the vector form works on -t). Prints the
-// number of values checked and the mismatches (the first few described); exits 1 on any.
+// may differ: the vector form works on -t). Prints the number of values checked and the
+// mismatches (the first few described); exits 1 on any.
 // Built and run by test/exp.avx512.test.ts.
 #include <atomic>
 #include <cinttypes>
@@ -34,8 +34,8 @@ uint64_t check(const T* t, std::size_t count, std::atomic<int>& shown) {
   alignas(64) T neg[L], got[L], positive[L];
   for (std::size_t i = 0; i < count; i += L) {
     for (int l = 0; l < L; ++l) neg[l] = -t[i + l];
-    Avx512<T>::spill(got, exp2NegNegated<T, false>(Avx512<T>::load(neg)));
-    Avx512<T>::spill(positive, exp2NegNegated<T, true>(Avx512<T>::load(neg)));
+    Avx512<T>::store(got, exp2NegNegated<T, false>(Avx512<T>::load(neg)));
+    Avx512<T>::store(positive, exp2NegNegated<T, true>(Avx512<T>::load(neg)));
     for (int l = 0; l < L; ++l) {
       const T want = exp2Neg(t[i + l]);
       // The Positive form is for t >= 0 or NaN only.
